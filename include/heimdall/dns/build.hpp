@@ -1,0 +1,76 @@
+// Writing messages into a caller's buffer: queries to upstreams, the appliance's
+// own replies built from an upstream answer, error responses, the OPT record, and
+// truncation to the client's UDP size. Every function returns the number of bytes
+// written, or 0 when the output buffer is too small (never a partial message).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "heimdall/dns/message.hpp"
+#include "heimdall/dns/wire.hpp"
+
+namespace heimdall::dns {
+
+inline constexpr std::size_t kOptRecordSize = 11;  // root owner, type, class, ttl, rdlength 0
+
+// What the appliance puts in the OPT of a message it writes.
+struct OptSpec {
+  std::uint16_t udp_size = 1232;  // our own payload size (DESIGN.md §8.9)
+  std::uint8_t extended_rcode = 0;
+  bool dnssec_ok = false;
+};
+
+// Writes an OPT record with no options. Needs kOptRecordSize bytes.
+std::size_t write_opt(std::span<std::uint8_t> out, const OptSpec& spec);
+
+// Everything of the client's query that its reply must echo; stored per waiting
+// client while the query is forwarded.
+struct ClientView {
+  std::uint16_t id = 0;
+  std::uint16_t flags = 0;                  // the query's flags word: opcode, RD, AD, CD are used
+  std::span<const std::uint8_t> question;   // QNAME+QTYPE+QCLASS exactly as the client sent them
+  bool edns = false;                        // the query carried an OPT: the reply carries one
+  bool dnssec_ok = false;
+  std::uint16_t reply_limit = kMinUdpPayload;  // largest reply; 65535 over TCP
+};
+
+// The reply size limit for a UDP client (DESIGN.md §8.9):
+// min(max(client EDNS size, 512), max_udp); 512 when the query had no OPT.
+std::uint16_t udp_reply_limit(const Edns& client_edns, std::uint16_t max_udp);
+
+// Builds the query sent upstream for a client's question: the given ID, RD and CD
+// from the client, AD when the client set AD or DO, and an OPT advertising
+// `upstream_udp_size` with the client's DO bit. The question bytes keep the client's case.
+std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
+                                 std::uint16_t upstream_udp_size, std::span<std::uint8_t> out);
+
+// Builds the appliance's reply to `client` from an upstream answer:
+// - header: the client's ID, QR, opcode QUERY, the upstream RCODE, RD copied from
+//   the client, RA set, AA cleared, CD copied from the client, AD only when the
+//   upstream set it and the client asked with AD or DO (RFC 6840 §5.8);
+// - question: the client's exact bytes (its 0x20 case);
+// - records: the upstream's answer, authority and additional records up to its OPT
+//   or TSIG (anything from there on is dropped: the upstream's options such as
+//   COOKIE or NSID never reach the client); the upstream question must have the
+//   same length as the client's so that compression pointers stay valid;
+// - OPT: one built for this client (`our_udp_size`, the client's DO) when the
+//   client sent one;
+// - truncation to client.reply_limit at RRset boundaries: whole RRsets are dropped
+//   from the end; TC is set when an answer or authority record had to go
+//   (additional data is dropped silently, RFC 2181 §9); when not even the first
+//   RRset fits, header + question + OPT with TC.
+// An upstream answer with TC set keeps TC.
+std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& upstream_msg,
+                        const ClientView& client, std::uint16_t our_udp_size,
+                        std::span<std::uint8_t> out);
+
+// Builds an error response (FORMERR, SERVFAIL, NOTIMP, REFUSED, BADVERS) to the
+// client: its ID, opcode, RD and CD, QR and RA set, the question echoed when
+// `client.question` is not empty, and an OPT when the client sent one (always for
+// BADVERS, which lives in the OPT's extended RCODE).
+std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our_udp_size,
+                        std::span<std::uint8_t> out);
+
+}  // namespace heimdall::dns
