@@ -1,0 +1,135 @@
+// The per-worker pipeline, I/O-agnostic: client queries in, replies and upstream
+// queries out; upstream answers in, replies out; timers drive retries and
+// SERVFAIL. A backend (io/socket, io/dpdk) owns one Engine per worker and feeds it
+// bursts; the Engine never touches a socket and never allocates after construction.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "heimdall/dns/build.hpp"
+#include "heimdall/dns/message.hpp"
+#include "heimdall/net/client_ref.hpp"
+#include "heimdall/upstream/pending_table.hpp"
+#include "heimdall/upstream/selector.hpp"
+#include "heimdall/upstream/timer_wheel.hpp"
+
+namespace heimdall::engine {
+
+struct ClientQuery {
+  std::span<const std::uint8_t> wire;
+  net::ClientRef from;
+};
+
+struct UpstreamAnswer {
+  std::span<const std::uint8_t> wire;
+  net::Endpoint from;
+  net::Transport transport = net::Transport::Udp;
+  std::uint16_t local_port = 0;  // the UDP port it arrived on; 0 over TCP
+};
+
+// Where the engine's output goes. The backend copies the bytes before returning
+// (into its send batch, an mbuf, a connection's buffer): the span is reused.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) = 0;
+  // UDP: sent from the socket bound to `local_port`. TCP: a new connection to the
+  // server; its answer comes back as an UpstreamAnswer with transport Tcp.
+  virtual void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
+                                std::span<const std::uint8_t> wire) = 0;
+};
+
+struct EngineConfig {
+  std::vector<net::Endpoint> servers;
+  upstream::SelectorConfig selector;
+  std::uint16_t max_udp = 1232;        // edns.max_udp: reply cap and what upstream queries advertise
+  std::uint32_t max_pending = 8192;    // queries in flight per worker
+  std::uint32_t max_waiters = 16384;   // clients waiting on them (coalescing shares entries)
+  std::uint16_t max_waiters_per_query = 256;
+};
+
+// Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
+// only by the owning worker with relaxed load + store (DESIGN.md §8.4), read by the
+// control thread.
+struct alignas(64) Counters {
+  using Counter = std::atomic<std::uint64_t>;
+  Counter queries{0};
+  Counter replies{0};
+  Counter forwarded{0};         // queries sent upstream (first attempts)
+  Counter coalesced{0};         // clients attached to a query already in flight
+  Counter retries{0};           // further attempts after a timeout or refusal
+  Counter tcp_retries{0};       // upstream answered with TC: asked again over TCP
+  Counter upstream_answers{0};
+  Counter upstream_timeouts{0};
+  Counter servfail{0};          // SERVFAIL we generated: budget spent or no room
+  Counter formerr{0};
+  Counter notimp{0};
+  Counter refused{0};
+  Counter badvers{0};
+  Counter drop_short{0};        // shorter than a header
+  Counter drop_qr_set{0};       // a response sent to us (never answered: no reflection)
+  Counter drop_reply_too_big{0};
+  Counter drop_pending_full{0}; // answered SERVFAIL
+  Counter upstream_unmatched{0};  // no pending query with that port, ID, server and question
+  Counter upstream_malformed{0};
+
+  static void bump(Counter& counter, std::uint64_t by = 1) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+};
+
+class Engine {
+ public:
+  // `udp_source_ports`: the local ports this worker may send upstream queries from
+  // (its own sockets, or for DPDK the ports that steer answers back to it).
+  Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
+         std::uint64_t seed);
+
+  void on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink);
+  void on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns, Sink& sink);
+  // Expires attempts whose time is up: retry on the next upstream, or SERVFAIL.
+  void on_timer(std::uint64_t now_ns, Sink& sink);
+
+  std::uint32_t pending() const { return pending_.in_use(); }
+  const Counters& counters() const { return counters_; }
+  const upstream::Selector& selector() const { return selector_; }
+
+ private:
+  void handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& sink);
+  void handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink);
+  void forward(const dns::Message& msg, std::span<const std::uint8_t> wire,
+               const net::ClientRef& from, const dns::ClientView& view, std::uint64_t now_ns,
+               Sink& sink);
+  void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
+                    std::uint64_t now_ns, Sink& sink);
+  void retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  void answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
+                      const dns::Message& msg, Sink& sink);
+  void fail_waiters(std::uint32_t slot, Sink& sink);
+  void reply_error(const dns::ClientView& view, const net::ClientRef& to, dns::Rcode rcode,
+                   Sink& sink);
+  std::uint32_t random32();
+
+  EngineConfig config_;
+  std::vector<std::uint16_t> source_ports_;
+  upstream::Selector selector_;
+  upstream::PendingTable pending_;
+  upstream::TimerWheel timers_;
+  // Query IDs and source ports come from the kernel's CSPRNG (getrandom), drawn in
+  // blocks so the syscall is paid once per kRandomBlock/4 queries: an off-path
+  // attacker must not be able to predict them (RFC 5452 §4).
+  static constexpr std::size_t kRandomBlock = 4096;
+  std::unique_ptr<std::uint32_t[]> random_block_;
+  std::size_t random_used_ = kRandomBlock / 4;
+  std::mt19937_64 fallback_rng_;
+  std::unique_ptr<std::uint8_t[]> scratch_;  // one message being built (64 KiB)
+  Counters counters_;
+};
+
+}  // namespace heimdall::engine

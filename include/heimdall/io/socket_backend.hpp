@@ -1,0 +1,71 @@
+// The kernel-socket backend (DESIGN.md §3): N worker threads, each with its own
+// SO_REUSEPORT UDP and TCP listening sockets (the kernel spreads clients over
+// them), its own upstream sockets, and its own Engine. Used for development, CI,
+// and the slow path; no state is shared between workers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "heimdall/engine/engine.hpp"
+#include "heimdall/net/endpoint.hpp"
+
+namespace heimdall::io {
+
+struct SocketBackendConfig {
+  unsigned workers = 2;
+  std::vector<net::Endpoint> udp_listen;
+  std::vector<net::Endpoint> tcp_listen;
+  unsigned tcp_idle_timeout_ms = 10000;
+  unsigned tcp_max_connections = 1024;  // across all workers
+  unsigned upstream_sockets_per_worker = 8;  // source ports to spread upstream queries over
+  engine::EngineConfig engine;
+};
+
+// Counters of the socket layer itself, one set per worker (same rules as
+// engine::Counters: owner writes with relaxed load + store).
+struct alignas(64) SocketCounters {
+  using Counter = std::atomic<std::uint64_t>;
+  Counter udp_received{0};
+  Counter udp_sent{0};
+  Counter udp_send_dropped{0};      // the kernel refused a datagram (buffer full, unreachable)
+  Counter udp_oversized{0};         // datagram larger than our receive buffer: dropped
+  Counter tcp_accepted{0};
+  Counter tcp_refused_limit{0};     // over tcp_max_connections: closed at once
+  Counter tcp_closed_idle{0};
+  Counter tcp_bad_frame{0};         // zero-length frame: connection closed
+  Counter tcp_reply_dropped{0};     // the connection was gone when the answer came
+  Counter upstream_tcp_failed{0};   // connect, write or read to an upstream over TCP failed
+  Counter upstream_tcp_no_slot{0};
+};
+
+class SocketWorker;
+
+class SocketBackend {
+ public:
+  // Opens every socket (so that a busy port or a bad address fails start-up with a
+  // clear std::runtime_error) but starts no thread.
+  explicit SocketBackend(const SocketBackendConfig& config);
+  ~SocketBackend();
+  SocketBackend(const SocketBackend&) = delete;
+  SocketBackend& operator=(const SocketBackend&) = delete;
+
+  void start();
+  // Stops accepting queries; in-flight ones are answered (or SERVFAIL) before the
+  // workers exit, bounded by the upstream budget. join() waits for that.
+  void request_stop();
+  void join();
+
+  std::size_t worker_count() const { return workers_.size(); }
+  const engine::Counters& engine_counters(std::size_t worker) const;
+  const SocketCounters& socket_counters(std::size_t worker) const;
+
+ private:
+  std::vector<std::unique_ptr<SocketWorker>> workers_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace heimdall::io

@@ -1,0 +1,21 @@
+// Where a client's query came from and how its reply must leave: the peer, the
+// transport, and the backend's handle for the socket or connection. The engine
+// stores it while a query is forwarded and hands it back with the reply.
+#pragma once
+
+#include <cstdint>
+
+#include "heimdall/net/endpoint.hpp"
+
+namespace heimdall::net {
+
+enum class Transport : std::uint8_t { Udp, Tcp };
+
+struct ClientRef {
+  Endpoint peer;
+  Transport transport = Transport::Udp;
+  std::uint16_t socket = 0;      // the backend's index of the listening socket (UDP)
+  std::uint32_t connection = 0;  // the backend's connection handle (TCP): slot and generation
+};
+
+}  // namespace heimdall::net

@@ -1,0 +1,67 @@
+// Choosing an upstream server for each attempt, and keeping each server's health
+// and round-trip time. One Selector per worker: its state is the worker's own view
+// of the upstreams, written by nothing else (DESIGN.md §1 rule 1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "heimdall/net/endpoint.hpp"
+
+namespace heimdall::upstream {
+
+enum class Strategy : std::uint8_t { RoundRobin, Fastest, Failover };
+
+inline constexpr std::size_t kMaxServers = 32;  // attempts track tried servers in a 32-bit mask
+
+struct SelectorConfig {
+  Strategy strategy = Strategy::Fastest;
+  unsigned max_failures = 3;               // consecutive failures that mark a server down
+  std::uint64_t probe_interval_ns = 1'000'000'000;
+  std::uint64_t budget_ns = 1'500'000'000; // the client's budget (upstreams.timeout_ms)
+};
+
+struct ServerState {
+  net::Endpoint address;
+  std::uint64_t srtt_ns = 0;       // EWMA of round-trip time; 0 until the first sample
+  unsigned consecutive_failures = 0;
+  bool down = false;
+  std::uint64_t next_probe_ns = 0; // when a down server may carry one query again
+  std::uint64_t answers = 0;
+  std::uint64_t failures = 0;
+};
+
+class Selector {
+ public:
+  // Throws std::invalid_argument for no servers or more than kMaxServers.
+  Selector(std::span<const net::Endpoint> servers, const SelectorConfig& config, std::uint64_t seed);
+
+  // The server for the next attempt of a query that already tried the servers in
+  // `tried_mask`. Prefers servers that are up and untried, ordered by the strategy;
+  // a down server whose probe time has come carries this query as its probe; when
+  // every server was tried it starts over, so a query never lacks a server.
+  unsigned choose(std::uint64_t now_ns, std::uint32_t tried_mask);
+
+  void on_answer(unsigned server, std::uint64_t rtt_ns);
+  void on_failure(unsigned server, std::uint64_t now_ns);
+
+  // DESIGN.md §8.7: clamp(3 x SRTT, 50 ms, budget / 2); budget / 2 until the first sample.
+  std::uint64_t attempt_timeout_ns(unsigned server) const;
+
+  std::size_t size() const { return servers_.size(); }
+  const ServerState& server(unsigned index) const { return servers_[index]; }
+
+ private:
+  unsigned pick_by_strategy(std::uint32_t candidates);
+  std::uint64_t next_random();
+
+  std::vector<ServerState> servers_;  // sized once at start-up
+  SelectorConfig config_;
+  unsigned round_robin_next_ = 0;
+  unsigned choices_ = 0;
+  std::uint64_t rng_state_;
+};
+
+}  // namespace heimdall::upstream

@@ -1,0 +1,216 @@
+// heimdall: command line, wiring, start-up and shutdown order.
+//
+// Order matters: the command line and the configuration are checked before
+// anything starts (a bad file never half-starts the server); the EAL comes up
+// before any other thread exists (it pins the calling thread); signals are blocked
+// before the workers start so that only the main thread receives them; on
+// SIGINT/SIGTERM the workers stop reading, answer what is in flight, and exit.
+#include <rte_version.h>
+#include <signal.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "heimdall/control/command_line.hpp"
+#include "heimdall/control/config.hpp"
+#include "heimdall/io/eal.hpp"
+#include "heimdall/io/socket_backend.hpp"
+
+namespace {
+
+using namespace heimdall;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitConfig = 1;
+constexpr int kExitRuntime = 3;
+
+spdlog::level::level_enum to_spdlog(control::LogLevel level) {
+  switch (level) {
+    case control::LogLevel::Trace: return spdlog::level::trace;
+    case control::LogLevel::Debug: return spdlog::level::debug;
+    case control::LogLevel::Info: return spdlog::level::info;
+    case control::LogLevel::Warn: return spdlog::level::warn;
+    case control::LogLevel::Error: return spdlog::level::err;
+    case control::LogLevel::Critical: return spdlog::level::critical;
+    case control::LogLevel::Off: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+upstream::Strategy to_strategy(control::Strategy strategy) {
+  switch (strategy) {
+    case control::Strategy::RoundRobin: return upstream::Strategy::RoundRobin;
+    case control::Strategy::Failover: return upstream::Strategy::Failover;
+    case control::Strategy::Fastest: return upstream::Strategy::Fastest;
+  }
+  return upstream::Strategy::Fastest;
+}
+
+// Logging is asynchronous: a full queue overwrites its oldest entry rather than
+// make a thread wait (nothing on the packet path logs, but the control side must
+// not stall either).
+void start_logging(control::LogLevel level) {
+  spdlog::init_thread_pool(8192, 1);
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "heimdall", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+  logger->set_level(to_spdlog(level));
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+}
+
+control::Config load(const control::CommandLine& command_line) {
+  control::Config config = command_line.config_path.empty()
+                               ? control::parse_config(control::embedded_dev_config(),
+                                                       "<embedded conf/dev.yaml>")
+                               : control::load_config_file(command_line.config_path);
+  control::apply_overrides(config, command_line);
+  return config;
+}
+
+io::SocketBackendConfig socket_backend_config(const control::Config& config) {
+  io::SocketBackendConfig backend;
+  backend.workers = config.dataplane.workers;
+  backend.udp_listen = config.listen.udp;
+  backend.tcp_listen = config.listen.tcp;
+  backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
+  backend.tcp_max_connections = config.listen.tcp_max_connections;
+  for (const auto& server : config.upstreams.servers) backend.engine.servers.push_back(server.address);
+  backend.engine.max_udp = config.edns.max_udp;
+  backend.engine.selector = upstream::SelectorConfig{
+      .strategy = to_strategy(config.upstreams.strategy),
+      .max_failures = config.upstreams.max_failures,
+      .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
+      .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
+  };
+  return backend;
+}
+
+std::string join_endpoints(const std::vector<net::Endpoint>& endpoints) {
+  std::string text;
+  for (const auto& endpoint : endpoints) text += (text.empty() ? "" : ", ") + endpoint.to_string();
+  return text.empty() ? "none" : text;
+}
+
+void log_summary(const io::SocketBackend& backend) {
+  std::uint64_t queries = 0, replies = 0, forwarded = 0, servfail = 0, timeouts = 0, dropped = 0;
+  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
+    const auto& c = backend.engine_counters(i);
+    auto get = [](const engine::Counters::Counter& counter) {
+      return counter.load(std::memory_order_relaxed);
+    };
+    queries += get(c.queries);
+    replies += get(c.replies);
+    forwarded += get(c.forwarded);
+    servfail += get(c.servfail);
+    timeouts += get(c.upstream_timeouts);
+    dropped += get(c.drop_short) + get(c.drop_qr_set);
+  }
+  spdlog::info("served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped",
+               queries, replies, forwarded, servfail, timeouts, dropped);
+}
+
+int serve(const control::Config& config) {
+  if (config.dataplane.backend == control::Backend::Dpdk) {
+#ifdef HEIMDALL_DPDK_BACKEND
+    spdlog::error("dataplane.backend: dpdk is not implemented yet in this version; use socket");
+#else
+    spdlog::error("dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)");
+#endif
+    return kExitConfig;
+  }
+  for (const auto& section : config.inactive_sections) {
+    spdlog::warn("config section '{}' is parsed but not active in this version", section);
+  }
+  if (config.upstreams.servers_from_resolv_conf) {
+    spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
+  }
+
+  io::start_eal(io::EalOptions{});
+
+  // Only this thread takes the stop and reload signals; every thread started from
+  // here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<io::SocketBackend> backend;
+  try {
+    backend = std::make_unique<io::SocketBackend>(socket_backend_config(config));
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    io::stop_eal();
+    return kExitRuntime;
+  }
+  backend->start();
+  spdlog::info("heimdall {} ready: {} workers, udp {}, tcp {}, upstreams {} ({})", HEIMDALL_VERSION,
+               backend->worker_count(), join_endpoints(config.listen.udp),
+               join_endpoints(config.listen.tcp),
+               join_endpoints(socket_backend_config(config).engine.servers), config.source);
+
+  for (;;) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) continue;
+    if (signal_number == SIGHUP) {
+      spdlog::warn("SIGHUP: configuration reload is not available in this version");
+      continue;
+    }
+    spdlog::info("{}: draining in-flight queries and stopping", strsignal(signal_number));
+    break;
+  }
+  backend->request_stop();
+  backend->join();
+  log_summary(*backend);
+  backend.reset();
+  io::stop_eal();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  control::CommandLine command_line;
+  try {
+    command_line = control::parse_command_line(argc, argv);
+  } catch (const control::UsageError& error) {
+    std::fprintf(stderr, "heimdall: %s\n\n%s", error.what(), control::usage_text());
+    return kExitUsage;
+  }
+  if (command_line.show_help) {
+    std::fputs(control::usage_text(), stdout);
+    return 0;
+  }
+  if (command_line.show_version) {
+    std::printf("heimdall %s (%s)\n", HEIMDALL_VERSION, rte_version());
+    return 0;
+  }
+
+  control::Config config;
+  try {
+    config = load(command_line);
+  } catch (const control::ConfigError& error) {
+    std::fprintf(stderr, "heimdall: %s\n", error.what());
+    return kExitConfig;
+  }
+  if (command_line.check_config) {
+    std::printf("%s: configuration OK\n", config.source.c_str());
+    return 0;
+  }
+
+  start_logging(config.logging.level);
+  int status = kExitRuntime;
+  try {
+    status = serve(config);
+  } catch (const std::exception& error) {
+    spdlog::critical("{}", error.what());
+  }
+  spdlog::shutdown();
+  return status;
+}

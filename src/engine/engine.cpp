@@ -1,0 +1,345 @@
+#include "heimdall/engine/engine.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+namespace heimdall::engine {
+namespace {
+
+using dns::Rcode;
+using upstream::kNoSlot;
+using upstream::QuestionKey;
+
+constexpr std::uint64_t kTimerTickNs = 1'000'000;
+constexpr std::uint32_t kTimerSlots = 4096;
+// Less budget than this left: another attempt could not get an answer back in time.
+constexpr std::uint64_t kMinUsefulAttemptNs = 5'000'000;
+constexpr std::size_t kScratchSize = dns::kMaxMessage;
+
+QuestionKey key_for(const dns::Message& msg) {
+  QuestionKey key;
+  key.name = msg.question.name;
+  key.qtype = msg.question.qtype;
+  key.qclass = msg.question.qclass;
+  if (msg.header.has(dns::flag::RD)) key.flags |= QuestionKey::kRd;
+  if (msg.header.has(dns::flag::CD)) key.flags |= QuestionKey::kCd;
+  if (msg.edns.present && msg.edns.dnssec_ok) key.flags |= QuestionKey::kDo;
+  return key;
+}
+
+dns::ClientView view_of(const upstream::Waiter& waiter) {
+  return dns::ClientView{.id = waiter.id,
+                         .flags = waiter.flags,
+                         .question = {waiter.question, waiter.question_length},
+                         .edns = waiter.edns,
+                         .dnssec_ok = waiter.dnssec_ok,
+                         .reply_limit = waiter.reply_limit};
+}
+
+void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view, const net::ClientRef& from) {
+  waiter.client = from;
+  waiter.id = view.id;
+  waiter.flags = view.flags;
+  waiter.reply_limit = view.reply_limit;
+  waiter.edns = view.edns;
+  waiter.dnssec_ok = view.dnssec_ok;
+  waiter.question_length = static_cast<std::uint8_t>(view.question.size());
+  std::memcpy(waiter.question, view.question.data(), view.question.size());
+}
+
+// RCODEs that say "this server will not answer this", not "this is the answer":
+// another upstream may do better while the budget lasts.
+bool refusal(std::uint8_t rcode) {
+  return rcode == static_cast<std::uint8_t>(Rcode::FormErr) ||
+         rcode == static_cast<std::uint8_t>(Rcode::NotImp) ||
+         rcode == static_cast<std::uint8_t>(Rcode::Refused);
+}
+
+}  // namespace
+
+Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
+               std::uint64_t seed)
+    : config_(config),
+      source_ports_(udp_source_ports.begin(), udp_source_ports.end()),
+      selector_(config.servers, config.selector, seed),
+      pending_(config.max_pending, config.max_waiters),
+      timers_(config.max_pending, kTimerTickNs, kTimerSlots),
+      random_block_(new std::uint32_t[kRandomBlock / 4]),
+      fallback_rng_(seed),
+      scratch_(new std::uint8_t[kScratchSize]) {
+  if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
+}
+
+std::uint32_t Engine::random32() {
+  if (random_used_ == kRandomBlock / 4) {
+    const ssize_t got = getrandom(random_block_.get(), kRandomBlock, GRND_NONBLOCK);
+    if (got != static_cast<ssize_t>(kRandomBlock)) {
+      // Only before the kernel's pool is initialised at boot; still unpredictable
+      // enough for a node that has just started, and counted nowhere else.
+      for (std::size_t i = 0; i < kRandomBlock / 4; ++i) {
+        random_block_[i] = static_cast<std::uint32_t>(fallback_rng_());
+      }
+    }
+    random_used_ = 0;
+  }
+  return random_block_[random_used_++];
+}
+
+void Engine::on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink) {
+  for (const ClientQuery& query : burst) handle_query(query, now_ns, sink);
+}
+
+void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns,
+                                 Sink& sink) {
+  for (const UpstreamAnswer& answer : burst) handle_answer(answer, now_ns, sink);
+}
+
+void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
+  timers_.expire(now_ns, [&](std::uint32_t slot) {
+    Counters::bump(counters_.upstream_timeouts);
+    selector_.on_failure(pending_[slot].server, now_ns);
+    retry_or_fail(slot, now_ns, sink);
+  });
+}
+
+void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& sink) {
+  Counters::bump(counters_.queries);
+  const auto wire = query.wire;
+  if (wire.size() < dns::kHeaderSize) {
+    Counters::bump(counters_.drop_short);
+    return;
+  }
+  dns::Message msg;
+  const dns::ParseError error = dns::parse_message(wire, msg);
+  if (msg.header.has(dns::flag::QR)) {
+    // Never answer a response: that would let anyone bounce traffic off us.
+    Counters::bump(counters_.drop_qr_set);
+    return;
+  }
+
+  const bool tcp = query.from.transport == net::Transport::Tcp;
+  dns::ClientView view;
+  view.id = msg.header.id;
+  view.flags = msg.header.flags;
+  // An OPT is only echoed when the whole query parsed: a malformed or duplicated
+  // OPT gets a FORMERR without one (RFC 6891 §7).
+  view.edns = error == dns::ParseError::Ok && msg.edns.present;
+  view.dnssec_ok = view.edns && msg.edns.dnssec_ok;
+  view.reply_limit = tcp ? static_cast<std::uint16_t>(dns::kMaxMessage)
+                         : dns::udp_reply_limit(view.edns ? msg.edns : dns::Edns{}, config_.max_udp);
+  if (msg.has_question) view.question = msg.question.wire(wire);
+
+  if (msg.header.opcode() != dns::Opcode::Query) {
+    reply_error(view, query.from, Rcode::NotImp, sink);
+  } else if (error != dns::ParseError::Ok || !msg.has_question || msg.header.ancount != 0 ||
+             msg.header.nscount != 0 || msg.question.qtype == dns::rrtype::OPT) {
+    reply_error(view, query.from, Rcode::FormErr, sink);
+  } else if (msg.edns.present && msg.edns.version != 0) {
+    reply_error(view, query.from, Rcode::BadVers, sink);  // RFC 6891 §6.1.3
+  } else if (msg.question.qtype == dns::rrtype::AXFR || msg.question.qtype == dns::rrtype::IXFR) {
+    reply_error(view, query.from, Rcode::Refused, sink);  // zone transfers are not forwarded
+  } else {
+    forward(msg, wire, query.from, view, now_ns, sink);
+  }
+}
+
+void Engine::forward(const dns::Message& msg, std::span<const std::uint8_t> wire,
+                     const net::ClientRef& from, const dns::ClientView& view, std::uint64_t now_ns,
+                     Sink& sink) {
+  const QuestionKey key = key_for(msg);
+  const std::uint32_t in_flight = pending_.find_question(key);
+  if (in_flight != kNoSlot && pending_[in_flight].waiter_count < config_.max_waiters_per_query) {
+    upstream::Waiter* waiter = pending_.add_waiter(in_flight);
+    if (waiter == nullptr) {
+      Counters::bump(counters_.drop_pending_full);
+      reply_error(view, from, Rcode::ServFail, sink);
+      return;
+    }
+    fill_waiter(*waiter, view, from);
+    Counters::bump(counters_.coalesced);
+    return;
+  }
+
+  const std::uint32_t slot = pending_.allocate();
+  if (slot == kNoSlot) {
+    Counters::bump(counters_.drop_pending_full);
+    reply_error(view, from, Rcode::ServFail, sink);
+    return;
+  }
+  upstream::PendingQuery& query = pending_[slot];
+  upstream::Waiter* waiter = pending_.add_waiter(slot);
+  if (waiter == nullptr) {
+    pending_.release(slot);
+    Counters::bump(counters_.drop_pending_full);
+    reply_error(view, from, Rcode::ServFail, sink);
+    return;
+  }
+  fill_waiter(*waiter, view, from);
+  query.key = key;
+  const auto question = msg.question.wire(wire);
+  query.question_length = static_cast<std::uint8_t>(question.size());
+  std::memcpy(query.question, question.data(), question.size());
+  query.query_flags = view.flags;
+  query.started_ns = now_ns;
+  pending_.index_question(slot);
+  Counters::bump(counters_.forwarded);
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
+}
+
+void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
+                          std::uint64_t now_ns, Sink& sink) {
+  upstream::PendingQuery& query = pending_[slot];
+  if (query.id_registered) pending_.unregister_id(slot);
+  query.server = static_cast<std::uint8_t>(server);
+  query.transport = transport;
+  query.tried_mask |= 1u << server;
+  ++query.attempts;
+
+  std::uint32_t random = random32();
+  query.local_port = transport == net::Transport::Udp
+                         ? source_ports_[(random >> 16) % source_ports_.size()]
+                         : 0;
+  query.id = static_cast<std::uint16_t>(random);
+  // With at most max_pending of 65536 IDs per port taken, a few draws always suffice.
+  while (pending_.id_in_use(query.local_port, query.id)) {
+    query.id = static_cast<std::uint16_t>(random32());
+  }
+  pending_.register_id(slot);
+  query.sent_ns = now_ns;
+
+  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
+  // TCP is the last resort for a truncated answer: it may use what is left.
+  const std::uint64_t attempt = transport == net::Transport::Tcp
+                                    ? budget_end - std::min(now_ns, budget_end)
+                                    : selector_.attempt_timeout_ns(server);
+  timers_.schedule(slot, std::min(now_ns + attempt, budget_end));
+
+  const dns::ClientView as_client{
+      .id = 0,
+      .flags = query.query_flags,
+      .question = {query.question, query.question_length},
+      .edns = true,
+      .dnssec_ok = (query.key.flags & QuestionKey::kDo) != 0,
+      .reply_limit = 0,
+  };
+  const std::size_t length = dns::build_upstream_query(
+      as_client, query.id, config_.max_udp, {scratch_.get(), kScratchSize});
+  sink.send_to_upstream(server, transport, query.local_port, {scratch_.get(), length});
+}
+
+void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  upstream::PendingQuery& query = pending_[slot];
+  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
+  if (now_ns + kMinUsefulAttemptNs >= budget_end) {
+    fail_waiters(slot, sink);
+    pending_.release(slot);
+    return;
+  }
+  Counters::bump(counters_.retries);
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask), now_ns, sink);
+}
+
+void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink) {
+  const auto wire = answer.wire;
+  if (wire.size() < dns::kHeaderSize) {
+    Counters::bump(counters_.upstream_malformed);
+    return;
+  }
+  const std::uint16_t id = dns::load_u16(wire.data());
+  const std::uint32_t slot = pending_.find_id(answer.local_port, id);
+  if (slot == kNoSlot) {
+    Counters::bump(counters_.upstream_unmatched);
+    return;
+  }
+  upstream::PendingQuery& query = pending_[slot];
+  if (query.transport != answer.transport || !(selector_.server(query.server).address == answer.from)) {
+    Counters::bump(counters_.upstream_unmatched);
+    return;
+  }
+  dns::Message msg;
+  if (dns::parse_message(wire, msg) != dns::ParseError::Ok || !msg.has_question) {
+    // Leave the attempt running: a forged packet must not cut a real query short.
+    Counters::bump(counters_.upstream_malformed);
+    return;
+  }
+  if (!msg.header.has(dns::flag::QR) || !(msg.question.name == query.key.name) ||
+      msg.question.qtype != query.key.qtype || msg.question.qclass != query.key.qclass) {
+    Counters::bump(counters_.upstream_unmatched);
+    return;
+  }
+
+  Counters::bump(counters_.upstream_answers);
+  timers_.cancel(slot);
+  selector_.on_answer(query.server, now_ns - query.sent_ns);
+
+  if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp) {
+    Counters::bump(counters_.tcp_retries);
+    send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
+    return;
+  }
+  const bool untried_left =
+      std::popcount(query.tried_mask) < static_cast<int>(selector_.size());
+  if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
+      now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
+    Counters::bump(counters_.retries);
+    send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask), now_ns,
+                 sink);
+    return;
+  }
+  if (msg.edns.extended_rcode != 0) {
+    // An extended RCODE (BADVERS, BADCOOKIE) concerns our query, not the client's.
+    fail_waiters(slot, sink);
+  } else {
+    answer_waiters(slot, wire, msg, sink);
+  }
+  pending_.release(slot);
+}
+
+void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
+                            const dns::Message& msg, Sink& sink) {
+  for (std::uint32_t index = pending_[slot].waiters; index != kNoSlot;) {
+    const upstream::Waiter& waiter = pending_.waiter(index);
+    const dns::ClientView view = view_of(waiter);
+    const std::size_t length =
+        dns::build_reply(wire, msg, view, config_.max_udp, {scratch_.get(), kScratchSize});
+    if (length == 0) {
+      Counters::bump(counters_.drop_reply_too_big);
+      reply_error(view, waiter.client, Rcode::ServFail, sink);
+    } else {
+      sink.send_to_client(waiter.client, {scratch_.get(), length});
+      Counters::bump(counters_.replies);
+    }
+    index = waiter.next;
+  }
+}
+
+void Engine::fail_waiters(std::uint32_t slot, Sink& sink) {
+  for (std::uint32_t index = pending_[slot].waiters; index != kNoSlot;) {
+    const upstream::Waiter& waiter = pending_.waiter(index);
+    reply_error(view_of(waiter), waiter.client, Rcode::ServFail, sink);
+    index = waiter.next;
+  }
+}
+
+void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, Rcode rcode,
+                         Sink& sink) {
+  switch (rcode) {
+    case Rcode::FormErr: Counters::bump(counters_.formerr); break;
+    case Rcode::ServFail: Counters::bump(counters_.servfail); break;
+    case Rcode::NotImp: Counters::bump(counters_.notimp); break;
+    case Rcode::Refused: Counters::bump(counters_.refused); break;
+    case Rcode::BadVers: Counters::bump(counters_.badvers); break;
+    default: break;
+  }
+  const std::size_t length =
+      dns::build_error(view, rcode, config_.max_udp, {scratch_.get(), kScratchSize});
+  if (length == 0) return;
+  sink.send_to_client(to, {scratch_.get(), length});
+  Counters::bump(counters_.replies);
+}
+
+}  // namespace heimdall::engine

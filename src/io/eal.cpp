@@ -1,0 +1,66 @@
+#include "heimdall/io/eal.hpp"
+
+#include <pthread.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+namespace heimdall::io {
+namespace {
+
+std::atomic<bool> eal_started{false};
+
+}  // namespace
+
+void start_eal(const EalOptions& options) {
+  if (eal_started.exchange(true)) throw std::runtime_error("the EAL is already started");
+
+  // Each process gets its own file prefix so that tests and several instances can
+  // run side by side; --no-shconf keeps them from sharing runtime state anyway.
+  std::vector<std::string> args = {
+      "heimdall",
+      "--no-huge",
+      "--no-pci",
+      "--no-shconf",
+      "--no-telemetry",
+      "-m",
+      std::to_string(options.memory_mb),
+      "--file-prefix=heimdall-" + std::to_string(getpid()),
+  };
+  if (options.quiet) args.push_back("--log-level=lib.*:warning");
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  cpu_set_t previous;
+  CPU_ZERO(&previous);
+  const bool have_previous =
+      pthread_getaffinity_np(pthread_self(), sizeof(previous), &previous) == 0;
+
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    eal_started = false;
+    throw std::runtime_error(std::string("DPDK EAL start failed: ") + rte_strerror(rte_errno));
+  }
+  if (have_previous) pthread_setaffinity_np(pthread_self(), sizeof(previous), &previous);
+}
+
+void register_thread_with_eal() {
+  if (rte_thread_register() != 0) {
+    throw std::runtime_error(std::string("rte_thread_register failed: ") + rte_strerror(rte_errno));
+  }
+}
+
+void unregister_thread_from_eal() { rte_thread_unregister(); }
+
+void stop_eal() {
+  if (eal_started.exchange(false)) rte_eal_cleanup();
+}
+
+}  // namespace heimdall::io

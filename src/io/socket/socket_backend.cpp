@@ -1,0 +1,48 @@
+#include "heimdall/io/socket_backend.hpp"
+
+#include <stdexcept>
+
+#include "socket_worker.hpp"
+
+namespace heimdall::io {
+
+SocketBackend::SocketBackend(const SocketBackendConfig& config) {
+  if (config.workers == 0) throw std::invalid_argument("the socket backend needs a worker");
+  if (config.udp_listen.empty() && config.tcp_listen.empty()) {
+    throw std::invalid_argument("the socket backend needs an address to listen on");
+  }
+  workers_.reserve(config.workers);
+  for (unsigned i = 0; i < config.workers; ++i) {
+    workers_.push_back(std::make_unique<SocketWorker>(config, i));
+  }
+}
+
+SocketBackend::~SocketBackend() {
+  request_stop();
+  join();
+}
+
+void SocketBackend::start() {
+  for (auto& worker : workers_) threads_.emplace_back([w = worker.get()] { w->run(); });
+}
+
+void SocketBackend::request_stop() {
+  for (auto& worker : workers_) worker->request_stop();
+}
+
+void SocketBackend::join() {
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+const engine::Counters& SocketBackend::engine_counters(std::size_t worker) const {
+  return workers_[worker]->engine_counters();
+}
+
+const SocketCounters& SocketBackend::socket_counters(std::size_t worker) const {
+  return workers_[worker]->counters();
+}
+
+}  // namespace heimdall::io

@@ -1,0 +1,660 @@
+#include "socket_worker.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "heimdall/io/eal.hpp"
+
+namespace heimdall::io {
+namespace {
+
+using engine::Counters;
+
+constexpr std::size_t kTcpFrameMax = 2 + 65535;
+// A client that does not read its answers is cut off rather than buffered forever.
+constexpr std::size_t kTcpOutLimit = 1 << 20;
+constexpr unsigned kMaxUpstreamTcp = 256;
+constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
+constexpr int kMaxEvents = 64;
+// Bursts read from one socket before the loop looks at the others.
+constexpr int kBurstsPerWakeup = 4;
+
+void bump(SocketCounters::Counter& counter, std::uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+// An IPv4 peer seen through a dual-stack socket arrives as ::ffff:a.b.c.d; the
+// engine compares endpoints, so it must see the IPv4 form the config uses.
+net::Endpoint normalize(const sockaddr* sa) {
+  net::Endpoint endpoint = net::Endpoint::from_sockaddr(sa);
+  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (endpoint.family == AF_INET6 && std::memcmp(endpoint.address, kMappedPrefix, 12) == 0) {
+    endpoint.family = AF_INET;
+    std::memmove(endpoint.address, endpoint.address + 12, 4);
+    std::memset(endpoint.address + 4, 0, 12);
+  }
+  return endpoint;
+}
+
+socklen_t to_socket_address(const net::Endpoint& to, bool dual_stack, sockaddr_storage& out) {
+  if (dual_stack && to.family == AF_INET) {
+    sockaddr_in6 mapped{};
+    mapped.sin6_family = AF_INET6;
+    mapped.sin6_port = htons(to.port);
+    mapped.sin6_addr.s6_addr[10] = 0xff;
+    mapped.sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&mapped.sin6_addr.s6_addr[12], to.address, 4);
+    std::memcpy(&out, &mapped, sizeof(mapped));
+    return sizeof(mapped);
+  }
+  return to.to_sockaddr(out);
+}
+
+int open_socket(int family, int type) {
+  const int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket");
+  return fd;
+}
+
+void set_option(int fd, int level, int name, int value, const char* what) {
+  if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) fail(what);
+}
+
+int open_listener(const net::Endpoint& address, int type) {
+  const int fd = open_socket(address.family, type);
+  // Every worker binds the same address; the kernel spreads flows over them.
+  set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+  if (type == SOCK_STREAM) set_option(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+  if (address.family == AF_INET6) set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
+  sockaddr_storage sa{};
+  const socklen_t length = address.to_sockaddr(sa);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) {
+    const std::string kind = type == SOCK_STREAM ? "tcp" : "udp";
+    fail("cannot listen on " + kind + " " + address.to_string());
+  }
+  if (type == SOCK_STREAM && listen(fd, 256) != 0) fail("listen on " + address.to_string());
+  return fd;
+}
+
+}  // namespace
+
+SendBatch::SendBatch(int fd, bool dual_stack, SocketCounters& counters)
+    : fd_(fd),
+      dual_stack_(dual_stack),
+      counters_(counters),
+      messages_(new mmsghdr[kBurst]),
+      iovecs_(new iovec[kBurst]),
+      addresses_(new sockaddr_storage[kBurst]),
+      data_(new std::uint8_t[kBurst * kSlotSize]) {}
+
+void SendBatch::add(const net::Endpoint& to, std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > kSlotSize) {
+    bump(counters_.udp_send_dropped);
+    return;
+  }
+  if (count_ == kBurst) flush();
+  std::uint8_t* slot = data_.get() + count_ * kSlotSize;
+  std::memcpy(slot, bytes.data(), bytes.size());
+  iovecs_[count_] = iovec{slot, bytes.size()};
+  mmsghdr& message = messages_[count_];
+  message = mmsghdr{};
+  message.msg_hdr.msg_name = &addresses_[count_];
+  message.msg_hdr.msg_namelen = to_socket_address(to, dual_stack_, addresses_[count_]);
+  message.msg_hdr.msg_iov = &iovecs_[count_];
+  message.msg_hdr.msg_iovlen = 1;
+  ++count_;
+}
+
+void SendBatch::flush() {
+  std::size_t sent = 0;
+  while (sent < count_) {
+    const int n = sendmmsg(fd_, messages_.get() + sent, static_cast<unsigned>(count_ - sent), 0);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // The failing datagram is dropped (full buffer, unreachable peer); the rest
+    // still get their chance.
+    bump(counters_.udp_send_dropped);
+    ++sent;
+  }
+  bump(counters_.udp_sent, count_);
+  count_ = 0;
+}
+
+SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
+    : config_(config),
+      index_(index),
+      recv_data_(new std::uint8_t[kRecvBurst * kRecvSlot]),
+      recv_messages_(new mmsghdr[kRecvBurst]),
+      recv_iovecs_(new iovec[kRecvBurst]),
+      recv_addresses_(new sockaddr_storage[kRecvBurst]) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) fail("epoll_create1");
+
+  for (const auto& address : config.udp_listen) {
+    UdpSocket listener;
+    listener.fd = open_listener(address, SOCK_DGRAM);
+    listener.port = address.port;
+    listener.batch = std::make_unique<SendBatch>(listener.fd, false, counters_);
+    watch(listener.fd, Kind::UdpListener, static_cast<std::uint32_t>(udp_listeners_.size()), EPOLLIN);
+    udp_listeners_.push_back(std::move(listener));
+  }
+  for (const auto& address : config.tcp_listen) {
+    const int fd = open_listener(address, SOCK_STREAM);
+    watch(fd, Kind::TcpListener, static_cast<std::uint32_t>(tcp_listeners_.size()), EPOLLIN);
+    tcp_listeners_.push_back(fd);
+  }
+
+  // Upstream sockets: dual-stack when the host has IPv6, so one set of source
+  // ports serves IPv4 and IPv6 upstreams alike. The kernel picks each port at
+  // random from its ephemeral range.
+  bool needs_ipv6 = false;
+  for (const auto& server : config.engine.servers) needs_ipv6 |= server.family == AF_INET6;
+  std::vector<std::uint16_t> ports;
+  for (unsigned i = 0; i < config.upstream_sockets_per_worker; ++i) {
+    UdpSocket socket_state;
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_storage sa{};
+    socklen_t length = 0;
+    if (fd >= 0) {
+      set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+      sockaddr_in6 any6{};
+      any6.sin6_family = AF_INET6;
+      std::memcpy(&sa, &any6, sizeof(any6));
+      length = sizeof(any6);
+      socket_state.dual_stack = true;
+    } else {
+      if (needs_ipv6) fail("an IPv6 upstream is configured but IPv6 sockets are not available");
+      fd = open_socket(AF_INET, SOCK_DGRAM);
+      sockaddr_in any4{};
+      any4.sin_family = AF_INET;
+      std::memcpy(&sa, &any4, sizeof(any4));
+      length = sizeof(any4);
+    }
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) fail("bind upstream socket");
+    sockaddr_storage bound{};
+    socklen_t bound_length = sizeof(bound);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
+    socket_state.fd = fd;
+    socket_state.port = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound)).port;
+    socket_state.batch = std::make_unique<SendBatch>(fd, socket_state.dual_stack, counters_);
+    watch(fd, Kind::UpstreamUdp, static_cast<std::uint32_t>(upstream_sockets_.size()), EPOLLIN);
+    ports.push_back(socket_state.port);
+    upstream_sockets_.push_back(std::move(socket_state));
+  }
+
+  const unsigned per_worker =
+      std::max(1u, config.tcp_max_connections / std::max(1u, config.workers));
+  tcp_clients_.resize(std::min(per_worker, 65535u));
+  upstream_tcp_.resize(kMaxUpstreamTcp);
+
+  std::uint64_t seed = 0;
+  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = monotonic_ns() ^ index;
+  engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed);
+}
+
+SocketWorker::~SocketWorker() {
+  close_listeners();
+  for (auto& listener : udp_listeners_) close(listener.fd);
+  for (auto& socket_state : upstream_sockets_) close(socket_state.fd);
+  for (auto& client : tcp_clients_) {
+    if (client.fd >= 0) close(client.fd);
+  }
+  for (auto& connection : upstream_tcp_) {
+    if (connection.fd >= 0) close(connection.fd);
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+void SocketWorker::watch(int fd, Kind kind, std::uint32_t index, std::uint32_t events) {
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = (static_cast<std::uint64_t>(kind) << 32) | index;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) fail("epoll_ctl add");
+}
+
+void SocketWorker::rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t events) {
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = (static_cast<std::uint64_t>(kind) << 32) | index;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+}
+
+void SocketWorker::run() {
+  register_thread_with_eal();
+  epoll_event events[kMaxEvents];
+  bool stopping = false;
+  std::uint64_t drain_deadline_ns = 0;
+  for (;;) {
+    // With queries in flight the loop wakes every millisecond for their timers.
+    const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
+    const int ready = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    now_ns_ = monotonic_ns();
+    for (int i = 0; i < ready; ++i) on_event(events[i]);
+    engine_->on_timer(now_ns_, *this);
+    flush_batches();
+    if (now_ns_ >= next_sweep_ns_) {
+      sweep(now_ns_);
+      next_sweep_ns_ = now_ns_ + kSweepIntervalNs;
+    }
+    if (!stopping && stop_requested_.load(std::memory_order_acquire)) {
+      stopping = true;
+      close_listeners();
+      drain_deadline_ns = now_ns_ + config_.engine.selector.budget_ns + 100'000'000;
+    }
+    if (stopping && (drained() || now_ns_ >= drain_deadline_ns)) break;
+  }
+  unregister_thread_from_eal();
+}
+
+bool SocketWorker::drained() const {
+  if (engine_->pending() > 0) return false;
+  for (const auto& client : tcp_clients_) {
+    if (client.fd >= 0 && client.out_offset < client.out.size()) return false;
+  }
+  return true;
+}
+
+void SocketWorker::close_listeners() {
+  for (auto& listener : udp_listeners_) {
+    if (listener.fd >= 0) {
+      if (listener.batch && !listener.batch->empty()) listener.batch->flush();
+    }
+  }
+  // UDP listeners stay open while draining so replies can still leave from the
+  // address the client asked; they are just no longer read.
+  for (auto& listener : udp_listeners_) {
+    if (listener.fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd, nullptr);
+  }
+  for (int& fd : tcp_listeners_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+}
+
+void SocketWorker::flush_batches() {
+  for (auto& listener : udp_listeners_) {
+    if (!listener.batch->empty()) listener.batch->flush();
+  }
+  for (auto& socket_state : upstream_sockets_) {
+    if (!socket_state.batch->empty()) socket_state.batch->flush();
+  }
+}
+
+void SocketWorker::on_event(const epoll_event& event) {
+  const auto kind = static_cast<Kind>(event.data.u64 >> 32);
+  const auto index = static_cast<std::uint32_t>(event.data.u64);
+  switch (kind) {
+    case Kind::UdpListener: read_udp_queries(index); break;
+    case Kind::TcpListener: accept_tcp(index); break;
+    case Kind::UpstreamUdp: read_upstream_udp(index); break;
+    case Kind::TcpClient: on_tcp_client(index, event.events); break;
+    case Kind::UpstreamTcp: on_upstream_tcp(index, event.events); break;
+  }
+}
+
+void SocketWorker::read_udp_queries(std::uint32_t listener) {
+  engine::ClientQuery queries[kRecvBurst];
+  for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
+    for (std::size_t i = 0; i < kRecvBurst; ++i) {
+      recv_iovecs_[i] = iovec{recv_data_.get() + i * kRecvSlot, kRecvSlot};
+      recv_messages_[i] = mmsghdr{};
+      recv_messages_[i].msg_hdr.msg_name = &recv_addresses_[i];
+      recv_messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      recv_messages_[i].msg_hdr.msg_iov = &recv_iovecs_[i];
+      recv_messages_[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int received =
+        recvmmsg(udp_listeners_[listener].fd, recv_messages_.get(), kRecvBurst, MSG_DONTWAIT, nullptr);
+    if (received <= 0) return;
+    bump(counters_.udp_received, static_cast<std::uint64_t>(received));
+    std::size_t count = 0;
+    for (int i = 0; i < received; ++i) {
+      if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        bump(counters_.udp_oversized);
+        continue;
+      }
+      queries[count].wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
+                             recv_messages_[i].msg_len};
+      queries[count].from = net::ClientRef{
+          .peer = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
+          .transport = net::Transport::Udp,
+          .socket = static_cast<std::uint16_t>(listener),
+          .connection = 0};
+      ++count;
+    }
+    engine_->on_queries({queries, count}, now_ns_, *this);
+    if (static_cast<std::size_t>(received) < kRecvBurst) return;
+  }
+}
+
+void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
+  engine::UpstreamAnswer answers[kRecvBurst];
+  for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
+    for (std::size_t i = 0; i < kRecvBurst; ++i) {
+      recv_iovecs_[i] = iovec{recv_data_.get() + i * kRecvSlot, kRecvSlot};
+      recv_messages_[i] = mmsghdr{};
+      recv_messages_[i].msg_hdr.msg_name = &recv_addresses_[i];
+      recv_messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      recv_messages_[i].msg_hdr.msg_iov = &recv_iovecs_[i];
+      recv_messages_[i].msg_hdr.msg_iovlen = 1;
+    }
+    const UdpSocket& socket_state = upstream_sockets_[socket_index];
+    const int received =
+        recvmmsg(socket_state.fd, recv_messages_.get(), kRecvBurst, MSG_DONTWAIT, nullptr);
+    if (received <= 0) return;
+    bump(counters_.udp_received, static_cast<std::uint64_t>(received));
+    std::size_t count = 0;
+    for (int i = 0; i < received; ++i) {
+      if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        bump(counters_.udp_oversized);
+        continue;
+      }
+      answers[count] = engine::UpstreamAnswer{
+          .wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
+                   recv_messages_[i].msg_len},
+          .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
+          .transport = net::Transport::Udp,
+          .local_port = socket_state.port};
+      ++count;
+    }
+    engine_->on_upstream_answers({answers, count}, now_ns_, *this);
+    if (static_cast<std::size_t>(received) < kRecvBurst) return;
+  }
+}
+
+void SocketWorker::accept_tcp(std::uint32_t listener) {
+  for (;;) {
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof(peer);
+    const int fd = accept4(tcp_listeners_[listener], reinterpret_cast<sockaddr*>(&peer),
+                           &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    std::uint32_t slot = 0;
+    while (slot < tcp_clients_.size() && tcp_clients_[slot].fd >= 0) ++slot;
+    if (slot == tcp_clients_.size()) {
+      bump(counters_.tcp_refused_limit);
+      close(fd);
+      continue;
+    }
+    set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+    TcpClient& client = tcp_clients_[slot];
+    client.fd = fd;
+    ++client.generation;
+    client.peer = normalize(reinterpret_cast<const sockaddr*>(&peer));
+    client.in.resize(kTcpFrameMax);
+    client.in_length = 0;
+    client.out.clear();
+    client.out_offset = 0;
+    client.read_closed = false;
+    client.want_write = false;
+    client.last_active_ns = now_ns_;
+    watch(fd, Kind::TcpClient, slot, EPOLLIN);
+    bump(counters_.tcp_accepted);
+  }
+}
+
+void SocketWorker::on_tcp_client(std::uint32_t slot, std::uint32_t events) {
+  if (tcp_clients_[slot].fd < 0) return;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_tcp_client(slot);
+  if (tcp_clients_[slot].fd >= 0 && (events & EPOLLOUT)) write_tcp_client(slot);
+}
+
+void SocketWorker::read_tcp_client(std::uint32_t slot) {
+  TcpClient& client = tcp_clients_[slot];
+  if (client.read_closed) return;
+  const ssize_t n = recv(client.fd, client.in.data() + client.in_length,
+                         client.in.size() - client.in_length, 0);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) close_tcp_client(slot);
+    return;
+  }
+  if (n == 0) {
+    // Half-close: the client is done asking but may still want its answers
+    // (RFC 7766 §6.2.4). Kept until they are written, see sweep().
+    client.read_closed = true;
+    rewatch(client.fd, Kind::TcpClient, slot, client.want_write ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+    return;
+  }
+  client.in_length += static_cast<std::size_t>(n);
+  client.last_active_ns = now_ns_;
+
+  // Every complete frame in the buffer goes to the engine as one burst; answers
+  // leave as they complete, in any order (RFC 7766 §7).
+  engine::ClientQuery queries[64];
+  std::size_t count = 0;
+  std::size_t consumed = 0;
+  const std::uint32_t handle = (std::uint32_t{client.generation} << 16) | slot;
+  while (client.in_length - consumed >= 2 && count < 64) {
+    const std::size_t length = dns::load_u16(client.in.data() + consumed);
+    if (length == 0) {
+      bump(counters_.tcp_bad_frame);
+      close_tcp_client(slot);
+      return;
+    }
+    if (client.in_length - consumed < 2 + length) break;
+    queries[count++] = engine::ClientQuery{
+        .wire = {client.in.data() + consumed + 2, length},
+        .from = net::ClientRef{.peer = client.peer, .transport = net::Transport::Tcp,
+                               .socket = 0, .connection = handle}};
+    consumed += 2 + length;
+  }
+  engine_->on_queries({queries, count}, now_ns_, *this);
+  // The engine may have closed this connection while replying (write error).
+  if (client.fd < 0) return;
+  std::memmove(client.in.data(), client.in.data() + consumed, client.in_length - consumed);
+  client.in_length -= consumed;
+}
+
+void SocketWorker::write_tcp_client(std::uint32_t slot) {
+  TcpClient& client = tcp_clients_[slot];
+  while (client.out_offset < client.out.size()) {
+    const ssize_t n = send(client.fd, client.out.data() + client.out_offset,
+                           client.out.size() - client.out_offset, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN) break;
+      if (errno == EINTR) continue;
+      close_tcp_client(slot);
+      return;
+    }
+    client.out_offset += static_cast<std::size_t>(n);
+    client.last_active_ns = now_ns_;
+  }
+  if (client.out_offset == client.out.size()) {
+    client.out.clear();
+    client.out_offset = 0;
+  }
+  const bool want_write = client.out_offset < client.out.size();
+  if (want_write != client.want_write) {
+    client.want_write = want_write;
+    const std::uint32_t events = (client.read_closed ? 0u : EPOLLIN) | (want_write ? EPOLLOUT : 0u);
+    rewatch(client.fd, Kind::TcpClient, slot, events);
+  }
+}
+
+void SocketWorker::close_tcp_client(std::uint32_t slot) {
+  TcpClient& client = tcp_clients_[slot];
+  if (client.fd < 0) return;
+  close(client.fd);  // also removes it from the epoll set
+  client.fd = -1;
+  // `in` may hold the queries of the burst being processed right now: its memory
+  // is released by the next sweep, not here.
+  client.out.clear();
+  client.out.shrink_to_fit();
+}
+
+void SocketWorker::send_to_client(const net::ClientRef& to, std::span<const std::uint8_t> wire) {
+  if (to.transport == net::Transport::Udp) {
+    udp_listeners_[to.socket].batch->add(to.peer, wire);
+    return;
+  }
+  const std::uint32_t slot = to.connection & 0xffff;
+  if (slot >= tcp_clients_.size() || tcp_clients_[slot].fd < 0 ||
+      tcp_clients_[slot].generation != (to.connection >> 16)) {
+    bump(counters_.tcp_reply_dropped);
+    return;
+  }
+  TcpClient& client = tcp_clients_[slot];
+  if (client.out.size() - client.out_offset + wire.size() > kTcpOutLimit) {
+    bump(counters_.tcp_reply_dropped);
+    close_tcp_client(slot);
+    return;
+  }
+  const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(wire.size() >> 8),
+                                  static_cast<std::uint8_t>(wire.size())};
+  client.out.insert(client.out.end(), prefix, prefix + 2);
+  client.out.insert(client.out.end(), wire.begin(), wire.end());
+  write_tcp_client(slot);
+}
+
+void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
+                                    std::uint16_t local_port, std::span<const std::uint8_t> wire) {
+  const net::Endpoint& address = config_.engine.servers[server];
+  if (transport == net::Transport::Udp) {
+    for (auto& socket_state : upstream_sockets_) {
+      if (socket_state.port == local_port) {
+        socket_state.batch->add(address, wire);
+        return;
+      }
+    }
+    return;  // not one of ours: cannot happen, the engine only uses the ports we gave it
+  }
+
+  std::uint32_t slot = 0;
+  while (slot < upstream_tcp_.size() && upstream_tcp_[slot].fd >= 0) ++slot;
+  if (slot == upstream_tcp_.size()) {
+    bump(counters_.upstream_tcp_no_slot);  // the engine's timer will retry or SERVFAIL
+    return;
+  }
+  const int fd = socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    bump(counters_.upstream_tcp_failed);
+    return;
+  }
+  set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+  sockaddr_storage sa{};
+  const socklen_t length = address.to_sockaddr(sa);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 && errno != EINPROGRESS) {
+    bump(counters_.upstream_tcp_failed);
+    close(fd);
+    return;
+  }
+  UpstreamTcp& connection = upstream_tcp_[slot];
+  connection.fd = fd;
+  connection.server = server;
+  connection.connected = false;
+  connection.out.assign({static_cast<std::uint8_t>(wire.size() >> 8),
+                         static_cast<std::uint8_t>(wire.size())});
+  connection.out.insert(connection.out.end(), wire.begin(), wire.end());
+  connection.out_offset = 0;
+  connection.in.resize(kTcpFrameMax);
+  connection.in_length = 0;
+  connection.deadline_ns = now_ns_ + config_.engine.selector.budget_ns;
+  watch(fd, Kind::UpstreamTcp, slot, EPOLLOUT);
+}
+
+void SocketWorker::on_upstream_tcp(std::uint32_t slot, std::uint32_t events) {
+  UpstreamTcp& connection = upstream_tcp_[slot];
+  if (connection.fd < 0) return;
+  if (!connection.connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    int error = 0;
+    socklen_t error_length = sizeof(error);
+    getsockopt(connection.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
+    if (error != 0) {
+      close_upstream_tcp(slot, true);
+      return;
+    }
+    connection.connected = true;
+  }
+  if (connection.out_offset < connection.out.size()) {
+    const ssize_t n = send(connection.fd, connection.out.data() + connection.out_offset,
+                           connection.out.size() - connection.out_offset, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN) {
+      close_upstream_tcp(slot, true);
+      return;
+    }
+    if (n > 0) connection.out_offset += static_cast<std::size_t>(n);
+    if (connection.out_offset == connection.out.size()) {
+      rewatch(connection.fd, Kind::UpstreamTcp, slot, EPOLLIN);
+    }
+    return;
+  }
+  if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+  const ssize_t n = recv(connection.fd, connection.in.data() + connection.in_length,
+                         connection.in.size() - connection.in_length, 0);
+  if (n < 0 && errno == EAGAIN) return;
+  if (n <= 0) {
+    close_upstream_tcp(slot, true);
+    return;
+  }
+  connection.in_length += static_cast<std::size_t>(n);
+  if (connection.in_length < 2) return;
+  const std::size_t length = dns::load_u16(connection.in.data());
+  if (connection.in_length < 2 + length) return;
+  const engine::UpstreamAnswer answer{.wire = {connection.in.data() + 2, length},
+                                      .from = config_.engine.servers[connection.server],
+                                      .transport = net::Transport::Tcp,
+                                      .local_port = 0};
+  engine_->on_upstream_answers({&answer, 1}, now_ns_, *this);
+  close_upstream_tcp(slot, false);
+}
+
+void SocketWorker::close_upstream_tcp(std::uint32_t slot, bool failed) {
+  UpstreamTcp& connection = upstream_tcp_[slot];
+  if (connection.fd < 0) return;
+  if (failed) bump(counters_.upstream_tcp_failed);
+  close(connection.fd);
+  connection.fd = -1;
+  connection.in.clear();
+  connection.in.shrink_to_fit();
+  connection.out.clear();
+}
+
+void SocketWorker::sweep(std::uint64_t now_ns) {
+  const std::uint64_t idle_ns = std::uint64_t{config_.tcp_idle_timeout_ms} * 1'000'000;
+  // A half-closed client has had every answer it can get once the budget is over.
+  const std::uint64_t half_closed_ns = config_.engine.selector.budget_ns + 100'000'000;
+  for (std::uint32_t slot = 0; slot < tcp_clients_.size(); ++slot) {
+    TcpClient& client = tcp_clients_[slot];
+    if (client.fd < 0) {
+      if (!client.in.empty()) std::vector<std::uint8_t>().swap(client.in);
+      continue;
+    }
+    const std::uint64_t idle = now_ns - client.last_active_ns;
+    const bool flushed = client.out_offset >= client.out.size();
+    if ((client.read_closed && flushed && idle >= std::min(idle_ns, half_closed_ns)) ||
+        idle >= idle_ns) {
+      bump(counters_.tcp_closed_idle);
+      close_tcp_client(slot);
+    }
+  }
+  for (std::uint32_t slot = 0; slot < upstream_tcp_.size(); ++slot) {
+    if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
+      close_upstream_tcp(slot, true);
+    }
+  }
+}
+
+}  // namespace heimdall::io

@@ -1,0 +1,127 @@
+// One socket-backend worker: an epoll loop over its own sockets feeding its own
+// Engine. Private to io/socket.
+#pragma once
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "heimdall/engine/engine.hpp"
+#include "heimdall/io/socket_backend.hpp"
+
+namespace heimdall::io {
+
+// Datagrams queued for one sendmmsg call on one socket.
+class SendBatch {
+ public:
+  static constexpr std::size_t kBurst = 32;
+  static constexpr std::size_t kSlotSize = 4096;  // edns.max_udp is at most 4096
+
+  SendBatch(int fd, bool dual_stack, SocketCounters& counters);
+  void add(const net::Endpoint& to, std::span<const std::uint8_t> bytes);
+  void flush();
+  bool empty() const { return count_ == 0; }
+
+ private:
+  int fd_;
+  bool dual_stack_;  // an AF_INET6 socket that also reaches IPv4 peers (as ::ffff:a.b.c.d)
+  SocketCounters& counters_;
+  std::size_t count_ = 0;
+  std::unique_ptr<mmsghdr[]> messages_;
+  std::unique_ptr<iovec[]> iovecs_;
+  std::unique_ptr<sockaddr_storage[]> addresses_;
+  std::unique_ptr<std::uint8_t[]> data_;
+};
+
+class SocketWorker final : public engine::Sink {
+ public:
+  SocketWorker(const SocketBackendConfig& config, unsigned index);
+  ~SocketWorker() override;
+
+  void run();  // the thread body; returns after request_stop() once drained
+  void request_stop() { stop_requested_.store(true, std::memory_order_release); }
+
+  const engine::Counters& engine_counters() const { return engine_->counters(); }
+  const SocketCounters& counters() const { return counters_; }
+
+  void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) override;
+  void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
+                        std::span<const std::uint8_t> wire) override;
+
+ private:
+  enum class Kind : std::uint32_t { UdpListener, TcpListener, UpstreamUdp, TcpClient, UpstreamTcp };
+
+  struct UdpSocket {
+    int fd = -1;
+    bool dual_stack = false;
+    std::uint16_t port = 0;
+    std::unique_ptr<SendBatch> batch;
+  };
+  struct TcpClient {
+    int fd = -1;
+    std::uint16_t generation = 0;
+    net::Endpoint peer;
+    std::vector<std::uint8_t> in;   // length-prefixed frames, as read
+    std::size_t in_length = 0;
+    std::vector<std::uint8_t> out;  // replies not yet written
+    std::size_t out_offset = 0;
+    bool read_closed = false;
+    bool want_write = false;
+    std::uint64_t last_active_ns = 0;
+  };
+  struct UpstreamTcp {
+    int fd = -1;
+    unsigned server = 0;
+    bool connected = false;
+    std::vector<std::uint8_t> out;
+    std::size_t out_offset = 0;
+    std::vector<std::uint8_t> in;
+    std::size_t in_length = 0;
+    std::uint64_t deadline_ns = 0;
+  };
+
+  void watch(int fd, Kind kind, std::uint32_t index, std::uint32_t events);
+  void rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t events);
+  void on_event(const epoll_event& event);
+  void read_udp_queries(std::uint32_t listener);
+  void read_upstream_udp(std::uint32_t socket);
+  void accept_tcp(std::uint32_t listener);
+  void on_tcp_client(std::uint32_t slot, std::uint32_t events);
+  void read_tcp_client(std::uint32_t slot);
+  void write_tcp_client(std::uint32_t slot);
+  void close_tcp_client(std::uint32_t slot);
+  void on_upstream_tcp(std::uint32_t slot, std::uint32_t events);
+  void close_upstream_tcp(std::uint32_t slot, bool failed);
+  void sweep(std::uint64_t now_ns);
+  void close_listeners();
+  void flush_batches();
+  bool drained() const;
+
+  const SocketBackendConfig& config_;
+  unsigned index_;
+  int epoll_fd_ = -1;
+  std::vector<UdpSocket> udp_listeners_;
+  std::vector<int> tcp_listeners_;
+  std::vector<UdpSocket> upstream_sockets_;
+  std::vector<TcpClient> tcp_clients_;
+  std::vector<UpstreamTcp> upstream_tcp_;
+  std::unique_ptr<engine::Engine> engine_;
+  SocketCounters counters_;
+  std::atomic<bool> stop_requested_{false};
+  std::uint64_t now_ns_ = 0;
+  std::uint64_t next_sweep_ns_ = 0;
+
+  // One receive burst, reused for every UDP socket.
+  static constexpr std::size_t kRecvBurst = 32;
+  static constexpr std::size_t kRecvSlot = 65536;
+  std::unique_ptr<std::uint8_t[]> recv_data_;
+  std::unique_ptr<mmsghdr[]> recv_messages_;
+  std::unique_ptr<iovec[]> recv_iovecs_;
+  std::unique_ptr<sockaddr_storage[]> recv_addresses_;
+};
+
+}  // namespace heimdall::io

@@ -1,0 +1,425 @@
+// The engine driven through its burst interface with a recording sink: what goes
+// upstream, what goes back to each client, and when.
+#include "heimdall/engine/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "heimdall/dns/name.hpp"
+
+namespace heimdall::engine {
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+using Bytes = std::vector<std::uint8_t>;
+
+net::Endpoint endpoint(std::uint8_t last_octet, std::uint16_t port) {
+  net::Endpoint e;
+  e.family = AF_INET;
+  e.port = port;
+  e.address[0] = 127;
+  e.address[3] = last_octet;
+  return e;
+}
+
+net::ClientRef client(std::uint8_t last_octet, std::uint16_t port,
+                      net::Transport transport = net::Transport::Udp) {
+  return net::ClientRef{.peer = endpoint(last_octet, port), .transport = transport, .socket = 0,
+                        .connection = 0};
+}
+
+void put16(Bytes& b, std::uint16_t v) {
+  b.push_back(static_cast<std::uint8_t>(v >> 8));
+  b.push_back(static_cast<std::uint8_t>(v));
+}
+void put32(Bytes& b, std::uint32_t v) {
+  put16(b, static_cast<std::uint16_t>(v >> 16));
+  put16(b, static_cast<std::uint16_t>(v));
+}
+
+Bytes question(const char* name, std::uint16_t qtype) {
+  std::uint8_t wire[256];
+  const std::size_t length = dns::name_from_text(name, wire);
+  Bytes b(wire, wire + length);
+  put16(b, qtype);
+  put16(b, dns::rrclass::IN);
+  return b;
+}
+
+struct QueryOptions {
+  std::uint16_t flags = dns::flag::RD;
+  bool edns = false;
+  bool dnssec_ok = false;
+  std::uint8_t edns_version = 0;
+  std::uint16_t qdcount = 1;
+};
+
+Bytes query(std::uint16_t id, const char* name, std::uint16_t qtype, QueryOptions options = {}) {
+  Bytes b;
+  put16(b, id);
+  put16(b, options.flags);
+  put16(b, options.qdcount);
+  put16(b, 0);
+  put16(b, 0);
+  put16(b, options.edns ? 1 : 0);
+  const Bytes q = question(name, qtype);
+  b.insert(b.end(), q.begin(), q.end());
+  if (options.edns) {
+    b.push_back(0);
+    put16(b, dns::rrtype::OPT);
+    put16(b, 1232);
+    put32(b, (std::uint32_t{options.edns_version} << 16) | (options.dnssec_ok ? 0x8000u : 0u));
+    put16(b, 0);
+  }
+  return b;
+}
+
+// An upstream answer to `sent` (the engine's upstream query) with one A record.
+Bytes answer_to(const Bytes& sent, std::uint16_t extra_flags = 0, std::uint8_t rcode = 0) {
+  dns::Message msg;
+  EXPECT_EQ(dns::parse_message(sent, msg), dns::ParseError::Ok);
+  Bytes b;
+  put16(b, msg.header.id);
+  put16(b, static_cast<std::uint16_t>(dns::flag::QR | dns::flag::RA | dns::flag::AA |
+                                      (msg.header.flags & dns::flag::RD) | extra_flags | rcode));
+  put16(b, 1);
+  put16(b, rcode == 0 ? 1 : 0);
+  put16(b, 0);
+  put16(b, 0);
+  b.insert(b.end(), sent.begin() + 12, sent.begin() + msg.question.end);
+  if (rcode == 0) {
+    put16(b, 0xc00c);
+    put16(b, msg.question.qtype);
+    put16(b, dns::rrclass::IN);
+    put32(b, 300);
+    put16(b, 4);
+    for (std::uint8_t octet : {192, 0, 2, 1}) b.push_back(octet);
+  }
+  return b;
+}
+
+struct Sent {
+  unsigned server;
+  net::Transport transport;
+  std::uint16_t local_port;
+  Bytes wire;
+};
+struct Reply {
+  net::ClientRef to;
+  Bytes wire;
+};
+
+class RecordingSink : public Sink {
+ public:
+  void send_to_client(const net::ClientRef& to, std::span<const std::uint8_t> wire) override {
+    replies.push_back(Reply{to, Bytes(wire.begin(), wire.end())});
+  }
+  void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
+                        std::span<const std::uint8_t> wire) override {
+    sent.push_back(Sent{server, transport, local_port, Bytes(wire.begin(), wire.end())});
+  }
+  std::vector<Sent> sent;
+  std::vector<Reply> replies;
+};
+
+dns::Message parsed(const Bytes& wire) {
+  dns::Message msg;
+  EXPECT_EQ(dns::parse_message(wire, msg), dns::ParseError::Ok);
+  return msg;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() { make_engine(2, upstream::Strategy::Failover); }
+
+  void make_engine(int servers, upstream::Strategy strategy) {
+    config_.servers.clear();
+    for (int i = 0; i < servers; ++i) {
+      config_.servers.push_back(endpoint(static_cast<std::uint8_t>(10 + i), 53));
+    }
+    config_.selector = upstream::SelectorConfig{.strategy = strategy, .max_failures = 3,
+                                                .probe_interval_ns = 1000 * kMs,
+                                                .budget_ns = 1500 * kMs};
+    config_.max_pending = 64;
+    config_.max_waiters = 128;
+    engine_ = std::make_unique<Engine>(config_, ports_, 42);
+  }
+
+  void ask(const Bytes& wire, const net::ClientRef& from, std::uint64_t now = 0) {
+    const ClientQuery q{.wire = wire, .from = from};
+    engine_->on_queries({&q, 1}, now, sink_);
+  }
+  void answer(const Bytes& wire, const Sent& to, std::uint64_t now = 0) {
+    answer_from(wire, config_.servers[to.server], to.transport, to.local_port, now);
+  }
+  void answer_from(const Bytes& wire, const net::Endpoint& from, net::Transport transport,
+                   std::uint16_t port, std::uint64_t now = 0) {
+    const UpstreamAnswer a{.wire = wire, .from = from, .transport = transport, .local_port = port};
+    engine_->on_upstream_answers({&a, 1}, now, sink_);
+  }
+
+  EngineConfig config_;
+  std::vector<std::uint16_t> ports_ = {40001, 40002, 40003};
+  std::unique_ptr<Engine> engine_;
+  RecordingSink sink_;
+};
+
+TEST_F(EngineTest, ForwardsAQueryAndRelaysTheAnswerAsItsOwn) {
+  ask(query(0xabcd, "www.example.com", dns::rrtype::A), client(1, 5555));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  const Sent& sent = sink_.sent[0];
+  EXPECT_EQ(sent.server, 0u);
+  EXPECT_EQ(sent.transport, net::Transport::Udp);
+  EXPECT_TRUE(sent.local_port == 40001 || sent.local_port == 40002 || sent.local_port == 40003);
+  const dns::Message upstream_query = parsed(sent.wire);
+  EXPECT_TRUE(upstream_query.header.has(dns::flag::RD));
+  EXPECT_TRUE(upstream_query.edns.present) << "upstream queries advertise our EDNS size";
+  EXPECT_EQ(upstream_query.edns.udp_size, 1232);
+
+  answer(answer_to(sent.wire), sent, 3 * kMs);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  const Reply& reply = sink_.replies[0];
+  EXPECT_EQ(reply.to.peer, endpoint(1, 5555));
+  const dns::Message msg = parsed(reply.wire);
+  EXPECT_EQ(msg.header.id, 0xabcd);
+  EXPECT_TRUE(msg.header.has(dns::flag::QR));
+  EXPECT_TRUE(msg.header.has(dns::flag::RA));
+  EXPECT_TRUE(msg.header.has(dns::flag::RD));
+  EXPECT_FALSE(msg.header.has(dns::flag::AA)) << "the appliance is not authoritative";
+  EXPECT_EQ(msg.header.ancount, 1);
+  EXPECT_FALSE(msg.edns.present) << "no OPT in the reply to a query without one";
+  EXPECT_EQ(engine_->pending(), 0u);
+  EXPECT_EQ(engine_->counters().replies.load(), 1u);
+}
+
+TEST_F(EngineTest, UsesRandomIdsRatherThanTheClients) {
+  std::set<std::uint16_t> ids;
+  for (std::uint16_t i = 0; i < 32; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".example";
+    ask(query(7, name.c_str(), dns::rrtype::A), client(1, 5555));
+  }
+  ASSERT_EQ(sink_.sent.size(), 32u);
+  for (const Sent& sent : sink_.sent) ids.insert(parsed(sent.wire).header.id);
+  EXPECT_GT(ids.size(), 28u) << "IDs should not repeat the client's or each other";
+}
+
+TEST_F(EngineTest, EchoesEachClientsOwnLetterCase) {
+  ask(query(1, "WwW.ExAmPlE.CoM", dns::rrtype::A), client(1, 1000));
+  ask(query(2, "www.example.com", dns::rrtype::A), client(2, 2000));
+  ASSERT_EQ(sink_.sent.size(), 1u) << "the same question in flight is coalesced";
+  Bytes upstream_answer = answer_to(sink_.sent[0].wire);
+  // The upstream answers in lower case whatever it was asked.
+  for (std::size_t i = 12; i < 12 + 17; ++i) {
+    if (upstream_answer[i] >= 'A' && upstream_answer[i] <= 'Z') upstream_answer[i] += 32;
+  }
+  answer(upstream_answer, sink_.sent[0]);
+  ASSERT_EQ(sink_.replies.size(), 2u);
+  for (const Reply& reply : sink_.replies) {
+    const dns::Message msg = parsed(reply.wire);
+    const Bytes expected = question(msg.header.id == 1 ? "WwW.ExAmPlE.CoM" : "www.example.com",
+                                    dns::rrtype::A);
+    const auto echoed = msg.question.wire(reply.wire);
+    EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), expected) << "id " << msg.header.id;
+  }
+  EXPECT_EQ(engine_->counters().coalesced.load(), 1u);
+}
+
+TEST_F(EngineTest, DoesNotCoalesceQueriesThatDifferInDo) {
+  ask(query(1, "example.com", dns::rrtype::A, {.edns = true, .dnssec_ok = true}), client(1, 1000));
+  ask(query(2, "example.com", dns::rrtype::A, {.edns = true}), client(2, 2000));
+  EXPECT_EQ(sink_.sent.size(), 2u);
+  EXPECT_TRUE(parsed(sink_.sent[0].wire).edns.dnssec_ok);
+  EXPECT_FALSE(parsed(sink_.sent[1].wire).edns.dnssec_ok);
+}
+
+TEST_F(EngineTest, IgnoresAnswersThatDoNotMatchTheQueryInFlight) {
+  ask(query(1, "example.com", dns::rrtype::A), client(1, 1000));
+  const Sent sent = sink_.sent[0];
+  const Bytes good = answer_to(sent.wire);
+
+  answer_from(good, endpoint(99, 53), sent.transport, sent.local_port);  // wrong server
+  answer_from(good, config_.servers[0], sent.transport,
+              static_cast<std::uint16_t>(sent.local_port + 1000));  // wrong local port
+  Bytes wrong_id = good;
+  wrong_id[1] ^= 0x55;
+  answer(wrong_id, sent);
+  const Bytes other_question = answer_to(query(parsed(sent.wire).header.id, "example.org",
+                                               dns::rrtype::A));
+  answer(other_question, sent);
+  Bytes not_a_response = good;
+  not_a_response[2] &= 0x7f;
+  answer(not_a_response, sent);
+  EXPECT_TRUE(sink_.replies.empty());
+  EXPECT_EQ(engine_->counters().upstream_unmatched.load(), 5u);
+
+  answer(good, sent);
+  EXPECT_EQ(sink_.replies.size(), 1u);
+}
+
+TEST_F(EngineTest, RetriesTheNextUpstreamAfterAnAttemptTimesOut) {
+  ask(query(1, "example.com", dns::rrtype::A), client(1, 1000), 0);
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  EXPECT_EQ(sink_.sent[0].server, 0u);
+  engine_->on_timer(749 * kMs, sink_);
+  EXPECT_EQ(sink_.sent.size(), 1u) << "half the 1500 ms budget per attempt";
+  engine_->on_timer(750 * kMs, sink_);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  EXPECT_EQ(sink_.sent[1].server, 1u);
+  EXPECT_NE(parsed(sink_.sent[1].wire).header.id, parsed(sink_.sent[0].wire).header.id);
+
+  // A late answer to the first attempt no longer matches; the second one does.
+  answer(answer_to(sink_.sent[0].wire), sink_.sent[0], 800 * kMs);
+  EXPECT_TRUE(sink_.replies.empty());
+  answer(answer_to(sink_.sent[1].wire), sink_.sent[1], 810 * kMs);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(parsed(sink_.replies[0].wire).header.rcode(), 0);
+}
+
+TEST_F(EngineTest, AnswersServfailWhenTheBudgetIsSpent) {
+  make_engine(1, upstream::Strategy::Fastest);
+  ask(query(9, "example.com", dns::rrtype::A, {.edns = true}), client(1, 1000), 0);
+  for (std::uint64_t t = 0; t < 1500; t += 10) engine_->on_timer(t * kMs, sink_);
+  EXPECT_TRUE(sink_.replies.empty());
+  engine_->on_timer(1500 * kMs, sink_);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  const dns::Message msg = parsed(sink_.replies[0].wire);
+  EXPECT_EQ(msg.header.id, 9);
+  EXPECT_EQ(msg.header.rcode(), static_cast<std::uint8_t>(dns::Rcode::ServFail));
+  EXPECT_TRUE(msg.edns.present);
+  EXPECT_EQ(sink_.sent.size(), 2u) << "the single server is tried again within the budget";
+  EXPECT_EQ(engine_->pending(), 0u);
+}
+
+TEST_F(EngineTest, RetriesOverTcpWhenTheUpstreamAnswerIsTruncated) {
+  ask(query(5, "big.example", dns::rrtype::TXT), client(1, 1000));
+  answer(answer_to(sink_.sent[0].wire, dns::flag::TC), sink_.sent[0]);
+  EXPECT_TRUE(sink_.replies.empty());
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  const Sent& tcp = sink_.sent[1];
+  EXPECT_EQ(tcp.transport, net::Transport::Tcp);
+  EXPECT_EQ(tcp.server, sink_.sent[0].server) << "the same server, over TCP";
+  EXPECT_EQ(tcp.local_port, 0);
+  answer(answer_to(tcp.wire), tcp);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_FALSE(parsed(sink_.replies[0].wire).header.has(dns::flag::TC));
+  EXPECT_EQ(engine_->counters().tcp_retries.load(), 1u);
+}
+
+TEST_F(EngineTest, TriesAnotherUpstreamWhenOneRefuses) {
+  ask(query(5, "example.com", dns::rrtype::A), client(1, 1000));
+  answer(answer_to(sink_.sent[0].wire, 0, static_cast<std::uint8_t>(dns::Rcode::Refused)),
+         sink_.sent[0]);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  EXPECT_EQ(sink_.sent[1].server, 1u);
+  answer(answer_to(sink_.sent[1].wire, 0, static_cast<std::uint8_t>(dns::Rcode::Refused)),
+         sink_.sent[1]);
+  ASSERT_EQ(sink_.replies.size(), 1u) << "every server refused: the refusal is the answer";
+  EXPECT_EQ(parsed(sink_.replies[0].wire).header.rcode(),
+            static_cast<std::uint8_t>(dns::Rcode::Refused));
+}
+
+TEST_F(EngineTest, NeverAnswersAResponse) {
+  ask(query(5, "example.com", dns::rrtype::A, {.flags = dns::flag::QR}), client(1, 1000));
+  ask(Bytes{1, 2, 3}, client(1, 1000));
+  EXPECT_TRUE(sink_.replies.empty());
+  EXPECT_TRUE(sink_.sent.empty());
+  EXPECT_EQ(engine_->counters().drop_qr_set.load(), 1u);
+  EXPECT_EQ(engine_->counters().drop_short.load(), 1u);
+}
+
+struct ErrorCase {
+  const char* name;
+  Bytes wire;
+  dns::Rcode expected;
+};
+
+TEST_F(EngineTest, AnswersMalformedAndUnsupportedQueriesWithTheRightError) {
+  Bytes trailing = query(1, "example.com", dns::rrtype::A);
+  trailing.push_back(0);
+  Bytes notify = query(2, "example.com", dns::rrtype::SOA);
+  notify[2] |= 4 << 3;  // opcode NOTIFY
+  const ErrorCase cases[] = {
+      {"two questions", query(3, "example.com", dns::rrtype::A, {.qdcount = 2}), dns::Rcode::FormErr},
+      {"no question", query(4, "example.com", dns::rrtype::A, {.qdcount = 0}), dns::Rcode::FormErr},
+      {"trailing garbage", trailing, dns::Rcode::FormErr},
+      {"NOTIFY", notify, dns::Rcode::NotImp},
+      {"AXFR", query(5, "example.com", dns::rrtype::AXFR), dns::Rcode::Refused},
+  };
+  for (const ErrorCase& c : cases) {
+    sink_.replies.clear();
+    ask(c.wire, client(1, 1000));
+    ASSERT_EQ(sink_.replies.size(), 1u) << c.name;
+    const dns::Message msg = parsed(sink_.replies[0].wire);
+    EXPECT_EQ(msg.header.rcode(), static_cast<std::uint8_t>(c.expected)) << c.name;
+    EXPECT_EQ(msg.header.id, dns::load_u16(c.wire.data())) << c.name;
+  }
+  EXPECT_TRUE(sink_.sent.empty());
+}
+
+TEST_F(EngineTest, AnswersBadversToEdnsVersionOne) {
+  ask(query(6, "example.com", dns::rrtype::A, {.edns = true, .edns_version = 1}), client(1, 1000));
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  const dns::Message msg = parsed(sink_.replies[0].wire);
+  ASSERT_TRUE(msg.edns.present);
+  EXPECT_EQ(msg.header.rcode(), 0);
+  EXPECT_EQ(msg.edns.extended_rcode, 1) << "BADVERS = 16 = extended 1, header 0";
+  EXPECT_TRUE(sink_.sent.empty());
+}
+
+TEST_F(EngineTest, AnswersServfailWhenThePendingTableIsFull) {
+  for (int i = 0; i < 64; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".example";
+    ask(query(1, name.c_str(), dns::rrtype::A), client(1, 1000));
+  }
+  EXPECT_TRUE(sink_.replies.empty());
+  ask(query(2, "one-too-many.example", dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(parsed(sink_.replies[0].wire).header.rcode(),
+            static_cast<std::uint8_t>(dns::Rcode::ServFail));
+  EXPECT_EQ(engine_->counters().drop_pending_full.load(), 1u);
+}
+
+TEST_F(EngineTest, TcpClientsGetTheWholeAnswerUdpClientsATruncatedOne) {
+  ask(query(1, "big.example", dns::rrtype::A), client(1, 1000));
+  ask(query(2, "big.example", dns::rrtype::A), client(2, 2000, net::Transport::Tcp));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  // An answer of 40 A records: 40 * 16 bytes does not fit in 512.
+  dns::Message q = parsed(sink_.sent[0].wire);
+  Bytes big;
+  put16(big, q.header.id);
+  put16(big, dns::flag::QR | dns::flag::RD | dns::flag::RA);
+  put16(big, 1);
+  put16(big, 40);
+  put16(big, 0);
+  put16(big, 0);
+  big.insert(big.end(), sink_.sent[0].wire.begin() + 12, sink_.sent[0].wire.begin() + q.question.end);
+  for (std::uint8_t i = 0; i < 40; ++i) {
+    put16(big, 0xc00c);
+    put16(big, dns::rrtype::A);
+    put16(big, dns::rrclass::IN);
+    put32(big, 60);
+    put16(big, 4);
+    for (std::uint8_t octet : {std::uint8_t{10}, std::uint8_t{0}, std::uint8_t{0}, i}) {
+      big.push_back(octet);
+    }
+  }
+  answer(big, sink_.sent[0]);
+  ASSERT_EQ(sink_.replies.size(), 2u);
+  for (const Reply& reply : sink_.replies) {
+    const dns::Message msg = parsed(reply.wire);
+    if (reply.to.transport == net::Transport::Tcp) {
+      EXPECT_EQ(msg.header.ancount, 40);
+      EXPECT_FALSE(msg.header.has(dns::flag::TC));
+    } else {
+      EXPECT_LE(reply.wire.size(), 512u);
+      EXPECT_TRUE(msg.header.has(dns::flag::TC));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heimdall::engine

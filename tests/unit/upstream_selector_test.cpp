@@ -1,0 +1,123 @@
+#include "heimdall/upstream/selector.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+namespace heimdall::upstream {
+namespace {
+
+constexpr std::uint64_t kMs = 1'000'000;
+
+std::vector<net::Endpoint> servers(int count) {
+  std::vector<net::Endpoint> result;
+  for (int i = 0; i < count; ++i) {
+    net::Endpoint endpoint;
+    endpoint.family = AF_INET;
+    endpoint.port = static_cast<std::uint16_t>(5300 + i);
+    endpoint.address[0] = 127;
+    endpoint.address[3] = 1;
+    result.push_back(endpoint);
+  }
+  return result;
+}
+
+SelectorConfig config(Strategy strategy) {
+  return SelectorConfig{.strategy = strategy, .max_failures = 3, .probe_interval_ns = 1000 * kMs,
+                        .budget_ns = 1500 * kMs};
+}
+
+TEST(Selector, FailoverPrefersTheFirstHealthyServer) {
+  const auto list = servers(3);
+  Selector selector(list, config(Strategy::Failover), 1);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(selector.choose(0, 0), 0u);
+  EXPECT_EQ(selector.choose(0, 0b001), 1u) << "a server already tried is skipped";
+  EXPECT_EQ(selector.choose(0, 0b011), 2u);
+}
+
+TEST(Selector, MarksServerDownAfterConsecutiveFailuresAndProbesItBack) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  selector.on_failure(0, 0);
+  selector.on_failure(0, 0);
+  EXPECT_FALSE(selector.server(0).down);
+  EXPECT_EQ(selector.choose(10 * kMs, 0), 0u) << "two failures are not enough to give up on it";
+  selector.on_failure(0, 10 * kMs);
+  EXPECT_TRUE(selector.server(0).down);
+  EXPECT_EQ(selector.choose(20 * kMs, 0), 1u);
+  EXPECT_EQ(selector.choose(500 * kMs, 0), 1u) << "no probe before the interval";
+  EXPECT_EQ(selector.choose(1010 * kMs, 0), 0u) << "the probe interval has passed";
+  EXPECT_EQ(selector.choose(1011 * kMs, 0), 1u) << "one probe per interval";
+  selector.on_answer(0, 5 * kMs);
+  EXPECT_FALSE(selector.server(0).down);
+  EXPECT_EQ(selector.choose(1012 * kMs, 0), 0u);
+}
+
+TEST(Selector, AnAnswerResetsTheFailureCount) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  selector.on_failure(0, 0);
+  selector.on_failure(0, 0);
+  selector.on_answer(0, kMs);
+  selector.on_failure(0, 0);
+  selector.on_failure(0, 0);
+  EXPECT_FALSE(selector.server(0).down);
+}
+
+TEST(Selector, RoundRobinVisitsEveryServerInTurn) {
+  const auto list = servers(3);
+  Selector selector(list, config(Strategy::RoundRobin), 1);
+  std::vector<unsigned> picks;
+  for (int i = 0; i < 6; ++i) picks.push_back(selector.choose(0, 0));
+  EXPECT_EQ(picks, (std::vector<unsigned>{0, 1, 2, 0, 1, 2}));
+}
+
+TEST(Selector, FastestPrefersTheLowestSmoothedRtt) {
+  const auto list = servers(3);
+  Selector selector(list, config(Strategy::Fastest), 7);
+  selector.on_answer(0, 30 * kMs);
+  selector.on_answer(1, 5 * kMs);
+  selector.on_answer(2, 12 * kMs);
+  int fastest = 0;
+  for (int i = 0; i < 640; ++i) fastest += selector.choose(0, 0) == 1u;
+  // One choice in 64 explores another server so that its RTT stays known.
+  EXPECT_GE(fastest, 600);
+  EXPECT_LT(fastest, 640);
+}
+
+TEST(Selector, FastestSamplesAnUnmeasuredServerFirst) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Fastest), 7);
+  selector.on_answer(0, 5 * kMs);
+  EXPECT_EQ(selector.choose(0, 0), 1u);
+}
+
+TEST(Selector, AttemptTimeoutIsThreeSrttClampedBetween50msAndHalfTheBudget) {
+  const auto list = servers(1);
+  Selector selector(list, config(Strategy::Fastest), 1);
+  EXPECT_EQ(selector.attempt_timeout_ns(0), 750 * kMs) << "no sample yet: half the budget";
+  selector.on_answer(0, 10 * kMs);
+  EXPECT_EQ(selector.attempt_timeout_ns(0), 50 * kMs);
+  Selector slow(list, config(Strategy::Fastest), 1);
+  slow.on_answer(0, 200 * kMs);
+  EXPECT_EQ(slow.attempt_timeout_ns(0), 600 * kMs);
+  slow.on_answer(0, 2000 * kMs);  // srtt = (7 * 200 + 2000) / 8 = 425 ms
+  EXPECT_EQ(slow.attempt_timeout_ns(0), 750 * kMs);
+}
+
+TEST(Selector, StartsOverWhenEveryServerWasTried) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  EXPECT_EQ(selector.choose(0, 0b11), 0u);
+}
+
+TEST(Selector, RejectsNoServersAndTooMany) {
+  EXPECT_THROW(Selector(std::vector<net::Endpoint>{}, config(Strategy::Fastest), 1),
+               std::invalid_argument);
+  const auto many = servers(33);
+  EXPECT_THROW(Selector(many, config(Strategy::Fastest), 1), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace heimdall::upstream
