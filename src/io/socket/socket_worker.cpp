@@ -145,7 +145,6 @@ void SendBatch::flush() {
 
 SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     : config_(config),
-      index_(index),
       recv_data_(new std::uint8_t[kRecvBurst * kRecvSlot]),
       recv_messages_(new mmsghdr[kRecvBurst]),
       recv_iovecs_(new iovec[kRecvBurst]),

@@ -102,7 +102,6 @@ class SocketWorker final : public engine::Sink {
   bool drained() const;
 
   const SocketBackendConfig& config_;
-  unsigned index_;
   int epoll_fd_ = -1;
   std::vector<UdpSocket> udp_listeners_;
   std::vector<int> tcp_listeners_;

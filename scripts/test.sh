@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. the normal build (warnings are errors): unit and integration suites;
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the wire-parser fuzz target (clang, libFuzzer) for a bounded time.
+# Every stage runs even when an earlier one failed; the last line is the total.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test || exit 1
+
+failed_stages=()
+
+setup() {  # setup DIR [meson options...]
+  local dir="$1"
+  shift
+  if [[ -f "$dir/build.ninja" ]]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+stage() {  # stage NAME DIR [meson test options...]
+  local name="$1" dir="$2"
+  shift 2
+  echo "=== $name ==="
+  if ! ninja -C "$dir"; then
+    failed_stages+=("$name (build)")
+    return
+  fi
+  if ! meson test -C "$dir" --print-errorlogs "$@"; then failed_stages+=("$name"); fi
+}
+
+setup build-test -Dwerror=true -Dbuildtype=debugoptimized &&
+  stage "tests" build-test || failed_stages+=("tests (configure)")
+
+setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dbenchmarks=false &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  stage "tests under ASan+UBSan" build-asan || failed_stages+=("asan (configure)")
+
+CXX=clang++ setup build-fuzz -Dwerror=true -Dfuzzing=true -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dtests=false -Dbenchmarks=false &&
+  stage "fuzzing" build-fuzz --suite fuzz || failed_stages+=("fuzz (configure)")
+
+python3 scripts/test_summary.py build-test build-asan build-fuzz
+status=$?
+if ((${#failed_stages[@]} > 0)); then
+  echo "failed stages: ${failed_stages[*]}"
+  status=1
+fi
+exit $status
