@@ -47,7 +47,7 @@ void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view, const ne
   waiter.reply_limit = view.reply_limit;
   waiter.edns = view.edns;
   waiter.dnssec_ok = view.dnssec_ok;
-  waiter.question_length = static_cast<std::uint8_t>(view.question.size());
+  waiter.question_length = static_cast<std::uint16_t>(view.question.size());
   std::memcpy(waiter.question, view.question.data(), view.question.size());
 }
 
@@ -181,7 +181,7 @@ void Engine::forward(const dns::Message& msg, std::span<const std::uint8_t> wire
   fill_waiter(*waiter, view, from);
   query.key = key;
   const auto question = msg.question.wire(wire);
-  query.question_length = static_cast<std::uint8_t>(question.size());
+  query.question_length = static_cast<std::uint16_t>(question.size());
   std::memcpy(query.question, question.data(), question.size());
   query.query_flags = view.flags;
   query.started_ns = now_ns;

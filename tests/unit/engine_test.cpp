@@ -196,6 +196,21 @@ TEST_F(EngineTest, ForwardsAQueryAndRelaysTheAnswerAsItsOwn) {
   EXPECT_EQ(engine_->counters().replies.load(), 1u);
 }
 
+TEST_F(EngineTest, ForwardsTheLongestLegalName) {
+  // 63 + 63 + 63 + 61 octets of labels: 255 octets on the wire with length bytes and root.
+  const std::string name = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                           std::string(63, 'c') + "." + std::string(61, 'D');
+  ask(query(3, name.c_str(), dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  EXPECT_EQ(parsed(sink_.sent[0].wire).question.name.length, 255);
+  answer(answer_to(sink_.sent[0].wire), sink_.sent[0]);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  const dns::Message msg = parsed(sink_.replies[0].wire);
+  const Bytes expected = question(name.c_str(), dns::rrtype::A);
+  const auto echoed = msg.question.wire(sink_.replies[0].wire);
+  EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), expected);
+}
+
 TEST_F(EngineTest, UsesRandomIdsRatherThanTheClients) {
   std::set<std::uint16_t> ids;
   for (std::uint16_t i = 0; i < 32; ++i) {

@@ -40,14 +40,14 @@ struct Waiter {
   std::uint16_t reply_limit = 0;
   bool edns = false;
   bool dnssec_ok = false;
-  std::uint8_t question_length = 0;
+  std::uint16_t question_length = 0;
   std::uint8_t question[kMaxQuestionWire] = {};
   std::uint32_t next = kNoSlot;  // the next waiter on the same query, or the free list
 };
 
 struct PendingQuery {
   QuestionKey key;
-  std::uint8_t question_length = 0;
+  std::uint16_t question_length = 0;
   std::uint8_t question[kMaxQuestionWire] = {};  // as the first client sent it: forwarded as is
   std::uint16_t query_flags = 0;                 // the first client's flags: RD, CD, AD for the upstream query
 
