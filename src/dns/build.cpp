@@ -1,1 +1,189 @@
-// placeholder
+#include "heimdall/dns/build.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace heimdall::dns {
+namespace {
+
+// One RRset is consecutive records of one section with the same owner, type and
+// class; truncation keeps or drops it whole (RFC 2181 §5, §9).
+struct RrsetId {
+  NameKey owner;
+  std::uint16_t type = 0;
+  std::uint16_t rclass = 0;
+  Section section = Section::Answer;
+
+  bool same(const RrsetId& other) const {
+    return type == other.type && rclass == other.rclass && section == other.section &&
+           owner == other.owner;
+  }
+};
+
+// The records of an upstream answer that a reply may carry: everything before the
+// first OPT or TSIG (whose options or signature belong to the upstream's exchange
+// with us), cut to `budget` bytes at an RRset boundary.
+struct RecordPrefix {
+  std::size_t bytes = 0;
+  std::uint16_t counts[3] = {0, 0, 0};
+  bool dropped_answer_or_authority = false;
+};
+
+RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg, std::size_t budget) {
+  RecordPrefix kept;
+  RecordPrefix candidate;  // complete RRsets seen so far, and the current one growing
+  RrsetId current;
+  bool have_current = false;
+  bool stopped = false;
+  std::uint16_t copyable[3] = {0, 0, 0};
+
+  auto commit_if_fits = [&]() {
+    if (candidate.bytes <= budget) {
+      kept.bytes = candidate.bytes;
+      std::copy(candidate.counts, candidate.counts + 3, kept.counts);
+    } else {
+      stopped = true;  // a later RRset cannot be kept without this one
+    }
+  };
+
+  for_each_record(wire, msg, [&](const Record& record) {
+    if (record.section == Section::Additional &&
+        (record.type == rrtype::OPT || record.type == rrtype::TSIG)) {
+      return false;
+    }
+    RrsetId id;
+    std::size_t name_offset = record.offset;
+    read_name(wire, name_offset, &id.owner);
+    id.type = record.type;
+    id.rclass = record.rclass;
+    id.section = record.section;
+    if (have_current && !id.same(current) && !stopped) commit_if_fits();
+    current = id;
+    have_current = true;
+    ++copyable[static_cast<int>(record.section)];
+    if (!stopped) {
+      candidate.bytes = record.end - msg.records_offset;
+      ++candidate.counts[static_cast<int>(record.section)];
+    }
+    return true;
+  });
+  if (have_current && !stopped) commit_if_fits();
+
+  kept.dropped_answer_or_authority =
+      kept.counts[0] < copyable[0] || kept.counts[1] < copyable[1];
+  return kept;
+}
+
+std::uint16_t reply_flags(std::uint16_t client_flags, std::uint16_t extra) {
+  return static_cast<std::uint16_t>(flag::QR | flag::RA |
+                                    (client_flags & (flag::kOpcodeMask | flag::RD | flag::CD)) |
+                                    extra);
+}
+
+}  // namespace
+
+std::size_t write_opt(std::span<std::uint8_t> out, const OptSpec& spec) {
+  if (out.size() < kOptRecordSize) return 0;
+  std::uint8_t* p = out.data();
+  p[0] = 0;  // root owner
+  store_u16(p + 1, rrtype::OPT);
+  store_u16(p + 3, spec.udp_size);
+  store_u32(p + 5, (std::uint32_t{spec.extended_rcode} << 24) | (spec.dnssec_ok ? 0x8000u : 0u));
+  store_u16(p + 9, 0);
+  return kOptRecordSize;
+}
+
+std::uint16_t udp_reply_limit(const Edns& client_edns, std::uint16_t max_udp) {
+  if (!client_edns.present) return static_cast<std::uint16_t>(kMinUdpPayload);
+  const std::uint16_t asked = std::max<std::uint16_t>(client_edns.udp_size, kMinUdpPayload);
+  return std::min(asked, std::max<std::uint16_t>(max_udp, kMinUdpPayload));
+}
+
+std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
+                                 std::uint16_t upstream_udp_size, std::span<std::uint8_t> out) {
+  const std::size_t size = kHeaderSize + client.question.size() + kOptRecordSize;
+  if (out.size() < size || client.question.empty()) return 0;
+  Header header;
+  header.id = id;
+  header.flags = client.flags & (flag::RD | flag::CD);
+  // RFC 6840 §5.7-5.8: ask for AD when the client did, or when it is DNSSEC-aware.
+  if ((client.flags & flag::AD) || client.dnssec_ok) header.flags |= flag::AD;
+  header.qdcount = 1;
+  header.arcount = 1;
+  header.write(out.data());
+  std::memcpy(out.data() + kHeaderSize, client.question.data(), client.question.size());
+  write_opt(out.subspan(kHeaderSize + client.question.size()),
+            OptSpec{.udp_size = upstream_udp_size, .extended_rcode = 0,
+                    .dnssec_ok = client.dnssec_ok});
+  return size;
+}
+
+std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& upstream_msg,
+                        const ClientView& client, std::uint16_t our_udp_size,
+                        std::span<std::uint8_t> out) {
+  const std::size_t question_size = client.question.size();
+  // The records keep their compression pointers, which stay valid only if the
+  // question before them has the same length.
+  if (!upstream_msg.has_question ||
+      static_cast<std::size_t>(upstream_msg.question.end - upstream_msg.question.offset) !=
+          question_size) {
+    return 0;
+  }
+  const std::size_t opt_size = client.edns ? kOptRecordSize : 0;
+  const std::size_t fixed = kHeaderSize + question_size + opt_size;
+  const std::size_t limit = std::min<std::size_t>(client.reply_limit, out.size());
+  if (limit < fixed) return 0;
+
+  const RecordPrefix records = fit_records(upstream, upstream_msg, limit - fixed);
+  const bool truncated = upstream_msg.header.has(flag::TC) || records.dropped_answer_or_authority;
+  const bool authentic = upstream_msg.header.has(flag::AD) &&
+                         ((client.flags & flag::AD) || client.dnssec_ok);
+
+  Header header;
+  header.id = client.id;
+  header.flags = reply_flags(client.flags, static_cast<std::uint16_t>(
+                                               (truncated ? flag::TC : 0) |
+                                               (authentic ? flag::AD : 0) |
+                                               upstream_msg.header.rcode()));
+  header.qdcount = 1;
+  header.ancount = records.counts[0];
+  header.nscount = records.counts[1];
+  header.arcount = static_cast<std::uint16_t>(records.counts[2] + (client.edns ? 1 : 0));
+  header.write(out.data());
+
+  std::size_t position = kHeaderSize;
+  std::memcpy(out.data() + position, client.question.data(), question_size);
+  position += question_size;
+  std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset, records.bytes);
+  position += records.bytes;
+  if (client.edns) {
+    position += write_opt(out.subspan(position),
+                          OptSpec{.udp_size = our_udp_size, .extended_rcode = 0,
+                                  .dnssec_ok = client.dnssec_ok});
+  }
+  return position;
+}
+
+std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our_udp_size,
+                        std::span<std::uint8_t> out) {
+  const bool with_opt = client.edns || rcode == Rcode::BadVers;
+  const std::size_t size = kHeaderSize + client.question.size() + (with_opt ? kOptRecordSize : 0);
+  if (out.size() < size) return 0;
+  const auto value = static_cast<std::uint16_t>(rcode);
+  Header header;
+  header.id = client.id;
+  header.flags = reply_flags(client.flags, value & flag::kRcodeMask);
+  header.qdcount = client.question.empty() ? 0 : 1;
+  header.arcount = with_opt ? 1 : 0;
+  header.write(out.data());
+  std::memcpy(out.data() + kHeaderSize, client.question.data(), client.question.size());
+  if (with_opt) {
+    write_opt(out.subspan(kHeaderSize + client.question.size()),
+              OptSpec{.udp_size = our_udp_size,
+                      .extended_rcode = static_cast<std::uint8_t>(value >> 4),
+                      .dnssec_ok = client.dnssec_ok});
+  }
+  return size;
+}
+
+}  // namespace heimdall::dns
