@@ -64,10 +64,13 @@ void start_logging(control::LogLevel level) {
 }
 
 control::Config load(const control::CommandLine& command_line) {
-  control::Config config = command_line.config_path.empty()
-                               ? control::parse_config(control::embedded_dev_config(),
-                                                       "<embedded conf/dev.yaml>")
-                               : control::load_config_file(command_line.config_path);
+  // Upstreams given on the command line make /etc/resolv.conf irrelevant.
+  const std::string resolv_conf = command_line.upstreams.empty() ? "/etc/resolv.conf" : "";
+  control::Config config =
+      command_line.config_path.empty()
+          ? control::parse_config(control::embedded_dev_config(), "<embedded conf/dev.yaml>",
+                                  resolv_conf)
+          : control::load_config_file(command_line.config_path, resolv_conf);
   control::apply_overrides(config, command_line);
   return config;
 }

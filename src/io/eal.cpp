@@ -51,11 +51,7 @@ void start_eal(const EalOptions& options) {
   if (have_previous) pthread_setaffinity_np(pthread_self(), sizeof(previous), &previous);
 }
 
-void register_thread_with_eal() {
-  if (rte_thread_register() != 0) {
-    throw std::runtime_error(std::string("rte_thread_register failed: ") + rte_strerror(rte_errno));
-  }
-}
+bool register_thread_with_eal() { return eal_started.load() && rte_thread_register() == 0; }
 
 void unregister_thread_from_eal() { rte_thread_unregister(); }
 

@@ -70,7 +70,8 @@ struct Config {
 };
 
 // Parses and validates YAML text. `source_name` is used in error messages.
-// `resolv_conf` is the path read for upstreams when the file lists none.
+// `resolv_conf` is the path read for upstreams when the file lists none; empty:
+// leave them empty (the command line supplies them).
 // Throws ConfigError.
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::string& resolv_conf = "/etc/resolv.conf");

@@ -22,8 +22,9 @@ struct EalOptions {
 void start_eal(const EalOptions& options);
 
 // For a thread of ours that calls DPDK APIs needing an lcore id (mempool caches,
-// rings with per-lcore state): registers it as a non-EAL lcore.
-void register_thread_with_eal();
+// rings with per-lcore state): registers it as a non-EAL lcore. False when the EAL
+// is not running or has no lcore id left (RTE_MAX_LCORE).
+bool register_thread_with_eal();
 void unregister_thread_from_eal();
 
 void stop_eal();

@@ -64,6 +64,7 @@ class SocketBackend {
   const SocketCounters& socket_counters(std::size_t worker) const;
 
  private:
+  SocketBackendConfig config_;  // the workers refer to this copy for their lifetime
   std::vector<std::unique_ptr<SocketWorker>> workers_;
   std::vector<std::thread> threads_;
 };

@@ -6,14 +6,14 @@
 
 namespace heimdall::io {
 
-SocketBackend::SocketBackend(const SocketBackendConfig& config) {
+SocketBackend::SocketBackend(const SocketBackendConfig& config) : config_(config) {
   if (config.workers == 0) throw std::invalid_argument("the socket backend needs a worker");
   if (config.udp_listen.empty() && config.tcp_listen.empty()) {
     throw std::invalid_argument("the socket backend needs an address to listen on");
   }
   workers_.reserve(config.workers);
   for (unsigned i = 0; i < config.workers; ++i) {
-    workers_.push_back(std::make_unique<SocketWorker>(config, i));
+    workers_.push_back(std::make_unique<SocketWorker>(config_, i));
   }
 }
 

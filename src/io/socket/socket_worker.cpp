@@ -242,7 +242,9 @@ void SocketWorker::rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t
 }
 
 void SocketWorker::run() {
-  register_thread_with_eal();
+  // Nothing in the socket path needs an lcore id yet; registering keeps the
+  // thread ready for the DPDK libraries that will (DESIGN.md §8.1).
+  const bool registered = register_thread_with_eal();
   epoll_event events[kMaxEvents];
   bool stopping = false;
   std::uint64_t drain_deadline_ns = 0;
@@ -265,7 +267,7 @@ void SocketWorker::run() {
     }
     if (stopping && (drained() || now_ns_ >= drain_deadline_ns)) break;
   }
-  unregister_thread_from_eal();
+  if (registered) unregister_thread_from_eal();
 }
 
 bool SocketWorker::drained() const {
