@@ -385,8 +385,10 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertEqual(server.process.stop(), 0)
 
     def test_failover_to_the_second_upstream(self):
+        # One worker: health is per worker (no shared state), so with two the
+        # kernel could spread these queries and no worker would see three failures.
         server = Heimdall(self.directory, "failover", [self.dead_port, self.knot.port],
-                          strategy="failover", timeout_ms=1500)
+                          strategy="failover", timeout_ms=1500, workers=1)
         try:
             for _ in range(3):
                 out = server.dig("www.example.test", "A")
