@@ -154,7 +154,9 @@ std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& u
   std::size_t position = kHeaderSize;
   std::memcpy(out.data() + position, client.question.data(), question_size);
   position += question_size;
-  std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset, records.bytes);
+  if (records.bytes != 0) {
+    std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset, records.bytes);
+  }
   position += records.bytes;
   if (client.edns) {
     position += write_opt(out.subspan(position),
@@ -176,7 +178,9 @@ std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our
   header.qdcount = client.question.empty() ? 0 : 1;
   header.arcount = with_opt ? 1 : 0;
   header.write(out.data());
-  std::memcpy(out.data() + kHeaderSize, client.question.data(), client.question.size());
+  if (!client.question.empty()) {
+    std::memcpy(out.data() + kHeaderSize, client.question.data(), client.question.size());
+  }
   if (with_opt) {
     write_opt(out.subspan(kHeaderSize + client.question.size()),
               OptSpec{.udp_size = our_udp_size,
