@@ -157,7 +157,7 @@ zone:
 
 class Heimdall:
     def __init__(self, directory, name, upstreams, strategy="fastest", timeout_ms=1500,
-                 workers=2):
+                 workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024):
         self.port = free_port()
         servers = "\n".join(f'    - address: "127.0.0.1:{port}"' for port in upstreams)
         self.config = os.path.join(directory, f"{name}.yaml")
@@ -167,6 +167,8 @@ edns: {{max_udp: 1232}}
 listen:
   udp: ["127.0.0.1:{self.port}"]
   tcp: ["127.0.0.1:{self.port}"]
+  tcp_idle_timeout_ms: {tcp_idle_timeout_ms}
+  tcp_max_connections: {tcp_max_connections}
 upstreams:
   strategy: {strategy}
   timeout_ms: {timeout_ms}
@@ -401,6 +403,62 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 0.5)
         finally:
             self.assertEqual(server.process.stop(), 0)
+
+
+def tcp_query(sock, name, qid):
+    query = build_query(name, qid=qid)
+    sock.sendall(struct.pack(">H", len(query)) + query)
+    length = struct.unpack(">H", recv_exact(sock, 2))[0]
+    return recv_exact(sock, length)
+
+
+def recv_exact(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        data += chunk
+    return data
+
+
+class TcpLimitsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.mkdtemp(prefix="heimdall-it-")
+        cls.knot = Knot(cls.directory)
+        cls.server = Heimdall(cls.directory, "tcp", [cls.knot.port], workers=1,
+                              tcp_idle_timeout_ms=400, tcp_max_connections=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.process.stop()
+        cls.knot.process.stop()
+        shutil.rmtree(cls.directory, ignore_errors=True)
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=3)
+        self.addCleanup(sock.close)
+        return sock
+
+    def test_connections_over_the_limit_are_closed(self):
+        first, second = self.connect(), self.connect()
+        self.assertEqual(tcp_query(first, "www.example.test", 1)[:2], b"\x00\x01")
+        self.assertEqual(tcp_query(second, "www.example.test", 2)[:2], b"\x00\x02")
+        third = self.connect()
+        with self.assertRaises((ConnectionError, OSError)):
+            tcp_query(third, "www.example.test", 3)
+        self.assertEqual(tcp_query(first, "mail.example.test", 4)[:2], b"\x00\x04",
+                         "the connections within the limit still work")
+
+    def test_idle_connections_are_closed(self):
+        time.sleep(0.6)  # let the previous test's connections expire
+        sock = self.connect()
+        self.assertEqual(tcp_query(sock, "www.example.test", 5)[:2], b"\x00\x05")
+        start = time.monotonic()
+        sock.settimeout(3)
+        self.assertEqual(sock.recv(1), b"", "the server closes an idle connection")
+        self.assertLess(time.monotonic() - start, 0.4 + 0.5)
 
 
 class CommandLineTest(unittest.TestCase):
