@@ -320,6 +320,24 @@ ClientView client_of(const Bytes& query, const Message& msg, std::uint16_t limit
                     .reply_limit = limit};
 }
 
+// The reply to `query` built from `upstream` within `limit` bytes, parsed back.
+struct Built {
+  Bytes wire;
+  Message msg;
+};
+
+Built reply_for(const Bytes& query, const Bytes& upstream, std::uint16_t limit) {
+  Message qmsg, umsg;
+  EXPECT_EQ(parse(query, qmsg), ParseError::Ok);
+  EXPECT_EQ(parse(upstream, umsg), ParseError::Ok);
+  std::uint8_t out[kMaxMessage];
+  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, limit), 1232, out);
+  Built built{Bytes(out, out + length), Message{}};
+  EXPECT_LE(length, limit);
+  EXPECT_EQ(parse(built.wire, built.msg), ParseError::Ok);
+  return built;
+}
+
 TEST(Build, ReplyIsTheAppliancesOwn) {
   const Bytes query = Packet().header(0x1111, 0x0110, 1, 0, 0, 1).question("WWW.example.com")
                           .opt(1232, true).bytes;
@@ -327,15 +345,7 @@ TEST(Build, ReplyIsTheAppliancesOwn) {
   const Bytes upstream = Packet().header(0x2222, 0x8580 | 0x0020, 1, 1, 0, 1)
                              .question("www.example.com").pointer(12)
                              .record(rrtype::A, 300, a_rdata(1)).opt(4096, true, 0, nsid).bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[1232];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 1232), 1232, out);
-  ASSERT_GT(length, 0u);
-  const Bytes reply(out, out + length);
-  Message msg;
-  ASSERT_EQ(parse(reply, msg), ParseError::Ok);
+  const auto [reply, msg] = reply_for(query, upstream, 1232);
   EXPECT_EQ(msg.header.id, 0x1111);
   EXPECT_TRUE(msg.header.has(flag::QR));
   EXPECT_TRUE(msg.header.has(flag::RD));
@@ -344,8 +354,7 @@ TEST(Build, ReplyIsTheAppliancesOwn) {
   EXPECT_FALSE(msg.header.has(flag::AA));
   EXPECT_TRUE(msg.header.has(flag::AD)) << "the client asked with DO";
   const auto echoed = msg.question.wire(reply);
-  EXPECT_EQ(Bytes(echoed.begin(), echoed.end()),
-            Bytes(query.begin() + 12, query.begin() + qmsg.question.end));
+  EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), Bytes(query.begin() + 12, query.end() - 11));
   ASSERT_TRUE(msg.edns.present);
   EXPECT_EQ(msg.edns.udp_size, 1232) << "our size, not the upstream's 4096";
   EXPECT_TRUE(msg.edns.dnssec_ok);
@@ -358,19 +367,14 @@ TEST(Build, ReplyHasNoOptOrAdWhenTheClientSentNoOpt) {
   const Bytes query = Packet().header(7, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
   const Bytes upstream = Packet().header(9, 0x81a0, 1, 1, 0, 1).question("a.com").pointer(12)
                              .record(rrtype::A, 60, a_rdata(1)).opt().bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[512];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
-  Message msg;
-  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  const Message msg = reply_for(query, upstream, 512).msg;
   EXPECT_FALSE(msg.edns.present);
   EXPECT_EQ(msg.header.arcount, 0);
   EXPECT_FALSE(msg.header.has(flag::AD)) << "RFC 6840 §5.8: only when asked with AD or DO";
 }
 
-// An answer of `count` A records for big.example.com, each 16 bytes on the wire.
+// An answer of `count` A records for big.example.com, each 16 bytes on the wire,
+// and `extra_additional` glue records after them.
 Bytes big_answer(int count, std::uint16_t extra_additional = 0) {
   Packet p;
   p.header(9, 0x8180, 1, static_cast<std::uint16_t>(count), 0, extra_additional)
@@ -382,67 +386,38 @@ Bytes big_answer(int count, std::uint16_t extra_additional = 0) {
   return p.bytes;
 }
 
+const Bytes kBigQuery = Packet().header(1, 0x0100, 1, 0, 0, 0).question("big.example.com").bytes;
+
 TEST(Build, TruncatesAtRrsetBoundariesWithTc) {
-  // Two RRsets: 20 A records for big.example.com, then 20 AAAA-typed ones.
+  // Two RRsets: 20 A records for big.example.com, then 20 AAAA records.
   Packet p;
   p.header(9, 0x8180, 1, 40, 0, 0).question("big.example.com");
   for (int i = 0; i < 20; ++i) p.pointer(12).record(rrtype::A, 60, a_rdata(1));
   for (int i = 0; i < 20; ++i) p.pointer(12).record(rrtype::AAAA, 60, Bytes(16, 1));
-  const Bytes upstream = p.bytes;
-  const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 0).question("big.example.com").bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[512];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
-  ASSERT_LE(length, 512u);
-  Message msg;
-  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  const Message msg = reply_for(kBigQuery, p.bytes, 512).msg;
   EXPECT_TRUE(msg.header.has(flag::TC));
   EXPECT_EQ(msg.header.ancount, 20) << "the whole A RRset (33 + 20 * 16 = 353 bytes), no AAAA";
 }
 
 TEST(Build, KeepsOnlyHeaderQuestionAndOptWhenNothingFits) {
-  const Bytes upstream = big_answer(60);
   const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 1).question("big.example.com").opt(512).bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[1232];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
-  EXPECT_EQ(length, 12u + 21 + kOptRecordSize);
-  Message msg;
-  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  const auto [reply, msg] = reply_for(query, big_answer(60), 512);
+  EXPECT_EQ(reply.size(), 12u + 21 + kOptRecordSize);
   EXPECT_TRUE(msg.header.has(flag::TC));
   EXPECT_EQ(msg.header.ancount, 0);
   EXPECT_TRUE(msg.edns.present) << "the OPT is kept when truncating";
 }
 
 TEST(Build, DropsAdditionalRecordsWithoutTc) {
-  const Bytes upstream = big_answer(20, 20);
-  const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 0).question("big.example.com").bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[512];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
-  Message msg;
-  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  const Message msg = reply_for(kBigQuery, big_answer(20, 20), 512).msg;
   EXPECT_FALSE(msg.header.has(flag::TC)) << "RFC 2181 §9: additional data is optional";
   EXPECT_EQ(msg.header.ancount, 20);
   EXPECT_EQ(msg.header.arcount, 0);
 }
 
 TEST(Build, KeepsTheUpstreamsTcBit) {
-  const Bytes upstream = Packet().header(9, 0x8380, 1, 0, 0, 0).question("a.com").bytes;
-  const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
-  Message qmsg, umsg;
-  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
-  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
-  std::uint8_t out[512];
-  const std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
-  ASSERT_GT(length, 0u);
-  EXPECT_TRUE(Header::read(out).has(flag::TC));
+  const Bytes upstream = Packet().header(9, 0x8380, 1, 0, 0, 0).question("big.example.com").bytes;
+  EXPECT_TRUE(reply_for(kBigQuery, upstream, 512).msg.header.has(flag::TC));
 }
 
 TEST(Build, RefusesAQuestionOfAnotherLengthAndATooSmallBuffer) {

@@ -316,21 +316,25 @@ void SocketWorker::on_event(const epoll_event& event) {
   }
 }
 
+int SocketWorker::receive_burst(int fd) {
+  for (std::size_t i = 0; i < kRecvBurst; ++i) {
+    recv_iovecs_[i] = iovec{recv_data_.get() + i * kRecvSlot, kRecvSlot};
+    recv_messages_[i] = mmsghdr{};
+    recv_messages_[i].msg_hdr.msg_name = &recv_addresses_[i];
+    recv_messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    recv_messages_[i].msg_hdr.msg_iov = &recv_iovecs_[i];
+    recv_messages_[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int received = recvmmsg(fd, recv_messages_.get(), kRecvBurst, MSG_DONTWAIT, nullptr);
+  if (received > 0) bump(counters_.udp_received, static_cast<std::uint64_t>(received));
+  return received;
+}
+
 void SocketWorker::read_udp_queries(std::uint32_t listener) {
   engine::ClientQuery queries[kRecvBurst];
   for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
-    for (std::size_t i = 0; i < kRecvBurst; ++i) {
-      recv_iovecs_[i] = iovec{recv_data_.get() + i * kRecvSlot, kRecvSlot};
-      recv_messages_[i] = mmsghdr{};
-      recv_messages_[i].msg_hdr.msg_name = &recv_addresses_[i];
-      recv_messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      recv_messages_[i].msg_hdr.msg_iov = &recv_iovecs_[i];
-      recv_messages_[i].msg_hdr.msg_iovlen = 1;
-    }
-    const int received =
-        recvmmsg(udp_listeners_[listener].fd, recv_messages_.get(), kRecvBurst, MSG_DONTWAIT, nullptr);
+    const int received = receive_burst(udp_listeners_[listener].fd);
     if (received <= 0) return;
-    bump(counters_.udp_received, static_cast<std::uint64_t>(received));
     std::size_t count = 0;
     for (int i = 0; i < received; ++i) {
       if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -353,20 +357,10 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
 
 void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
   engine::UpstreamAnswer answers[kRecvBurst];
+  const UdpSocket& socket_state = upstream_sockets_[socket_index];
   for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
-    for (std::size_t i = 0; i < kRecvBurst; ++i) {
-      recv_iovecs_[i] = iovec{recv_data_.get() + i * kRecvSlot, kRecvSlot};
-      recv_messages_[i] = mmsghdr{};
-      recv_messages_[i].msg_hdr.msg_name = &recv_addresses_[i];
-      recv_messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      recv_messages_[i].msg_hdr.msg_iov = &recv_iovecs_[i];
-      recv_messages_[i].msg_hdr.msg_iovlen = 1;
-    }
-    const UdpSocket& socket_state = upstream_sockets_[socket_index];
-    const int received =
-        recvmmsg(socket_state.fd, recv_messages_.get(), kRecvBurst, MSG_DONTWAIT, nullptr);
+    const int received = receive_burst(socket_state.fd);
     if (received <= 0) return;
-    bump(counters_.udp_received, static_cast<std::uint64_t>(received));
     std::size_t count = 0;
     for (int i = 0; i < received; ++i) {
       if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {

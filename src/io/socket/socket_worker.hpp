@@ -87,6 +87,8 @@ class SocketWorker final : public engine::Sink {
   void watch(int fd, Kind kind, std::uint32_t index, std::uint32_t events);
   void rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t events);
   void on_event(const epoll_event& event);
+  // One recvmmsg into the shared receive burst; returns the datagram count.
+  int receive_burst(int fd);
   void read_udp_queries(std::uint32_t listener);
   void read_upstream_udp(std::uint32_t socket);
   void accept_tcp(std::uint32_t listener);
