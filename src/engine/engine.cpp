@@ -106,6 +106,19 @@ void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
   });
 }
 
+void Engine::on_upstream_failure(unsigned server, net::Transport transport,
+                                 std::uint16_t local_port, std::uint16_t id, std::uint64_t now_ns,
+                                 Sink& sink) {
+  const std::uint32_t slot = pending_.find_id(local_port, id);
+  if (slot == kNoSlot || pending_[slot].server != server || pending_[slot].transport != transport) {
+    return;
+  }
+  Counters::bump(counters_.upstream_failures);
+  timers_.cancel(slot);
+  selector_.on_failure(server, now_ns);
+  retry_or_fail(slot, now_ns, sink);
+}
+
 void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& sink) {
   Counters::bump(counters_.queries);
   const auto wire = query.wire;

@@ -324,6 +324,22 @@ TEST_F(EngineTest, RetriesOverTcpWhenTheUpstreamAnswerIsTruncated) {
   EXPECT_EQ(engine_->counters().tcp_retries.load(), 1u);
 }
 
+TEST_F(EngineTest, AFailedTcpAttemptMovesOnAtOnce) {
+  ask(query(5, "big.example", dns::rrtype::TXT), client(1, 1000), 0);
+  answer(answer_to(sink_.sent[0].wire, dns::flag::TC), sink_.sent[0], kMs);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  const Sent tcp = sink_.sent[1];
+  const std::uint16_t id = parsed(tcp.wire).header.id;
+  engine_->on_upstream_failure(tcp.server, net::Transport::Tcp, 0,
+                               static_cast<std::uint16_t>(id + 1), 2 * kMs, sink_);
+  EXPECT_EQ(sink_.sent.size(), 2u) << "a report about another query is ignored";
+  engine_->on_upstream_failure(tcp.server, net::Transport::Tcp, 0, id, 2 * kMs, sink_);
+  ASSERT_EQ(sink_.sent.size(), 3u) << "retried without waiting for the timer";
+  EXPECT_EQ(sink_.sent[2].server, 1u);
+  EXPECT_EQ(sink_.sent[2].transport, net::Transport::Udp);
+  EXPECT_EQ(engine_->counters().upstream_failures.load(), 1u);
+}
+
 TEST_F(EngineTest, TriesAnotherUpstreamWhenOneRefuses) {
   ask(query(5, "example.com", dns::rrtype::A), client(1, 1000));
   answer(answer_to(sink_.sent[0].wire, 0, static_cast<std::uint8_t>(dns::Rcode::Refused)),

@@ -67,6 +67,7 @@ struct alignas(64) Counters {
   Counter tcp_retries{0};       // upstream answered with TC: asked again over TCP
   Counter upstream_answers{0};
   Counter upstream_timeouts{0};
+  Counter upstream_failures{0};   // attempts the backend reported failed (TCP refused, reset)
   Counter servfail{0};          // SERVFAIL we generated: budget spent or no room
   Counter formerr{0};
   Counter notimp{0};
@@ -95,6 +96,11 @@ class Engine {
   void on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns, Sink& sink);
   // Expires attempts whose time is up: retry on the next upstream, or SERVFAIL.
   void on_timer(std::uint64_t now_ns, Sink& sink);
+  // The backend saw an attempt fail before any answer (a TCP connection refused or
+  // reset): the query moves on now instead of waiting for its timer. `id` and
+  // `local_port` are those of the query as sent; stale reports are ignored.
+  void on_upstream_failure(unsigned server, net::Transport transport, std::uint16_t local_port,
+                           std::uint16_t id, std::uint64_t now_ns, Sink& sink);
 
   std::uint32_t pending() const { return pending_.in_use(); }
   const Counters& counters() const { return counters_; }

@@ -279,11 +279,6 @@ bool SocketWorker::drained() const {
 }
 
 void SocketWorker::close_listeners() {
-  for (auto& listener : udp_listeners_) {
-    if (listener.fd >= 0) {
-      if (listener.batch && !listener.batch->empty()) listener.batch->flush();
-    }
-  }
   // UDP listeners stay open while draining so replies can still leave from the
   // address the client asked; they are just no longer read.
   for (auto& listener : udp_listeners_) {
@@ -619,9 +614,14 @@ void SocketWorker::on_upstream_tcp(std::uint32_t slot, std::uint32_t events) {
 void SocketWorker::close_upstream_tcp(std::uint32_t slot, bool failed) {
   UpstreamTcp& connection = upstream_tcp_[slot];
   if (connection.fd < 0) return;
-  if (failed) bump(counters_.upstream_tcp_failed);
   close(connection.fd);
   connection.fd = -1;
+  if (failed) {
+    bump(counters_.upstream_tcp_failed);
+    // The query's ID sits after the 2-byte length prefix of what we sent.
+    const std::uint16_t id = dns::load_u16(connection.out.data() + 2);
+    engine_->on_upstream_failure(connection.server, net::Transport::Tcp, 0, id, now_ns_, *this);
+  }
   connection.in.clear();
   connection.in.shrink_to_fit();
   connection.out.clear();
