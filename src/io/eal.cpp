@@ -56,7 +56,12 @@ bool register_thread_with_eal() { return eal_started.load() && rte_thread_regist
 void unregister_thread_from_eal() { rte_thread_unregister(); }
 
 void stop_eal() {
-  if (eal_started.exchange(false)) rte_eal_cleanup();
+  if (!eal_started.exchange(false)) return;
+  // With --no-shconf the runtime directory stays empty, but rte_eal_cleanup
+  // leaves it behind: one per process would pile up under /var/run/dpdk.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  rmdir(runtime_dir.c_str());
 }
 
 }  // namespace heimdall::io

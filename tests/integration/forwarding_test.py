@@ -308,10 +308,11 @@ class ForwardingTest(unittest.TestCase):
         self.assertLessEqual(int(udp["size"]), 1232)
 
     def test_pipelined_tcp_answers_every_query(self):
-        out = self.server.query("www.example.test", "+pipeline=20")
+        # 150 frames in one write: more than one engine burst (64) per read.
+        out = self.server.query("www.example.test", "+pipeline=150")
         replies = reply_lines(out)
-        self.assertEqual(len(replies), 20)
-        self.assertEqual(len({r["id"] for r in replies}), 20)
+        self.assertEqual(len(replies), 150)
+        self.assertEqual(len({r["id"] for r in replies}), 150)
         self.assertTrue(all(r["rcode"] == "0" and r["an"] == "1" for r in replies))
         kdig = self.server.kdig("+tcp", "www.example.test", "+keepopen", "mail.example.test")
         self.assertIn(("mail.example.test.", "A", "192.0.2.25"), dig_answers(kdig))

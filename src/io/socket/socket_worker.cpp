@@ -431,29 +431,34 @@ void SocketWorker::read_tcp_client(std::uint32_t slot) {
   client.in_length += static_cast<std::size_t>(n);
   client.last_active_ns = now_ns_;
 
-  // Every complete frame in the buffer goes to the engine as one burst; answers
-  // leave as they complete, in any order (RFC 7766 §7).
-  engine::ClientQuery queries[64];
-  std::size_t count = 0;
+  // Every complete frame in the buffer goes to the engine, in bursts; answers
+  // leave as they complete, in any order (RFC 7766 §7). All of them are taken
+  // now: a buffer left full would read as end-of-stream on the next recv.
+  constexpr std::size_t kBurst = 64;
+  engine::ClientQuery queries[kBurst];
   std::size_t consumed = 0;
   const std::uint32_t handle = (std::uint32_t{client.generation} << 16) | slot;
-  while (client.in_length - consumed >= 2 && count < 64) {
-    const std::size_t length = dns::load_u16(client.in.data() + consumed);
-    if (length == 0) {
-      bump(counters_.tcp_bad_frame);
-      close_tcp_client(slot);
-      return;
+  for (;;) {
+    std::size_t count = 0;
+    while (client.in_length - consumed >= 2 && count < kBurst) {
+      const std::size_t length = dns::load_u16(client.in.data() + consumed);
+      if (length == 0) {
+        bump(counters_.tcp_bad_frame);
+        close_tcp_client(slot);
+        return;
+      }
+      if (client.in_length - consumed < 2 + length) break;
+      queries[count++] = engine::ClientQuery{
+          .wire = {client.in.data() + consumed + 2, length},
+          .from = net::ClientRef{.peer = client.peer, .transport = net::Transport::Tcp,
+                                 .socket = 0, .connection = handle}};
+      consumed += 2 + length;
     }
-    if (client.in_length - consumed < 2 + length) break;
-    queries[count++] = engine::ClientQuery{
-        .wire = {client.in.data() + consumed + 2, length},
-        .from = net::ClientRef{.peer = client.peer, .transport = net::Transport::Tcp,
-                               .socket = 0, .connection = handle}};
-    consumed += 2 + length;
+    if (count == 0) break;
+    engine_->on_queries({queries, count}, now_ns_, *this);
+    // The engine may have closed this connection while replying (write error).
+    if (client.fd < 0) return;
   }
-  engine_->on_queries({queries, count}, now_ns_, *this);
-  // The engine may have closed this connection while replying (write error).
-  if (client.fd < 0) return;
   std::memmove(client.in.data(), client.in.data() + consumed, client.in_length - consumed);
   client.in_length -= consumed;
 }
