@@ -117,15 +117,17 @@ void log_summary(const io::SocketBackend& backend) {
                queries, replies, forwarded, servfail, timeouts, dropped);
 }
 
-int serve(const control::Config& config) {
-  if (config.dataplane.backend == control::Backend::Dpdk) {
+// What this build cannot run although the file is valid; empty when it can.
+std::string unsupported(const control::Config& config) {
+  if (config.dataplane.backend != control::Backend::Dpdk) return {};
 #ifdef HEIMDALL_DPDK_BACKEND
-    spdlog::error("dataplane.backend: dpdk is not implemented yet in this version; use socket");
+  return config.source + ": dataplane.backend: dpdk is not implemented yet in this version; use socket";
 #else
-    spdlog::error("dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)");
+  return config.source + ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
 #endif
-    return kExitConfig;
-  }
+}
+
+int serve(const control::Config& config) {
   for (const auto& section : config.inactive_sections) {
     spdlog::warn("config section '{}' is parsed but not active in this version", section);
   }
@@ -200,6 +202,10 @@ int main(int argc, char** argv) {
     config = load(command_line);
   } catch (const control::ConfigError& error) {
     std::fprintf(stderr, "heimdall: %s\n", error.what());
+    return kExitConfig;
+  }
+  if (const std::string problem = unsupported(config); !problem.empty()) {
+    std::fprintf(stderr, "heimdall: %s\n", problem.c_str());
     return kExitConfig;
   }
   if (command_line.check_config) {

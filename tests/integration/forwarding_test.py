@@ -473,6 +473,16 @@ class CommandLineTest(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_dpdk_backend_is_refused_until_it_exists(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write('dataplane: {backend: dpdk}\nupstreams: {servers: ["127.0.0.1:53"]}\n')
+        try:
+            result = run([HEIMDALL, "--config", f.name, "--check-config"])
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("dataplane.backend: dpdk", result.stderr)
+        finally:
+            os.unlink(f.name)
+
     def test_version_and_help(self):
         self.assertRegex(run([HEIMDALL, "--version"]).stdout, r"^heimdall \d+\.\d+\.\d+")
         self.assertIn("--check-config", run([HEIMDALL, "--help"]).stdout)
