@@ -29,7 +29,24 @@ struct RecordPrefix {
   bool dropped_answer_or_authority = false;
 };
 
+// Everything before the first OPT or TSIG, when it fits in `budget`: the common
+// case, which needs no RRset boundaries and so no name folding.
+bool fit_all_records(std::span<const std::uint8_t> wire, const Message& msg, std::size_t budget,
+                     RecordPrefix& kept) {
+  for_each_record(wire, msg, [&](const Record& record) {
+    if (record.section == Section::Additional &&
+        (record.type == rrtype::OPT || record.type == rrtype::TSIG)) {
+      return false;
+    }
+    kept.bytes = record.end - msg.records_offset;
+    ++kept.counts[static_cast<int>(record.section)];
+    return kept.bytes <= budget;
+  });
+  return kept.bytes <= budget;
+}
+
 RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg, std::size_t budget) {
+  if (RecordPrefix all; fit_all_records(wire, msg, budget, all)) return all;
   RecordPrefix kept;
   RecordPrefix candidate;  // complete RRsets seen so far, and the current one growing
   RrsetId current;
