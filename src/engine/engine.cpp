@@ -20,17 +20,6 @@ constexpr std::uint32_t kTimerSlots = 4096;
 constexpr std::uint64_t kMinUsefulAttemptNs = 5'000'000;
 constexpr std::size_t kScratchSize = dns::kMaxMessage;
 
-QuestionKey key_for(const dns::Message& msg) {
-  QuestionKey key;
-  key.name = msg.question.name;
-  key.qtype = msg.question.qtype;
-  key.qclass = msg.question.qclass;
-  if (msg.header.has(dns::flag::RD)) key.flags |= QuestionKey::kRd;
-  if (msg.header.has(dns::flag::CD)) key.flags |= QuestionKey::kCd;
-  if (msg.edns.present && msg.edns.dnssec_ok) key.flags |= QuestionKey::kDo;
-  return key;
-}
-
 dns::ClientView view_of(const upstream::Waiter& waiter) {
   return dns::ClientView{.id = waiter.id,
                          .flags = waiter.flags,
@@ -163,7 +152,7 @@ void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& 
 void Engine::forward(const dns::Message& msg, std::span<const std::uint8_t> wire,
                      const net::ClientRef& from, const dns::ClientView& view, std::uint64_t now_ns,
                      Sink& sink) {
-  const QuestionKey key = key_for(msg);
+  const QuestionKey key = QuestionKey::of(msg);
   const std::uint32_t in_flight = pending_.find_question(key);
   if (in_flight != kNoSlot && pending_[in_flight].waiter_count < config_.max_waiters_per_query) {
     upstream::Waiter* waiter = pending_.add_waiter(in_flight);

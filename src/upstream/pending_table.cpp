@@ -2,25 +2,8 @@
 
 #include <bit>
 #include <stdexcept>
-#include <string_view>
 
 namespace heimdall::upstream {
-
-std::uint64_t QuestionKey::hash() const {
-  // FNV-1a over the folded name and the fixed fields: cheap, and the table only
-  // needs spread, not resistance (every hit is confirmed by a full compare).
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto mix = [&h](std::uint8_t byte) {
-    h ^= byte;
-    h *= 0x100000001b3ULL;
-  };
-  for (std::uint8_t i = 0; i < name.length; ++i) mix(name.wire[i]);
-  mix(static_cast<std::uint8_t>(qtype >> 8));
-  mix(static_cast<std::uint8_t>(qtype));
-  mix(static_cast<std::uint8_t>(qclass));
-  mix(flags);
-  return h;
-}
 
 PendingTable::PendingTable(std::uint32_t max_queries, std::uint32_t max_waiters)
     : queries_(max_queries), waiters_(max_waiters) {

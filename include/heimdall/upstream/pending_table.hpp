@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "heimdall/dns/name.hpp"
+#include "heimdall/dns/question_key.hpp"
 #include "heimdall/net/client_ref.hpp"
 
 namespace heimdall::upstream {
@@ -16,21 +17,7 @@ namespace heimdall::upstream {
 inline constexpr std::uint32_t kNoSlot = UINT32_MAX;
 inline constexpr std::size_t kMaxQuestionWire = dns::kMaxNameWire + 4;
 
-// What makes two queries the same for coalescing (and, later, for the cache):
-// the folded name, type, class and the flags that change the answer (DESIGN.md §8.8).
-struct QuestionKey {
-  dns::NameKey name;
-  std::uint16_t qtype = 0;
-  std::uint16_t qclass = 0;
-  std::uint8_t flags = 0;  // kRd | kCd | kDo
-
-  static constexpr std::uint8_t kRd = 1, kCd = 2, kDo = 4;
-  bool operator==(const QuestionKey& other) const {
-    return qtype == other.qtype && qclass == other.qclass && flags == other.flags &&
-           name == other.name;
-  }
-  std::uint64_t hash() const;
-};
+using QuestionKey = dns::QuestionKey;
 
 // One client waiting for an answer, with everything its reply must echo.
 struct Waiter {
