@@ -1,0 +1,35 @@
+// Whether an upstream answer may be cached, as what, and for how long: RFC 2308
+// for negative answers and SERVFAIL, DESIGN.md §8.8 for the operator's clamps.
+// The first piece of the cache module (issue 3); the store itself comes next.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "heimdall/dns/message.hpp"
+
+namespace heimdall::cache {
+
+struct TtlPolicy {
+  std::uint32_t min_ttl = 0;              // cache.min_ttl: floor for positive answers
+  std::uint32_t max_ttl = 86400;          // cache.max_ttl: ceiling for positive answers
+  std::uint32_t negative_ttl_max = 3600;  // cache.negative_ttl_max
+  std::uint32_t servfail_ttl = 0;         // RFC 2308 §7: at most 5 minutes; 0 = not cached
+};
+
+enum class AnswerKind : std::uint8_t { Positive, NoData, NxDomain, ServFail };
+
+struct Cacheability {
+  bool cacheable = false;
+  AnswerKind kind = AnswerKind::Positive;
+  std::uint32_t ttl = 0;  // seconds the entry may live
+};
+
+// `answer` must have passed dns::parse_message into `msg`. Not cacheable: TC set,
+// an extended RCODE, RCODEs other than NOERROR/NXDOMAIN (and SERVFAIL when
+// servfail_ttl is 0), negative answers without an SOA (RFC 2308 §5), and TTL 0
+// unless min_ttl raises it.
+Cacheability judge(std::span<const std::uint8_t> answer, const dns::Message& msg,
+                   const TtlPolicy& policy);
+
+}  // namespace heimdall::cache
