@@ -463,25 +463,22 @@ class TcpLimitsTest(unittest.TestCase):
 
 
 class CommandLineTest(unittest.TestCase):
-    def test_bad_config_is_refused_with_line_and_key(self):
+    def check_config(self, text):
+        """Runs --check-config on `text`; returns (result, path of the file)."""
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write('listen:\n  udp: ["127.0.0.1:5300"]\nupstreams:\n  timeout_ms: soon\n')
-        try:
-            result = run([HEIMDALL, "--config", f.name, "--check-config"])
-            self.assertEqual(result.returncode, 1)
-            self.assertIn(f"{f.name}:4: upstreams.timeout_ms", result.stderr)
-        finally:
-            os.unlink(f.name)
+            f.write(text)
+        self.addCleanup(os.unlink, f.name)
+        return run([HEIMDALL, "--config", f.name, "--check-config"]), f.name
+
+    def test_bad_config_is_refused_with_line_and_key(self):
+        result, path = self.check_config('listen:\n  udp: ["127.0.0.1:5300"]\nupstreams:\n  timeout_ms: soon\n')
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"{path}:4: upstreams.timeout_ms", result.stderr)
 
     def test_dpdk_backend_is_refused_until_it_exists(self):
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write('dataplane: {backend: dpdk}\nupstreams: {servers: ["127.0.0.1:53"]}\n')
-        try:
-            result = run([HEIMDALL, "--config", f.name, "--check-config"])
-            self.assertEqual(result.returncode, 1)
-            self.assertIn("dataplane.backend: dpdk", result.stderr)
-        finally:
-            os.unlink(f.name)
+        result, _ = self.check_config('dataplane: {backend: dpdk}\nupstreams: {servers: ["127.0.0.1:53"]}\n')
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("dataplane.backend: dpdk", result.stderr)
 
     def test_version_and_help(self):
         self.assertRegex(run([HEIMDALL, "--version"]).stdout, r"^heimdall \d+\.\d+\.\d+")
