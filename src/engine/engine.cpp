@@ -95,6 +95,10 @@ void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
   });
 }
 
+void Engine::replace_source_port(std::uint16_t old_port, std::uint16_t new_port) {
+  std::replace(source_ports_.begin(), source_ports_.end(), old_port, new_port);
+}
+
 void Engine::on_upstream_failure(unsigned server, net::Transport transport,
                                  std::uint16_t local_port, std::uint16_t id, std::uint64_t now_ns,
                                  Sink& sink) {

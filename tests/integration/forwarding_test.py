@@ -362,6 +362,30 @@ class ForwardingTest(unittest.TestCase):
                       dig_answers(self.server.dig("www.example.test", "A")))
 
 
+def udp_ports_of(pid):
+    """The local UDP ports the process has open, from ss."""
+    out = run(["ss", "-Huanp"]).stdout
+    return {int(line.split()[3].rsplit(":", 1)[1])
+            for line in out.splitlines() if f"pid={pid}," in line}
+
+
+class SourcePortTest(unittest.TestCase):
+    def test_upstream_source_ports_rotate(self):
+        directory = tempfile.mkdtemp(prefix="heimdall-it-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        knot = Knot(directory)
+        self.addCleanup(knot.process.stop)
+        server = Heimdall(directory, "ports", [knot.port], workers=1, timeout_ms=200)
+        self.addCleanup(server.process.stop)
+        before = udp_ports_of(server.process.proc.pid) - {server.port}
+        self.assertEqual(len(before), 8, "eight upstream sockets per worker")
+        time.sleep(3.5)  # one rotation a second; a retired socket closes after the budget
+        after = udp_ports_of(server.process.proc.pid) - {server.port}
+        self.assertGreaterEqual(len(before - after), 2, f"{sorted(before)} -> {sorted(after)}")
+        self.assertIn(("www.example.test.", "A", "192.0.2.1"),
+                      dig_answers(server.dig("www.example.test", "A")))
+
+
 class UpstreamFailureTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -211,6 +211,24 @@ TEST_F(EngineTest, ForwardsTheLongestLegalName) {
   EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), expected);
 }
 
+TEST_F(EngineTest, ARotatedPortTakesNewQueriesWhileTheOldOneFinishesItsOwn) {
+  ask(query(1, "first.example", dns::rrtype::A), client(1, 1000));
+  const Sent before = sink_.sent[0];
+  for (std::uint16_t port : ports_) {
+    engine_->replace_source_port(port, static_cast<std::uint16_t>(port + 100));
+  }
+  for (int i = 0; i < 16; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".example";
+    ask(query(2, name.c_str(), dns::rrtype::A), client(1, 1000));
+  }
+  for (std::size_t i = 1; i < sink_.sent.size(); ++i) {
+    EXPECT_GE(sink_.sent[i].local_port, 40101) << "only the new ports are used";
+  }
+  answer(answer_to(before.wire), before);
+  ASSERT_EQ(sink_.replies.size(), 1u) << "the answer on the retired port still matches";
+  EXPECT_EQ(parsed(sink_.replies[0].wire).header.id, 1);
+}
+
 TEST_F(EngineTest, UsesRandomIdsRatherThanTheClients) {
   std::set<std::uint16_t> ids;
   for (std::uint16_t i = 0; i < 32; ++i) {

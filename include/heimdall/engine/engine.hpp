@@ -102,6 +102,10 @@ class Engine {
   void on_upstream_failure(unsigned server, net::Transport transport, std::uint16_t local_port,
                            std::uint16_t id, std::uint64_t now_ns, Sink& sink);
 
+  // The backend moved a source socket to a new port: new attempts use
+  // `new_port`; queries in flight on `old_port` still match their answers.
+  void replace_source_port(std::uint16_t old_port, std::uint16_t new_port);
+
   std::uint32_t pending() const { return pending_.in_use(); }
   const Counters& counters() const { return counters_; }
   const upstream::Selector& selector() const { return selector_; }

@@ -40,6 +40,7 @@ struct alignas(64) SocketCounters {
   Counter tcp_reply_dropped{0};     // the connection was gone when the answer came
   Counter upstream_tcp_failed{0};   // connect, write or read to an upstream over TCP failed
   Counter upstream_tcp_no_slot{0};
+  Counter source_ports_rotated{0};
 };
 
 class SocketWorker;

@@ -24,6 +24,9 @@ constexpr std::size_t kTcpFrameMax = 2 + 65535;
 constexpr std::size_t kTcpOutLimit = 1 << 20;
 constexpr unsigned kMaxUpstreamTcp = 256;
 constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
+// Each worker moves one upstream socket to a new random port this often, so the
+// set of source ports an off-path attacker must guess keeps changing (RFC 5452 §4).
+constexpr std::uint64_t kRotationIntervalNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
@@ -98,14 +101,18 @@ int open_listener(const net::Endpoint& address, int type) {
 
 }  // namespace
 
-SendBatch::SendBatch(int fd, bool dual_stack, SocketCounters& counters)
-    : fd_(fd),
-      dual_stack_(dual_stack),
-      counters_(counters),
+SendBatch::SendBatch(SocketCounters& counters)
+    : counters_(counters),
       messages_(new mmsghdr[kBurst]),
       iovecs_(new iovec[kBurst]),
       addresses_(new sockaddr_storage[kBurst]),
       data_(new std::uint8_t[kBurst * kSlotSize]) {}
+
+void SendBatch::reset(int fd, bool dual_stack) {
+  fd_ = fd;
+  dual_stack_ = dual_stack;
+  count_ = 0;
+}
 
 void SendBatch::add(const net::Endpoint& to, std::span<const std::uint8_t> bytes) {
   if (bytes.size() > kSlotSize) {
@@ -156,7 +163,8 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     UdpSocket listener;
     listener.fd = open_listener(address, SOCK_DGRAM);
     listener.port = address.port;
-    listener.batch = std::make_unique<SendBatch>(listener.fd, false, counters_);
+    listener.batch = std::make_unique<SendBatch>(counters_);
+    listener.batch->reset(listener.fd, false);
     watch(listener.fd, Kind::UdpListener, static_cast<std::uint32_t>(udp_listeners_.size()), EPOLLIN);
     udp_listeners_.push_back(std::move(listener));
   }
@@ -166,42 +174,22 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     tcp_listeners_.push_back(fd);
   }
 
-  // Upstream sockets: dual-stack when the host has IPv6, so one set of source
-  // ports serves IPv4 and IPv6 upstreams alike. The kernel picks each port at
-  // random from its ephemeral range.
-  bool needs_ipv6 = false;
-  for (const auto& server : config.engine.servers) needs_ipv6 |= server.family == AF_INET6;
+  // Twice the active count: a rotated-out socket stays open (retiring) until the
+  // answers it may still receive are too late to matter.
+  for (const auto& server : config.engine.servers) needs_ipv6_ |= server.family == AF_INET6;
+  upstream_sockets_.resize(2 * std::size_t{config.upstream_sockets_per_worker});
   std::vector<std::uint16_t> ports;
-  for (unsigned i = 0; i < config.upstream_sockets_per_worker; ++i) {
-    UdpSocket socket_state;
-    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_storage sa{};
-    socklen_t length = 0;
-    if (fd >= 0) {
-      set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
-      sockaddr_in6 any6{};
-      any6.sin6_family = AF_INET6;
-      std::memcpy(&sa, &any6, sizeof(any6));
-      length = sizeof(any6);
-      socket_state.dual_stack = true;
-    } else {
-      if (needs_ipv6) fail("an IPv6 upstream is configured but IPv6 sockets are not available");
-      fd = open_socket(AF_INET, SOCK_DGRAM);
-      sockaddr_in any4{};
-      any4.sin_family = AF_INET;
-      std::memcpy(&sa, &any4, sizeof(any4));
-      length = sizeof(any4);
+  for (unsigned slot = 0; slot < config.upstream_sockets_per_worker; ++slot) {
+    if (!open_upstream_socket(slot)) {
+      fail(needs_ipv6_ ? "cannot open an IPv6-capable upstream socket (an IPv6 upstream is configured)"
+                       : "cannot open an upstream socket");
     }
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) fail("bind upstream socket");
-    sockaddr_storage bound{};
-    socklen_t bound_length = sizeof(bound);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
-    socket_state.fd = fd;
-    socket_state.port = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound)).port;
-    socket_state.batch = std::make_unique<SendBatch>(fd, socket_state.dual_stack, counters_);
-    watch(fd, Kind::UpstreamUdp, static_cast<std::uint32_t>(upstream_sockets_.size()), EPOLLIN);
-    ports.push_back(socket_state.port);
-    upstream_sockets_.push_back(std::move(socket_state));
+    ports.push_back(upstream_sockets_[slot].port);
+  }
+  // Every batch (the retiring slots' too) exists before the loop runs: the loop
+  // never allocates one.
+  for (auto& socket_state : upstream_sockets_) {
+    if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
   }
 
   const unsigned per_worker =
@@ -214,10 +202,79 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
   engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed);
 }
 
+bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
+  // Dual-stack when the host has IPv6, so one set of source ports serves IPv4
+  // and IPv6 upstreams alike. Port 0: the kernel picks a random ephemeral port.
+  UdpSocket& socket_state = upstream_sockets_[slot];
+  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_storage sa{};
+  socklen_t length = 0;
+  bool dual_stack = false;
+  if (fd >= 0) {
+    const int off = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+    sockaddr_in6 any6{};
+    any6.sin6_family = AF_INET6;
+    std::memcpy(&sa, &any6, sizeof(any6));
+    length = sizeof(any6);
+    dual_stack = true;
+  } else {
+    if (needs_ipv6_) return false;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in any4{};
+    any4.sin_family = AF_INET;
+    std::memcpy(&sa, &any4, sizeof(any4));
+    length = sizeof(any4);
+  }
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof(bound);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = (static_cast<std::uint64_t>(Kind::UpstreamUdp) << 32) | slot;
+  // Runs in the worker loop too (rotation), where a failure must not throw.
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    close(fd);
+    return false;
+  }
+  socket_state.fd = fd;
+  socket_state.dual_stack = dual_stack;
+  socket_state.port = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound)).port;
+  socket_state.opened_ns = now_ns_;
+  socket_state.retire_at_ns = 0;
+  if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
+  socket_state.batch->reset(fd, dual_stack);
+  return true;
+}
+
+void SocketWorker::rotate_source_port(std::uint64_t now_ns) {
+  std::uint32_t oldest = UINT32_MAX, free_slot = UINT32_MAX;
+  for (std::uint32_t slot = 0; slot < upstream_sockets_.size(); ++slot) {
+    const UdpSocket& socket_state = upstream_sockets_[slot];
+    if (socket_state.fd < 0) {
+      if (free_slot == UINT32_MAX) free_slot = slot;
+    } else if (socket_state.retire_at_ns == 0 &&
+               (oldest == UINT32_MAX || socket_state.opened_ns < upstream_sockets_[oldest].opened_ns)) {
+      oldest = slot;
+    }
+  }
+  // No free slot means the retiring sockets have not timed out yet: try later.
+  if (oldest == UINT32_MAX || free_slot == UINT32_MAX || !open_upstream_socket(free_slot)) return;
+  UdpSocket& retiring = upstream_sockets_[oldest];
+  if (!retiring.batch->empty()) retiring.batch->flush();
+  retiring.retire_at_ns = now_ns + config_.engine.selector.budget_ns + 100'000'000;
+  engine_->replace_source_port(retiring.port, upstream_sockets_[free_slot].port);
+  bump(counters_.source_ports_rotated);
+}
+
 SocketWorker::~SocketWorker() {
   close_listeners();
   for (auto& listener : udp_listeners_) close(listener.fd);
-  for (auto& socket_state : upstream_sockets_) close(socket_state.fd);
+  for (auto& socket_state : upstream_sockets_) {
+    if (socket_state.fd >= 0) close(socket_state.fd);
+  }
   for (auto& client : tcp_clients_) {
     if (client.fd >= 0) close(client.fd);
   }
@@ -295,7 +352,7 @@ void SocketWorker::flush_batches() {
     if (!listener.batch->empty()) listener.batch->flush();
   }
   for (auto& socket_state : upstream_sockets_) {
-    if (!socket_state.batch->empty()) socket_state.batch->flush();
+    if (socket_state.fd >= 0 && !socket_state.batch->empty()) socket_state.batch->flush();
   }
 }
 
@@ -529,7 +586,7 @@ void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
   const net::Endpoint& address = config_.engine.servers[server];
   if (transport == net::Transport::Udp) {
     for (auto& socket_state : upstream_sockets_) {
-      if (socket_state.port == local_port) {
+      if (socket_state.fd >= 0 && socket_state.port == local_port) {
         socket_state.batch->add(address, wire);
         return;
       }
@@ -654,6 +711,16 @@ void SocketWorker::sweep(std::uint64_t now_ns) {
     if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
       close_upstream_tcp(slot, true);
     }
+  }
+  for (UdpSocket& socket_state : upstream_sockets_) {
+    if (socket_state.fd >= 0 && socket_state.retire_at_ns != 0 && now_ns >= socket_state.retire_at_ns) {
+      close(socket_state.fd);  // also leaves the epoll set
+      socket_state.fd = -1;
+    }
+  }
+  if (now_ns >= next_rotation_ns_) {
+    if (next_rotation_ns_ != 0) rotate_source_port(now_ns);
+    next_rotation_ns_ = now_ns + kRotationIntervalNs;
   }
 }
 

@@ -21,14 +21,16 @@ class SendBatch {
   static constexpr std::size_t kBurst = 32;
   static constexpr std::size_t kSlotSize = 4096;  // edns.max_udp is at most 4096
 
-  SendBatch(int fd, bool dual_stack, SocketCounters& counters);
+  explicit SendBatch(SocketCounters& counters);
+  // Points the batch at a socket; anything queued is dropped.
+  void reset(int fd, bool dual_stack);
   void add(const net::Endpoint& to, std::span<const std::uint8_t> bytes);
   void flush();
   bool empty() const { return count_ == 0; }
 
  private:
-  int fd_;
-  bool dual_stack_;  // an AF_INET6 socket that also reaches IPv4 peers (as ::ffff:a.b.c.d)
+  int fd_ = -1;
+  bool dual_stack_ = false;  // an AF_INET6 socket that also reaches IPv4 peers (as ::ffff:a.b.c.d)
   SocketCounters& counters_;
   std::size_t count_ = 0;
   std::unique_ptr<mmsghdr[]> messages_;
@@ -59,6 +61,8 @@ class SocketWorker final : public engine::Sink {
     int fd = -1;
     bool dual_stack = false;
     std::uint16_t port = 0;
+    std::uint64_t opened_ns = 0;
+    std::uint64_t retire_at_ns = 0;  // 0: in use; else closed at this time
     std::unique_ptr<SendBatch> batch;
   };
   struct TcpClient {
@@ -98,6 +102,8 @@ class SocketWorker final : public engine::Sink {
   void close_tcp_client(std::uint32_t slot);
   void on_upstream_tcp(std::uint32_t slot, std::uint32_t events);
   void close_upstream_tcp(std::uint32_t slot, bool failed);
+  bool open_upstream_socket(std::uint32_t slot);
+  void rotate_source_port(std::uint64_t now_ns);
   void sweep(std::uint64_t now_ns);
   void close_listeners();
   void flush_batches();
@@ -115,6 +121,8 @@ class SocketWorker final : public engine::Sink {
   std::atomic<bool> stop_requested_{false};
   std::uint64_t now_ns_ = 0;
   std::uint64_t next_sweep_ns_ = 0;
+  std::uint64_t next_rotation_ns_ = 0;
+  bool needs_ipv6_ = false;
 
   // One receive burst, reused for every UDP socket.
   static constexpr std::size_t kRecvBurst = 32;
