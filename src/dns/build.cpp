@@ -91,13 +91,22 @@ RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
   return kept;
 }
 
-std::uint16_t reply_flags(std::uint16_t client_flags, std::uint16_t extra) {
+std::uint16_t own_flags(std::uint16_t client_flags, std::uint16_t extra) {
   return static_cast<std::uint16_t>(flag::QR | flag::RA |
                                     (client_flags & (flag::kOpcodeMask | flag::RD | flag::CD)) |
                                     extra);
 }
 
 }  // namespace
+
+std::uint16_t reply_flags(std::uint16_t client_flags, bool client_dnssec_ok,
+                          std::uint16_t upstream_flags, bool truncated) {
+  const bool authentic =
+      (upstream_flags & flag::AD) && ((client_flags & flag::AD) || client_dnssec_ok);
+  return own_flags(client_flags,
+                   static_cast<std::uint16_t>((truncated ? flag::TC : 0) | (authentic ? flag::AD : 0) |
+                                              (upstream_flags & flag::kRcodeMask)));
+}
 
 std::size_t write_opt(std::span<std::uint8_t> out, const OptSpec& spec) {
   if (out.size() < kOptRecordSize) return 0;
@@ -153,15 +162,10 @@ std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& u
 
   const RecordPrefix records = fit_records(upstream, upstream_msg, limit - fixed);
   const bool truncated = upstream_msg.header.has(flag::TC) || records.dropped_answer_or_authority;
-  const bool authentic = upstream_msg.header.has(flag::AD) &&
-                         ((client.flags & flag::AD) || client.dnssec_ok);
 
   Header header;
   header.id = client.id;
-  header.flags = reply_flags(client.flags, static_cast<std::uint16_t>(
-                                               (truncated ? flag::TC : 0) |
-                                               (authentic ? flag::AD : 0) |
-                                               upstream_msg.header.rcode()));
+  header.flags = reply_flags(client.flags, client.dnssec_ok, upstream_msg.header.flags, truncated);
   header.qdcount = 1;
   header.ancount = records.counts[0];
   header.nscount = records.counts[1];
@@ -191,7 +195,7 @@ std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our
   const auto value = static_cast<std::uint16_t>(rcode);
   Header header;
   header.id = client.id;
-  header.flags = reply_flags(client.flags, value & flag::kRcodeMask);
+  header.flags = own_flags(client.flags, value & flag::kRcodeMask);
   header.qdcount = client.question.empty() ? 0 : 1;
   header.arcount = with_opt ? 1 : 0;
   header.write(out.data());

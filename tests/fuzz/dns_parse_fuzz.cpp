@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "heimdall/cache/stored_answer.hpp"
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
 
@@ -56,6 +57,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (reply > client.reply_limit) std::abort();
   require_parses(out, reply);
   require_parses(out, build_error(client, Rcode::BadVers, 1232, out));
+
+  // The cache's stored form and the reply built from it on a hit.
+  static std::uint8_t stored[kMaxMessage + 1024];
+  const std::size_t stored_length = heimdall::cache::store_answer(wire, msg, stored);
+  if (stored_length != heimdall::cache::stored_size(wire, msg)) std::abort();
+  const std::size_t hit = heimdall::cache::reply_from_stored(
+      {stored, stored_length}, client, {.age_s = static_cast<std::uint32_t>(size % 600)}, 1232, out);
+  if (hit > client.reply_limit) std::abort();
+  require_parses(out, hit);
   require_parses(out, build_upstream_query(client, 7, 1232, out));
   return 0;
 }

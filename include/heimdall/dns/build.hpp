@@ -46,6 +46,12 @@ std::uint16_t udp_reply_limit(const Edns& client_edns, std::uint16_t max_udp);
 std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
                                  std::uint16_t upstream_udp_size, std::span<std::uint8_t> out);
 
+// The flags word of the appliance's reply: QR and RA set, opcode, RD and CD from
+// the client, the upstream's RCODE, AD only when the upstream set it and the
+// client asked with AD or DO (RFC 6840 §5.8), AA never, TC when `truncated`.
+std::uint16_t reply_flags(std::uint16_t client_flags, bool client_dnssec_ok,
+                          std::uint16_t upstream_flags, bool truncated);
+
 // Builds the appliance's reply to `client` from an upstream answer:
 // - header: the client's ID, QR, opcode QUERY, the upstream RCODE, RD copied from
 //   the client, RA set, AA cleared, CD copied from the client, AD only when the

@@ -1,0 +1,53 @@
+// The form in which an answer is kept in the cache, and the reply built from it
+// on a hit. Stored: the upstream's message up to its OPT/TSIG (DESIGN.md §8.8:
+// cached wire holds no OPT), preceded by a small header and the offsets of every
+// TTL, so a hit is one copy plus a few patches: the client's ID, flags and exact
+// question bytes, the aged TTLs, and an OPT built for the client.
+//
+// Layout of a stored answer in its buffer:
+//   StoredHeader | std::uint16_t ttl_offsets[ttl_count] | message bytes
+// The offsets are relative to the message. Both functions work on caller buffers
+// and never allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "heimdall/dns/build.hpp"
+#include "heimdall/dns/message.hpp"
+
+namespace heimdall::cache {
+
+struct StoredHeader {
+  std::uint16_t message_length = 0;
+  std::uint16_t ttl_count = 0;
+  std::uint16_t question_end = 0;  // one past QCLASS in the message
+};
+
+// Bytes a stored form of `answer` needs, or 0 when it cannot be stored (no
+// question, or over 65535 bytes).
+std::size_t stored_size(std::span<const std::uint8_t> answer, const dns::Message& msg);
+
+// Writes the stored form of `answer` (parsed into `msg`) into `out`; returns the
+// bytes written, or 0 when `out` is too small or the answer cannot be stored.
+std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Message& msg,
+                         std::span<std::uint8_t> out);
+
+// How the TTLs of a reply are set.
+struct Ageing {
+  std::uint32_t age_s = 0;     // seconds since the answer was stored: subtracted, never below 0
+  std::uint32_t stale_ttl = 0; // non-zero: serve-stale (RFC 8767 §4), every TTL set to this
+};
+
+// Builds the reply to `client` from a stored answer: the client's ID, RD and CD,
+// RA set, AA cleared, AD only when stored and asked for (RFC 6840 §5.8), the
+// client's question bytes (same length as the stored question, which the cache
+// key guarantees), TTLs aged, and an OPT for the client when it sent one. When it
+// does not fit client.reply_limit, it is cut at RRset boundaries with TC, as
+// dns::build_reply does. Returns the bytes written, or 0 when `out` is too small.
+std::size_t reply_from_stored(std::span<const std::uint8_t> stored, const dns::ClientView& client,
+                              const Ageing& ageing, std::uint16_t our_udp_size,
+                              std::span<std::uint8_t> out);
+
+}  // namespace heimdall::cache
