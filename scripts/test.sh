@@ -2,7 +2,8 @@
 # Installs what is missing, builds, and runs every test:
 #   1. the normal build (warnings are errors): unit and integration suites;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the wire-parser fuzz target (clang, libFuzzer) for a bounded time.
+#   3. the same under ThreadSanitizer;
+#   4. the wire-parser fuzz target (clang, libFuzzer) for a bounded time.
 # Every stage runs even when an earlier one failed; the last line is the total.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,13 @@ setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined 
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   stage "tests under ASan+UBSan" build-asan || failed_stages+=("asan (configure)")
 
+# The socket backend, logging and start-up are multi-threaded; DPDK's and
+# liburcu's own code is not instrumented (DESIGN.md §8.10).
+setup build-tsan -Dwerror=true -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false \
+  -Dbenchmarks=false &&
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  stage "tests under TSan" build-tsan || failed_stages+=("tsan (configure)")
+
 CXX=clang++ setup build-fuzz -Dwerror=true -Dfuzzing=true -Db_sanitize=address,undefined \
   -Db_lundef=false -Dtests=false -Dbenchmarks=false &&
   stage "fuzzing" build-fuzz --suite fuzz || failed_stages+=("fuzz (configure)")
@@ -50,5 +58,5 @@ if ((${#failed_stages[@]} > 0)); then
   status=1
 fi
 # Last line: the case count over every stage, which CI reads.
-python3 scripts/test_summary.py build-test build-asan build-fuzz || status=1
+python3 scripts/test_summary.py build-test build-asan build-tsan build-fuzz || status=1
 exit $status

@@ -52,15 +52,24 @@ upstream::Strategy to_strategy(control::Strategy strategy) {
 
 // Logging is asynchronous: a full queue overwrites its oldest entry rather than
 // make a thread wait (nothing on the packet path logs, but the control side must
-// not stall either).
-void start_logging(control::LogLevel level) {
-  spdlog::init_thread_pool(8192, 1);
+// not stall either). The caller owns the logging thread: see stop_logging.
+std::shared_ptr<spdlog::details::thread_pool> start_logging(control::LogLevel level) {
+  auto pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::async_logger>(
-      "heimdall", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
+      "heimdall", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
   logger->set_level(to_spdlog(level));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
+  return pool;
+}
+
+// Joins the logging thread (after it writes what is queued) before the logger is
+// destroyed. spdlog::shutdown alone does it the other way round, destroying the
+// formatter the thread was just using (ThreadSanitizer reported it).
+void stop_logging(std::shared_ptr<spdlog::details::thread_pool> pool) {
+  pool.reset();
+  spdlog::shutdown();
 }
 
 control::Config load(const control::CommandLine& command_line) {
@@ -213,13 +222,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  start_logging(config.logging.level);
+  auto logging_thread = start_logging(config.logging.level);
   int status = kExitRuntime;
   try {
     status = serve(config);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
   }
-  spdlog::shutdown();
+  stop_logging(std::move(logging_thread));
   return status;
 }
