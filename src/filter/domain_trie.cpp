@@ -1,0 +1,209 @@
+#include "heimdall/filter/domain_trie.hpp"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace heimdall::filter {
+
+// One node: a fingerprint of its label-path hash for quick rejection, where its
+// name's bytes are, and the rules it carries. An empty slot has name_length 0.
+struct DomainTrie::Slot {
+  std::uint32_t fingerprint;
+  std::uint32_t name_offset;
+  std::uint8_t name_length;
+  std::uint8_t flags;
+  std::uint16_t block_list;
+  std::uint16_t allow_list;
+  std::uint16_t unused;
+};
+
+namespace {
+
+constexpr std::uint8_t kBlockExact = 1, kBlockSubtree = 2, kAllowExact = 4, kAllowSubtree = 8;
+constexpr std::size_t kMaxLabels = 128;
+
+std::uint8_t flag_of(Action action, Scope scope) {
+  if (action == Action::Block) return scope == Scope::Exact ? kBlockExact : kBlockSubtree;
+  return scope == Scope::Exact ? kAllowExact : kAllowSubtree;
+}
+
+// Extends the hash of a label path by one label (its length byte and bytes),
+// ending in a full avalanche so that table index and fingerprint are independent.
+std::uint64_t mix_label(std::uint64_t hash, const std::uint8_t* label) {
+  const std::uint8_t length = label[0];
+  for (std::uint8_t i = 0; i <= length; ++i) {
+    hash ^= label[i];
+    hash *= 0x100000001b3ULL;
+  }
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdULL;
+  hash ^= hash >> 33;
+  hash *= 0xc4ceb9fe1a85ec53ULL;
+  hash ^= hash >> 33;
+  return hash;
+}
+
+// Offsets of each label of a wire name, first to last; returns the count, or 0
+// for the root or a malformed name.
+std::size_t label_starts(const std::uint8_t* name, std::size_t length, std::uint8_t* starts) {
+  std::size_t count = 0;
+  std::size_t position = 0;
+  while (position < length && name[position] != 0) {
+    if (count == kMaxLabels || name[position] > dns::kMaxLabel) return 0;
+    starts[count++] = static_cast<std::uint8_t>(position);
+    position += 1u + name[position];
+  }
+  if (position + 1 != length) return 0;  // must end exactly at the root byte
+  return count;
+}
+
+// The hash's low 32 bits scaled onto [0, capacity) with a multiply (Lemire's
+// "fastrange"); the high 32 bits are the fingerprint, so the two are independent.
+std::uint64_t slot_index(std::uint64_t hash, std::uint64_t capacity) {
+  return ((hash & 0xffffffffULL) * capacity) >> 32;
+}
+
+std::uint64_t next_slot(std::uint64_t index, std::uint64_t capacity) {
+  return index + 1 == capacity ? 0 : index + 1;
+}
+
+std::uint64_t path_hash(std::uint64_t seed, const std::uint8_t* name, const std::uint8_t* starts,
+                        std::size_t count) {
+  std::uint64_t hash = seed;
+  for (std::size_t i = count; i-- > 0;) hash = mix_label(hash, name + starts[i]);
+  return hash;
+}
+
+}  // namespace
+
+MappedBytes::MappedBytes(std::size_t size) : size_(size) {
+  if (size == 0) return;
+  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::bad_alloc();
+  data_ = static_cast<std::uint8_t*>(memory);
+}
+
+MappedBytes::~MappedBytes() {
+  if (data_ != nullptr) munmap(data_, size_);
+}
+
+MappedBytes::MappedBytes(MappedBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+MappedBytes& MappedBytes::operator=(MappedBytes&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) munmap(data_, size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+const DomainTrie::Slot* DomainTrie::find(std::uint64_t hash, const std::uint8_t* name,
+                                         std::size_t length) const {
+  static_assert(sizeof(Slot) == 16, "four slots per cache line");
+  const auto* slots = reinterpret_cast<const Slot*>(slots_.data());
+  const auto fingerprint = static_cast<std::uint32_t>(hash >> 32);
+  for (std::uint64_t index = slot_index(hash, capacity_);; index = next_slot(index, capacity_)) {
+    const Slot& slot = slots[index];
+    if (slot.name_length == 0) return nullptr;
+    if (slot.fingerprint == fingerprint && slot.name_length == length &&
+        std::memcmp(names_.data() + slot.name_offset, name, length) == 0) {
+      return &slot;
+    }
+  }
+}
+
+Decision DomainTrie::lookup(const dns::NameKey& name) const {
+  if (nodes_ == 0) return {};
+  std::uint8_t starts[kMaxLabels];
+  const std::size_t count = label_starts(name.wire, name.length, starts);
+  Decision block, allow;
+  std::uint64_t hash = seed_;
+  // From the top-level label down: each step is the node one label deeper.
+  for (std::size_t i = count; i-- > 0;) {
+    hash = mix_label(hash, name.wire + starts[i]);
+    const Slot* slot = find(hash, name.wire + starts[i], name.length - starts[i]);
+    if (slot == nullptr) continue;
+    const bool whole_name = i == 0;
+    if ((slot->flags & kAllowSubtree) || (whole_name && (slot->flags & kAllowExact))) {
+      allow = {Decision::Verdict::Allow, slot->allow_list};
+    }
+    if ((slot->flags & kBlockSubtree) || (whole_name && (slot->flags & kBlockExact))) {
+      block = {Decision::Verdict::Block, slot->block_list};
+    }
+  }
+  return allow.verdict != Decision::Verdict::None ? allow : block;
+}
+
+bool TrieBuilder::add(std::span<const std::uint8_t> name, Action action, Scope scope,
+                      std::uint16_t list) {
+  std::uint8_t starts[kMaxLabels];
+  if (name.size() > dns::kMaxNameWire || label_starts(name.data(), name.size(), starts) == 0) {
+    return false;
+  }
+  const auto offset = static_cast<std::uint32_t>(names_.size());
+  for (const std::uint8_t byte : name) {
+    names_.push_back((byte >= 'A' && byte <= 'Z') ? static_cast<std::uint8_t>(byte + 32) : byte);
+  }
+  // Length bytes are below 64 and so never in 'A'..'Z': folding every byte is safe.
+  rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flag_of(action, scope), list});
+  return true;
+}
+
+bool TrieBuilder::add_text(const char* name, Action action, Scope scope, std::uint16_t list) {
+  std::uint8_t wire[dns::kMaxNameWire];
+  const std::size_t length = dns::name_from_text(name, wire);
+  return length != 0 && add({wire, length}, action, scope, list);
+}
+
+DomainTrie TrieBuilder::build(std::uint64_t seed) const {
+  DomainTrie trie;
+  trie.seed_ = seed;
+  trie.rules_ = rules_.size();
+  if (rules_.empty()) return trie;
+  // Half full at most. Most probes of a lookup are misses (one per label above
+  // the rule), and with linear probing a miss scans ~(1 + 1/(1-a)^2)/2 slots at
+  // load a: 2.5 at 0.5 but 6 at 0.7, which measured 40% slower for 10 bytes per
+  // rule less. Sized exactly, not to a power of two, so memory is predictable.
+  const std::uint64_t capacity = rules_.size() * 2 + 1;
+  trie.slots_ = MappedBytes(capacity * sizeof(DomainTrie::Slot));
+  trie.names_ = MappedBytes(names_.size());
+  trie.capacity_ = capacity;
+  auto* slots = reinterpret_cast<DomainTrie::Slot*>(trie.slots_.data());
+  std::size_t names_used = 0;
+
+  for (const PendingRule& rule : rules_) {
+    const std::uint8_t* name = names_.data() + rule.name_offset;
+    std::uint8_t starts[kMaxLabels];
+    const std::size_t count = label_starts(name, rule.name_length, starts);
+    const std::uint64_t hash = path_hash(seed, name, starts, count);
+    const auto fingerprint = static_cast<std::uint32_t>(hash >> 32);
+    std::uint64_t index = slot_index(hash, capacity);
+    DomainTrie::Slot* slot = nullptr;
+    for (;; index = next_slot(index, capacity)) {
+      slot = &slots[index];
+      if (slot->name_length == 0) {
+        std::memcpy(trie.names_.data() + names_used, name, rule.name_length);
+        *slot = {fingerprint, static_cast<std::uint32_t>(names_used), rule.name_length, 0, 0, 0, 0};
+        names_used += rule.name_length;
+        ++trie.nodes_;
+        break;
+      }
+      if (slot->fingerprint == fingerprint && slot->name_length == rule.name_length &&
+          std::memcmp(trie.names_.data() + slot->name_offset, name, rule.name_length) == 0) {
+        break;
+      }
+    }
+    const bool blocks = rule.flag & (kBlockExact | kBlockSubtree);
+    if (blocks && !(slot->flags & (kBlockExact | kBlockSubtree))) slot->block_list = rule.list;
+    if (!blocks && !(slot->flags & (kAllowExact | kAllowSubtree))) slot->allow_list = rule.list;
+    slot->flags |= rule.flag;
+  }
+  return trie;
+}
+
+}  // namespace heimdall::filter

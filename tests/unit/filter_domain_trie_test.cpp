@@ -1,0 +1,140 @@
+#include "heimdall/filter/domain_trie.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace heimdall::filter {
+namespace {
+
+using Verdict = Decision::Verdict;
+
+// A query name as the parser hands it over: folded wire form.
+dns::NameKey key_of(const std::string& text) {
+  dns::NameKey key;
+  key.length = static_cast<std::uint8_t>(dns::name_from_text(text.c_str(), key.wire));
+  EXPECT_NE(key.length, 0) << text;
+  for (std::uint8_t i = 0; i < key.length; ++i) {
+    if (key.wire[i] >= 'A' && key.wire[i] <= 'Z') key.wire[i] += 32;
+  }
+  return key;
+}
+
+Verdict verdict(const DomainTrie& trie, const std::string& name) {
+  return trie.lookup(key_of(name)).verdict;
+}
+
+TEST(DomainTrie, ExactRulesMatchOnlyTheirName) {
+  TrieBuilder builder;
+  ASSERT_TRUE(builder.add_text("tracker.example.com", Action::Block, Scope::Exact, 1));
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "tracker.example.com"), Verdict::Block);
+  EXPECT_EQ(verdict(trie, "a.tracker.example.com"), Verdict::None);
+  EXPECT_EQ(verdict(trie, "example.com"), Verdict::None);
+}
+
+TEST(DomainTrie, SubtreeRulesMatchTheNameAndEverythingBelow) {
+  TrieBuilder builder;
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 3);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "ads.example.com"), Verdict::Block);
+  EXPECT_EQ(verdict(trie, "x.y.ads.example.com"), Verdict::Block);
+  EXPECT_EQ(trie.lookup(key_of("x.ads.example.com")).list, 3);
+  EXPECT_EQ(verdict(trie, "example.com"), Verdict::None);
+}
+
+TEST(DomainTrie, ASuffixThatIsNotASubdomainDoesNotMatch) {
+  TrieBuilder builder;
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 1);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "notads.example.com"), Verdict::None);
+  EXPECT_EQ(verdict(trie, "ads.example.com.evil"), Verdict::None);
+}
+
+TEST(DomainTrie, ADeeperAllowPassesInsideABlockedSubtree) {
+  TrieBuilder builder;
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 1);
+  builder.add_text("good.ads.example.com", Action::Allow, Scope::Exact, 2);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "good.ads.example.com"), Verdict::Allow);
+  EXPECT_EQ(trie.lookup(key_of("good.ads.example.com")).list, 2);
+  EXPECT_EQ(verdict(trie, "bad.ads.example.com"), Verdict::Block);
+  EXPECT_EQ(verdict(trie, "x.good.ads.example.com"), Verdict::Block) << "an exact allow";
+}
+
+TEST(DomainTrie, AnAllowedSubtreeBeatsEveryBlockInsideIt) {
+  TrieBuilder builder;
+  builder.add_text("tracker.example.com", Action::Block, Scope::Exact, 1);
+  builder.add_text("deep.tracker.example.com", Action::Block, Scope::Subtree, 1);
+  builder.add_text("example.com", Action::Allow, Scope::Subtree, 2);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "tracker.example.com"), Verdict::Allow);
+  EXPECT_EQ(verdict(trie, "x.deep.tracker.example.com"), Verdict::Allow);
+}
+
+TEST(DomainTrie, ExactAndSubtreeAllowOnTheSameNameAsABlock) {
+  TrieBuilder builder;
+  builder.add_text("both.example", Action::Block, Scope::Subtree, 1);
+  builder.add_text("both.example", Action::Allow, Scope::Exact, 2);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "both.example"), Verdict::Allow) << "allow wins at the same label";
+  EXPECT_EQ(verdict(trie, "sub.both.example"), Verdict::Block);
+  EXPECT_EQ(trie.nodes(), 1u) << "one node carries both rules";
+}
+
+TEST(DomainTrie, RulesAndQueriesAreCaseInsensitive) {
+  TrieBuilder builder;
+  builder.add_text("Ads.Example.COM", Action::Block, Scope::Exact, 1);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "ADS.example.com"), Verdict::Block);
+}
+
+TEST(DomainTrie, TheFirstListOfARuleIsKept) {
+  TrieBuilder builder;
+  builder.add_text("dup.example", Action::Block, Scope::Exact, 7);
+  builder.add_text("dup.example", Action::Block, Scope::Subtree, 8);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(trie.rules(), 2u);
+  EXPECT_EQ(trie.nodes(), 1u);
+  EXPECT_EQ(trie.lookup(key_of("x.dup.example")).list, 7);
+}
+
+TEST(DomainTrie, RejectsTheRootAndMalformedNames) {
+  TrieBuilder builder;
+  EXPECT_FALSE(builder.add_text(".", Action::Block, Scope::Subtree, 1));
+  EXPECT_FALSE(builder.add_text("a..b", Action::Block, Scope::Exact, 1));
+  const std::uint8_t truncated[] = {3, 'a', 'b'};
+  EXPECT_FALSE(builder.add(truncated, Action::Block, Scope::Exact, 1));
+  const std::uint8_t trailing[] = {1, 'a', 0, 0};
+  EXPECT_FALSE(builder.add(trailing, Action::Block, Scope::Exact, 1));
+  EXPECT_EQ(builder.size(), 0u);
+  EXPECT_EQ(verdict(builder.build(1), "anything.example"), Verdict::None);
+}
+
+TEST(DomainTrie, FindsEveryOneOfManyRulesAndNothingElse) {
+  TrieBuilder builder;
+  for (int i = 0; i < 20000; ++i) {
+    builder.add_text(("host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test").c_str(),
+                     Action::Block, Scope::Exact, static_cast<std::uint16_t>(i % 5));
+  }
+  const DomainTrie trie = builder.build(0x5eed);
+  for (int i = 0; i < 20000; ++i) {
+    const std::string name = "host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test";
+    const Decision decision = trie.lookup(key_of(name));
+    ASSERT_EQ(decision.verdict, Verdict::Block) << name;
+    ASSERT_EQ(decision.list, i % 5) << name;
+    ASSERT_EQ(verdict(trie, "host" + std::to_string(i) + ".zone" + std::to_string((i + 1) % 97) + ".test"),
+              Verdict::None);
+  }
+}
+
+TEST(DomainTrie, DifferentSeedsGiveTheSameAnswers) {
+  TrieBuilder builder;
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 1);
+  for (std::uint64_t seed : {0ULL, 1ULL, 0xdeadbeefULL}) {
+    EXPECT_EQ(verdict(builder.build(seed), "x.ads.example.com"), Verdict::Block) << seed;
+  }
+}
+
+}  // namespace
+}  // namespace heimdall::filter
