@@ -22,12 +22,20 @@ struct DomainTrie::Slot {
 
 namespace {
 
-constexpr std::uint8_t kBlockExact = 1, kBlockSubtree = 2, kAllowExact = 4, kAllowSubtree = 8;
+// A subtree rule is an exact rule and a below rule together.
+constexpr std::uint8_t kBlockExact = 1, kBlockBelow = 2, kAllowExact = 4, kAllowBelow = 8;
+constexpr std::uint8_t kBlockAny = kBlockExact | kBlockBelow, kAllowAny = kAllowExact | kAllowBelow;
 constexpr std::size_t kMaxLabels = 128;
 
-std::uint8_t flag_of(Action action, Scope scope) {
-  if (action == Action::Block) return scope == Scope::Exact ? kBlockExact : kBlockSubtree;
-  return scope == Scope::Exact ? kAllowExact : kAllowSubtree;
+std::uint8_t flags_of(Action action, Scope scope) {
+  const std::uint8_t exact = action == Action::Block ? kBlockExact : kAllowExact;
+  const std::uint8_t below = action == Action::Block ? kBlockBelow : kAllowBelow;
+  switch (scope) {
+    case Scope::Exact: return exact;
+    case Scope::Below: return below;
+    case Scope::Subtree: break;
+  }
+  return exact | below;
 }
 
 // Extends the hash of a label path by one label (its length byte and bytes),
@@ -128,13 +136,11 @@ Decision DomainTrie::lookup(const dns::NameKey& name) const {
     hash = mix_label(hash, name.wire + starts[i]);
     const Slot* slot = find(hash, name.wire + starts[i], name.length - starts[i]);
     if (slot == nullptr) continue;
-    const bool whole_name = i == 0;
-    if ((slot->flags & kAllowSubtree) || (whole_name && (slot->flags & kAllowExact))) {
-      allow = {Decision::Verdict::Allow, slot->allow_list};
-    }
-    if ((slot->flags & kBlockSubtree) || (whole_name && (slot->flags & kBlockExact))) {
-      block = {Decision::Verdict::Block, slot->block_list};
-    }
+    // At the query's own name the exact rules apply; above it, the below rules.
+    const std::uint8_t applies = i == 0 ? (kBlockExact | kAllowExact) : (kBlockBelow | kAllowBelow);
+    const std::uint8_t matched = slot->flags & applies;
+    if (matched & kAllowAny) allow = {Decision::Verdict::Allow, slot->allow_list};
+    if (matched & kBlockAny) block = {Decision::Verdict::Block, slot->block_list};
   }
   return allow.verdict != Decision::Verdict::None ? allow : block;
 }
@@ -150,7 +156,7 @@ bool TrieBuilder::add(std::span<const std::uint8_t> name, Action action, Scope s
     names_.push_back((byte >= 'A' && byte <= 'Z') ? static_cast<std::uint8_t>(byte + 32) : byte);
   }
   // Length bytes are below 64 and so never in 'A'..'Z': folding every byte is safe.
-  rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flag_of(action, scope), list});
+  rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flags_of(action, scope), list});
   return true;
 }
 
@@ -198,10 +204,10 @@ DomainTrie TrieBuilder::build(std::uint64_t seed) const {
         break;
       }
     }
-    const bool blocks = rule.flag & (kBlockExact | kBlockSubtree);
-    if (blocks && !(slot->flags & (kBlockExact | kBlockSubtree))) slot->block_list = rule.list;
-    if (!blocks && !(slot->flags & (kAllowExact | kAllowSubtree))) slot->allow_list = rule.list;
-    slot->flags |= rule.flag;
+    const bool blocks = rule.flags & kBlockAny;
+    if (blocks && !(slot->flags & kBlockAny)) slot->block_list = rule.list;
+    if (!blocks && !(slot->flags & kAllowAny)) slot->allow_list = rule.list;
+    slot->flags |= rule.flags;
   }
   return trie;
 }

@@ -43,6 +43,15 @@ TEST(DomainTrie, SubtreeRulesMatchTheNameAndEverythingBelow) {
   EXPECT_EQ(verdict(trie, "example.com"), Verdict::None);
 }
 
+TEST(DomainTrie, BelowRulesSpareTheNameItself) {
+  TrieBuilder builder;
+  builder.add_text("example.com", Action::Block, Scope::Below, 1);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(verdict(trie, "example.com"), Verdict::None) << "*.example.com is not example.com";
+  EXPECT_EQ(verdict(trie, "www.example.com"), Verdict::Block);
+  EXPECT_EQ(verdict(trie, "a.b.example.com"), Verdict::Block);
+}
+
 TEST(DomainTrie, ASuffixThatIsNotASubdomainDoesNotMatch) {
   TrieBuilder builder;
   builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 1);

@@ -10,7 +10,8 @@
 // is O(labels in the name) and does not grow with the number of rules.
 //
 // Semantics (DESIGN.md §8.13): an exact rule matches its name only; a subtree
-// rule matches its name and every name below it. An allow rule that matches wins
+// rule matches its name and every name below it; a below rule only the names
+// below it. An allow rule that matches wins
 // over every block rule that matches, at any depth (adblock `@@||name^`).
 //
 // Memory: 16 bytes per table slot (load factor 0.5) plus each distinct
@@ -27,7 +28,9 @@
 namespace heimdall::filter {
 
 enum class Action : std::uint8_t { Block, Allow };
-enum class Scope : std::uint8_t { Exact, Subtree };
+// Exact: the name only. Subtree: the name and everything below it (adblock
+// `||name^`). Below: everything below the name but not the name (`*.name`).
+enum class Scope : std::uint8_t { Exact, Subtree, Below };
 
 struct Decision {
   enum class Verdict : std::uint8_t { None, Block, Allow };
@@ -99,7 +102,7 @@ class TrieBuilder {
   struct PendingRule {
     std::uint32_t name_offset;
     std::uint8_t name_length;
-    std::uint8_t flag;
+    std::uint8_t flags;
     std::uint16_t list;
   };
   std::vector<std::uint8_t> names_;

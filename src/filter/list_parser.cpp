@@ -1,0 +1,249 @@
+#include "heimdall/filter/list_parser.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cstring>
+
+namespace heimdall::filter {
+namespace {
+
+constexpr std::size_t kDetectLines = 200;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Cuts an inline comment: "name # why" or "name\t#why".
+std::string_view strip_comment(std::string_view line) {
+  const std::size_t hash = line.find('#');
+  return hash == std::string_view::npos ? line : trim(line.substr(0, hash));
+}
+
+std::string_view next_token(std::string_view& rest) {
+  rest = trim(rest);
+  std::size_t end = 0;
+  while (end < rest.size() && rest[end] != ' ' && rest[end] != '\t') ++end;
+  const std::string_view token = rest.substr(0, end);
+  rest.remove_prefix(end);
+  return token;
+}
+
+bool is_address(std::string_view token) {
+  char text[INET6_ADDRSTRLEN + 1];
+  if (token.empty() || token.size() >= sizeof(text)) return false;
+  std::memcpy(text, token.data(), token.size());
+  text[token.size()] = '\0';
+  std::uint8_t address[16];
+  return inet_pton(AF_INET, text, address) == 1 || inet_pton(AF_INET6, text, address) == 1;
+}
+
+bool is_comment(std::string_view line) {
+  return line.empty() || line.front() == '#' || line.front() == '!' || line.front() == ';' ||
+         line.front() == '[';  // "[Adblock Plus 2.0]"
+}
+
+// Names hosts files map for the machine itself: never rules.
+bool is_local_name(std::string_view name) {
+  static constexpr std::array<std::string_view, 10> kLocal = {
+      "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
+      "ip6-loopback", "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters"};
+  for (const std::string_view local : kLocal) {
+    if (name.size() == local.size() && strncasecmp(name.data(), local.data(), name.size()) == 0) {
+      return true;
+    }
+  }
+  return name == "0.0.0.0";
+}
+
+// Letters, digits, '-' and '_' in dot-separated labels (IDNs arrive as punycode,
+// which is plain ASCII); an optional trailing dot.
+bool valid_name(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  for (const char c : name) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok || ++label > dns::kMaxLabel) return false;
+  }
+  return label != 0;
+}
+
+class Reader {
+ public:
+  Reader(const ListOptions& options, TrieBuilder& builder, ListReport& report)
+      : options_(options), builder_(builder), report_(report) {}
+
+  void reject() {
+    if (report_.rejected < ListReport::kExamples) report_.first_rejected[report_.rejected] = line_;
+    ++report_.rejected;
+  }
+
+  void add(std::string_view name, Action action, Scope natural_scope) {
+    if (!valid_name(name)) {
+      reject();
+      return;
+    }
+    char text[256];
+    std::memcpy(text, name.data(), name.size());
+    text[name.size()] = '\0';
+    if (!builder_.add_text(text, action, options_.match.value_or(natural_scope), options_.list)) {
+      reject();
+      return;
+    }
+    ++report_.rules;
+  }
+
+  void hosts(std::string_view line) {
+    std::string_view rest = strip_comment(line);
+    if (!is_address(next_token(rest))) {
+      reject();
+      return;
+    }
+    bool any = false;
+    for (std::string_view name = next_token(rest); !name.empty(); name = next_token(rest)) {
+      any = true;
+      if (is_local_name(name)) {
+        ++report_.skipped;
+      } else {
+        add(name, options_.action, Scope::Exact);
+      }
+    }
+    if (!any) reject();
+  }
+
+  void domain(std::string_view line) {
+    std::string_view rest = strip_comment(line);
+    const std::string_view name = next_token(rest);
+    if (!trim(rest).empty()) {
+      reject();
+      return;
+    }
+    add(name, options_.action, Scope::Exact);
+  }
+
+  void wildcard(std::string_view line) {
+    std::string_view rest = strip_comment(line);
+    std::string_view name = next_token(rest);
+    if (!trim(rest).empty()) {
+      reject();
+      return;
+    }
+    if (name.starts_with("*.")) {
+      name.remove_prefix(2);
+      add(name, options_.action, Scope::Below);
+    } else {
+      add(name, options_.action, Scope::Exact);
+    }
+  }
+
+  // `||name^`, `@@||name^`, each optionally followed by `$options` (ignored and
+  // counted) or a `|`. Anything else (paths, wildcards, cosmetic rules) is not a
+  // domain rule and is rejected.
+  void adblock(std::string_view line) {
+    Action action = options_.action;
+    if (line.starts_with("@@")) {
+      action = Action::Allow;
+      line.remove_prefix(2);
+    }
+    if (!line.starts_with("||")) {
+      reject();
+      return;
+    }
+    line.remove_prefix(2);
+    if (const std::size_t dollar = line.find('$'); dollar != std::string_view::npos) {
+      line = line.substr(0, dollar);
+      ++report_.options_ignored;
+    }
+    if (line.ends_with("^|")) line.remove_suffix(1);
+    if (line.ends_with('^')) line.remove_suffix(1);
+    add(line, action, Scope::Subtree);
+  }
+
+  void parse(std::string_view text) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      const std::string_view raw =
+          text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+      ++line_;
+      const std::string_view line = trim(raw);
+      if (!is_comment(line)) {
+        switch (report_.format) {
+          case ListFormat::Hosts: hosts(line); break;
+          case ListFormat::Adblock: adblock(line); break;
+          case ListFormat::Wildcard: wildcard(line); break;
+          case ListFormat::Domains:
+          case ListFormat::Auto: domain(line); break;
+        }
+      }
+      if (end == std::string_view::npos) break;
+      start = end + 1;
+    }
+    report_.lines = line_;
+  }
+
+ private:
+  const ListOptions& options_;
+  TrieBuilder& builder_;
+  ListReport& report_;
+  std::size_t line_ = 0;
+};
+
+std::string_view without_bom(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  return text;
+}
+
+}  // namespace
+
+const char* to_string(ListFormat format) {
+  switch (format) {
+    case ListFormat::Auto: return "auto";
+    case ListFormat::Hosts: return "hosts";
+    case ListFormat::Domains: return "domains";
+    case ListFormat::Adblock: return "adblock";
+    case ListFormat::Wildcard: return "wildcard";
+  }
+  return "unknown";
+}
+
+ListFormat detect_format(std::string_view text) {
+  text = without_bom(text);
+  if (text.starts_with("[Adblock")) return ListFormat::Adblock;
+  std::size_t seen = 0;
+  std::size_t start = 0;
+  while (start < text.size() && seen < kDetectLines) {
+    const std::size_t end = text.find('\n', start);
+    const std::string_view line =
+        trim(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    start = end == std::string_view::npos ? text.size() : end + 1;
+    if (is_comment(line)) continue;
+    ++seen;
+    if (line.starts_with("||") || line.starts_with("@@||")) return ListFormat::Adblock;
+    if (line.starts_with("*.")) return ListFormat::Wildcard;
+    std::string_view rest = line;
+    if (is_address(next_token(rest)) && !trim(rest).empty()) return ListFormat::Hosts;
+  }
+  return ListFormat::Domains;
+}
+
+ListReport parse_list(std::string_view text, const ListOptions& options, TrieBuilder& builder) {
+  text = without_bom(text);
+  ListReport report;
+  report.format = options.format == ListFormat::Auto ? detect_format(text) : options.format;
+  Reader(options, builder, report).parse(text);
+  return report;
+}
+
+}  // namespace heimdall::filter
