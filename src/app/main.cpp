@@ -2,8 +2,9 @@
 //
 // Order matters: the command line and the configuration are checked before
 // anything starts (a bad file never half-starts the server); the EAL comes up
-// before any other thread exists (it pins the calling thread); signals are blocked
-// before the workers start so that only the main thread receives them; on
+// before the workers (rte_eal_init pins the calling thread, and start_eal gives it
+// its CPU set back so later threads are not squeezed onto one core); signals are
+// blocked before the workers start so that only the main thread receives them; on
 // SIGINT/SIGTERM the workers stop reading, answer what is in flight, and exit.
 #include <rte_version.h>
 #include <signal.h>
