@@ -1,38 +1,64 @@
 #!/usr/bin/env bash
 # Forwarding throughput, side by side in one run (issue: foundation):
-#   dnsperf -c 4 -l $SECONDS  (a) straight at knotd, (b) through heimdall,
-#   (c) through dnsdist without a packet cache, all forwarding to the same knotd.
+#   dnsperf -c 4 -l $SECONDS  (a) straight at knotd, (b) through heimdall (socket
+#   backend, 2 workers), (c) through dnsdist without a packet cache, (b) and (c)
+#   forwarding to the same knotd.
 # The query list has 10,000 distinct names (a wildcard answers them), so
 # heimdall's coalescing of identical in-flight queries does not flatter it.
-# Everything runs on 127.0.0.1 and stops by itself; output is a markdown table.
+# Everything runs on 127.0.0.1 ports picked at run time, every step is bounded by
+# a timeout, and every process started here is stopped on exit (trap). The output
+# is a markdown table ready for perf/RESULTS.md.
 #
 # usage: perf/forwarding.sh [seconds per target, default 10]
+#        HEIMDALL_BIN=path/to/heimdall perf/forwarding.sh   (default build/src/app/heimdall)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-10}"
+[[ "$seconds" =~ ^[0-9]+$ && "$seconds" -ge 1 && "$seconds" -le 300 ]] ||
+  { echo "seconds must be 1..300" >&2; exit 2; }
 heimdall="${HEIMDALL_BIN:-build/src/app/heimdall}"
-[[ -x "$heimdall" ]] || { echo "build heimdall first (ninja -C build)" >&2; exit 1; }
-for tool in knotd dnsperf dnsdist; do
+[[ -x "$heimdall" ]] || { echo "build heimdall first (ninja -C build), or set HEIMDALL_BIN" >&2; exit 1; }
+for tool in knotd dnsperf dnsdist dig python3 timeout; do
   command -v "$tool" >/dev/null || { echo "missing $tool: scripts/install-deps.sh test" >&2; exit 1; }
 done
 
 work="$(mktemp -d /tmp/heimdall-perf.XXXXXX)"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do  # up to 5 s for a clean stop, then SIGKILL
+    local running=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
+    ((running)) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-knot_port=5400 heimdall_port=5401 dnsdist_port=5402
-for port in $knot_port $heimdall_port $dnsdist_port; do
-  if ss -Hlun "sport = :$port" | grep -q .; then
-    echo "port $port is in use; stop what listens there first" >&2
-    exit 1
-  fi
-done
+# Three ports free for UDP and TCP on 127.0.0.1 right now.
+read -r knot_port heimdall_port dnsdist_port < <(python3 - <<'PY'
+import socket
+ports = []
+while len(ports) < 3:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+    if port not in ports:
+        ports.append(port)
+print(*ports)
+PY
+)
 
 cat > "$work/zone" <<ZONE
 \$ORIGIN bench.test.
@@ -60,56 +86,72 @@ pids+=($!)
 
 cat > "$work/heimdall.yaml" <<YAML
 dataplane: {backend: socket, workers: 2}
+edns: {max_udp: 1232}
 listen: {udp: ["127.0.0.1:$heimdall_port"], tcp: ["127.0.0.1:$heimdall_port"]}
-upstreams: {strategy: fastest, servers: [{address: "127.0.0.1:$knot_port"}]}
+upstreams: {strategy: fastest, timeout_ms: 1500, servers: [{address: "127.0.0.1:$knot_port"}]}
 logging: {level: warn}
 YAML
 "$heimdall" --config "$work/heimdall.yaml" 2>"$work/heimdall.log" &
 pids+=($!)
 
-sed -e "s/@PORT@/$dnsdist_port/" -e "s/@UPSTREAM@/$knot_port/" perf/dnsdist-forward.conf \
+sed -e "s/@PORT@/$dnsdist_port/g" -e "s/@UPSTREAM@/$knot_port/g" perf/dnsdist-forward.conf \
   > "$work/dnsdist.conf"
 dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" >"$work/dnsdist.log" 2>&1 &
 pids+=($!)
 
 for i in $(seq 1 10000); do echo "host$i.bench.test A"; done > "$work/queries"
 
-wait_for() {
+wait_for() {  # wait_for NAME PORT LOG: up to 5 s for a correct answer
   for _ in $(seq 1 50); do
-    if dig +short +time=1 +tries=1 @127.0.0.1 -p "$1" host1.bench.test A | grep -q 192.0.2.1; then
+    if dig +short +time=1 +tries=1 @127.0.0.1 -p "$2" host1.bench.test A 2>/dev/null | grep -qx 192.0.2.1; then
       return 0
     fi
     sleep 0.1
   done
-  echo "port $1 is not answering" >&2
+  echo "$1 is not answering on 127.0.0.1:$2; its log:" >&2
+  cat "$3" >&2
   exit 1
 }
-wait_for $knot_port
-wait_for $heimdall_port
-wait_for $dnsdist_port
+wait_for knotd $knot_port "$work/knot.log"
+wait_for heimdall $heimdall_port "$work/heimdall.log"
+wait_for dnsdist $dnsdist_port "$work/dnsdist.log"
 
-measure() {  # measure PORT -> "qps lost avg_latency_ms"
-  dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -c 4 -l "$seconds" 2>&1 |
-    awk '/Queries per second/ {qps=$4}
-         /Queries lost/ {lost=$3}
-         /Average Latency/ {lat=$4 * 1000}
-         END {printf "%.0f %s %.3f\n", qps, lost, lat}'
+measure() {  # measure PORT -> prints "qps lost avg_latency_ms" into $work/result-PORT
+  # dnsperf runs as a background job so that `wait` (unlike a pipeline) is
+  # interrupted by the INT/TERM trap and the cleanup stops it at once.
+  timeout -k 5 $((seconds + 30)) \
+    dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -c 4 -l "$seconds" >"$work/dnsperf-$1.log" 2>&1 &
+  pids+=($!)
+  wait $! || true
+  awk '/Queries per second/ {qps=$4}
+       /Queries lost/ {lost=$3}
+       /Average Latency/ {lat=$4 * 1000}
+       END {if (qps == "") exit 1; printf "%.0f %s %.3f\n", qps, lost, lat}' "$work/dnsperf-$1.log" \
+    >"$work/result-$1" || { echo "dnsperf against port $1 failed:" >&2; cat "$work/dnsperf-$1.log" >&2; exit 1; }
 }
 
-read -r direct_qps direct_lost direct_lat < <(measure $knot_port)
-read -r heimdall_qps heimdall_lost heimdall_lat < <(measure $heimdall_port)
-read -r dnsdist_qps dnsdist_lost dnsdist_lat < <(measure $dnsdist_port)
+measure $knot_port
+measure $heimdall_port
+measure $dnsdist_port
+read -r direct_qps direct_lost direct_lat <"$work/result-$knot_port"
+read -r heimdall_qps heimdall_lost heimdall_lat <"$work/result-$heimdall_port"
+read -r dnsdist_qps dnsdist_lost dnsdist_lat <"$work/result-$dnsdist_port"
+for value in "$direct_qps" "$heimdall_qps" "$dnsdist_qps"; do
+  [[ -n "$value" && "$value" != 0 ]] || { echo "a dnsperf run measured nothing:" >&2; cat "$work"/dnsperf-*.log >&2; exit 1; }
+done
 
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"
-echo "command: perf/forwarding.sh $seconds  (dnsperf -c 4 -l $seconds, 10,000 distinct names)"
+echo "versions: $("$heimdall" --version 2>/dev/null | head -1), knotd $(knotd --version | grep -m1 -o '[0-9][0-9.]*'), $(dnsdist --version | head -1 | cut -d' ' -f1-2), dnsperf $(dnsperf -h 2>&1 | grep -m1 -o 'Version [0-9.]*' | cut -d' ' -f2)"
+echo "command: perf/forwarding.sh $seconds  (dnsperf -c 4 -l $seconds, 10,000 distinct names, no cache anywhere)"
 echo
-echo "| target | QPS | lost | avg latency (ms) | QPS vs heimdall |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| target | QPS | lost | avg latency (ms) | QPS / heimdall | QPS / knotd direct |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for row in "knotd directly:$direct_qps:$direct_lost:$direct_lat" \
            "heimdall (socket, 2 workers) -> knotd:$heimdall_qps:$heimdall_lost:$heimdall_lat" \
            "dnsdist (no packet cache) -> knotd:$dnsdist_qps:$dnsdist_lost:$dnsdist_lat"; do
   IFS=: read -r name qps lost lat <<<"$row"
-  ratio=$(awk -v a="$qps" -v b="$heimdall_qps" 'BEGIN {printf "%.2f", a / b}')
-  echo "| $name | $qps | $lost | $lat | $ratio |"
+  vs_heimdall=$(awk -v a="$qps" -v b="$heimdall_qps" 'BEGIN {printf "%.2f", a / b}')
+  vs_direct=$(awk -v a="$qps" -v b="$direct_qps" 'BEGIN {printf "%.2f", a / b}')
+  echo "| $name | $qps | $lost | $lat | $vs_heimdall | $vs_direct |"
 done
