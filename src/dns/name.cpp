@@ -37,12 +37,16 @@ ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset,
   std::size_t position = offset;
   std::size_t end_in_place = 0;  // where the name ends in place: set at the first pointer
   std::size_t lowest_target = offset;  // every pointer must go below the previous one
+  // After a jump, everything read must lie before the pointer that jumped: a
+  // pointer refers to a complete earlier name, never to one that runs on over the
+  // pointer into later records (which a reply may drop, see dns::build_reply).
+  std::size_t limit = message.size();
   std::size_t wire_length = 0;
   std::uint8_t labels = 0;
   int hops = 0;
 
   for (;;) {
-    if (position >= message.size()) return ParseError::Truncated;
+    if (position >= limit) return limit == message.size() ? ParseError::Truncated : ParseError::BadPointer;
     const std::uint8_t length = message[position];
     const std::uint8_t type = length & kPointerMask;
     if (type == kPointerMask) {
@@ -54,12 +58,15 @@ ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset,
       if (target >= lowest_target || target < kHeaderSize) return ParseError::BadPointer;
       if (++hops > kMaxPointerHops) return ParseError::PointerLoop;
       lowest_target = target;
+      limit = position;
       position = target;
       continue;
     }
     if (type != 0) return ParseError::BadLabelType;
     if (length > kMaxLabel) return ParseError::LabelTooLong;
-    if (position + 1 + length > message.size()) return ParseError::Truncated;
+    if (position + 1 + length > limit) {
+      return limit == message.size() ? ParseError::Truncated : ParseError::BadPointer;
+    }
     wire_length += 1u + length;
     if (wire_length > kMaxNameWire) return ParseError::NameTooLong;
     if (key != nullptr) {

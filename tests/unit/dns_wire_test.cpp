@@ -75,6 +75,18 @@ TEST(Name, RejectsForwardPointers) {
   EXPECT_EQ(parse(wire, msg), ParseError::BadPointer);
 }
 
+TEST(Name, RejectsAPointerToANameThatRunsOnPastThePointer) {
+  // Found by the fuzzer: a pointer at 20 to offset 19 (QCLASS's low byte, read as
+  // a label length) makes a name that continues over the pointer into the OPT.
+  // Dropping the OPT from a reply then left the name unreadable.
+  const Bytes wire = {0x00, 0x06, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00,
+                      0x01, 0x02, 0x6e, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x13,
+                      0x00, 0x06, 0x00, 0x01, 0x00, 0x51, 0x80, 0x00, 0x00, 0x01, 0x2c,
+                      0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  Message msg;
+  EXPECT_EQ(parse(wire, msg), ParseError::BadPointer);
+}
+
 TEST(Name, RejectsPointersIntoTheHeader) {
   const Bytes wire = Packet().header(1, 0x8000, 1, 1, 0, 0).question("a.com")
                          .pointer(2).record(rrtype::A, 60, a_rdata(1)).bytes;
