@@ -45,8 +45,8 @@ Bytes make_answer(const Bytes& query) {
   Bytes b(query.begin(), query.begin() + msg.question.end);
   b[2] = 0x81;
   b[3] = 0x80;
-  b[7] = 2;     // ANCOUNT
-  b[11] = 0;    // ARCOUNT
+  b[7] = 2;   // ANCOUNT
+  b[11] = 0;  // ARCOUNT
   for (std::uint8_t i = 1; i <= 2; ++i) {
     const std::uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, i};
     b.insert(b.end(), rr, rr + sizeof(rr));
@@ -71,9 +71,12 @@ void BM_BuildReply(benchmark::State& state) {
   dns::Message query_msg, answer_msg;
   dns::parse_message(query, query_msg);
   dns::parse_message(answer, answer_msg);
-  const dns::ClientView client{.id = 0x1234, .flags = 0x0100,
-                               .question = query_msg.question.wire(query), .edns = true,
-                               .dnssec_ok = false, .reply_limit = 1232};
+  const dns::ClientView client{.id = 0x1234,
+                               .flags = 0x0100,
+                               .question = query_msg.question.wire(query),
+                               .edns = true,
+                               .dnssec_ok = false,
+                               .reply_limit = 1232};
   std::uint8_t out[1232];
   for (auto _ : state) {
     benchmark::DoNotOptimize(dns::build_reply(answer, answer_msg, client, 1232, out));
@@ -92,9 +95,12 @@ void BM_ReplyFromStored(benchmark::State& state) {
   dns::parse_message(answer, answer_msg);
   std::uint8_t stored[512];
   const std::size_t stored_length = cache::store_answer(answer, answer_msg, stored);
-  const dns::ClientView client{.id = 0x1234, .flags = 0x0100,
-                               .question = query_msg.question.wire(query), .edns = true,
-                               .dnssec_ok = false, .reply_limit = 1232};
+  const dns::ClientView client{.id = 0x1234,
+                               .flags = 0x0100,
+                               .question = query_msg.question.wire(query),
+                               .edns = true,
+                               .dnssec_ok = false,
+                               .reply_limit = 1232};
   std::uint8_t out[1232];
   for (auto _ : state) {
     benchmark::DoNotOptimize(
@@ -140,12 +146,15 @@ void BM_EngineForwardRoundTrip(benchmark::State& state) {
     engine.on_queries({&in, 1}, now, sink);
     // The upstream query differs from the client's only in its ID.
     std::memcpy(answer.data(), sink.last_query.data(), 2);
-    const engine::UpstreamAnswer up{.wire = answer, .from = server,
-                                    .transport = net::Transport::Udp, .local_port = sink.last_port};
+    const engine::UpstreamAnswer up{.wire = answer,
+                                    .from = server,
+                                    .transport = net::Transport::Udp,
+                                    .local_port = sink.last_port};
     engine.on_upstream_answers({&up, 1}, now + 1000, sink);
     now += 2000;
   }
-  if (sink.replies != static_cast<std::uint64_t>(state.iterations())) state.SkipWithError("a query went unanswered");
+  if (sink.replies != static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("a query went unanswered");
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_EngineForwardRoundTrip);

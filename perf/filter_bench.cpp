@@ -90,7 +90,8 @@ void BM_Lookup(benchmark::State& state) {
     blocked += trie.lookup(queries[next]).verdict == filter::Decision::Verdict::Block;
     next = (next + 1) & 4095;
   }
-  if (blocked != static_cast<std::size_t>(state.iterations())) state.SkipWithError("a listed name passed");
+  if (blocked != static_cast<std::size_t>(state.iterations()))
+    state.SkipWithError("a listed name passed");
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Lookup)->Arg(1'000)->Arg(1'000'000);

@@ -31,22 +31,32 @@ constexpr int kExitRuntime = 3;
 
 spdlog::level::level_enum to_spdlog(control::LogLevel level) {
   switch (level) {
-    case control::LogLevel::Trace: return spdlog::level::trace;
-    case control::LogLevel::Debug: return spdlog::level::debug;
-    case control::LogLevel::Info: return spdlog::level::info;
-    case control::LogLevel::Warn: return spdlog::level::warn;
-    case control::LogLevel::Error: return spdlog::level::err;
-    case control::LogLevel::Critical: return spdlog::level::critical;
-    case control::LogLevel::Off: return spdlog::level::off;
+    case control::LogLevel::Trace:
+      return spdlog::level::trace;
+    case control::LogLevel::Debug:
+      return spdlog::level::debug;
+    case control::LogLevel::Info:
+      return spdlog::level::info;
+    case control::LogLevel::Warn:
+      return spdlog::level::warn;
+    case control::LogLevel::Error:
+      return spdlog::level::err;
+    case control::LogLevel::Critical:
+      return spdlog::level::critical;
+    case control::LogLevel::Off:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
 
 upstream::Strategy to_strategy(control::Strategy strategy) {
   switch (strategy) {
-    case control::Strategy::RoundRobin: return upstream::Strategy::RoundRobin;
-    case control::Strategy::Failover: return upstream::Strategy::Failover;
-    case control::Strategy::Fastest: return upstream::Strategy::Fastest;
+    case control::Strategy::RoundRobin:
+      return upstream::Strategy::RoundRobin;
+    case control::Strategy::Failover:
+      return upstream::Strategy::Failover;
+    case control::Strategy::Fastest:
+      return upstream::Strategy::Fastest;
   }
   return upstream::Strategy::Fastest;
 }
@@ -76,11 +86,10 @@ void stop_logging(std::shared_ptr<spdlog::details::thread_pool> pool) {
 control::Config load(const control::CommandLine& command_line) {
   // Upstreams given on the command line make /etc/resolv.conf irrelevant.
   const std::string resolv_conf = command_line.upstreams.empty() ? "/etc/resolv.conf" : "";
-  control::Config config =
-      command_line.config_path.empty()
-          ? control::parse_config(control::embedded_dev_config(), "<embedded conf/dev.yaml>",
-                                  resolv_conf)
-          : control::load_config_file(command_line.config_path, resolv_conf);
+  control::Config config = command_line.config_path.empty()
+                               ? control::parse_config(control::embedded_dev_config(),
+                                                       "<embedded conf/dev.yaml>", resolv_conf)
+                               : control::load_config_file(command_line.config_path, resolv_conf);
   control::apply_overrides(config, command_line);
   return config;
 }
@@ -92,7 +101,8 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config) {
   backend.tcp_listen = config.listen.tcp;
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
-  for (const auto& server : config.upstreams.servers) backend.engine.servers.push_back(server.address);
+  for (const auto& server : config.upstreams.servers)
+    backend.engine.servers.push_back(server.address);
   backend.engine.max_udp = config.edns.max_udp;
   backend.engine.selector = upstream::SelectorConfig{
       .strategy = to_strategy(config.upstreams.strategy),
@@ -123,17 +133,20 @@ void log_summary(const io::SocketBackend& backend) {
     timeouts += get(c.upstream_timeouts);
     dropped += get(c.drop_short) + get(c.drop_qr_set);
   }
-  spdlog::info("served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped",
-               queries, replies, forwarded, servfail, timeouts, dropped);
+  spdlog::info(
+      "served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped",
+      queries, replies, forwarded, servfail, timeouts, dropped);
 }
 
 // What this build cannot run although the file is valid; empty when it can.
 std::string unsupported(const control::Config& config) {
   if (config.dataplane.backend != control::Backend::Dpdk) return {};
 #ifdef HEIMDALL_DPDK_BACKEND
-  return config.source + ": dataplane.backend: dpdk is not implemented yet in this version; use socket";
+  return config.source +
+         ": dataplane.backend: dpdk is not implemented yet in this version; use socket";
 #else
-  return config.source + ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
+  return config.source +
+         ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
 #endif
 }
 

@@ -42,19 +42,20 @@ struct Options {
 };
 
 [[noreturn]] void usage(const char* problem) {
-  std::fprintf(stderr,
-               "heimdall-query: %s\n"
-               "usage: heimdall-query [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+pipeline=N]\n"
-               "       [+noedns] [+bufsize=N] [+ednsversion=N] [+do] [+nord] [+opcode=N] [+timeout=MS]\n"
-               "TYPE: A AAAA CNAME MX NS SOA TXT PTR ANY or a number\n",
-               problem);
+  std::fprintf(
+      stderr,
+      "heimdall-query: %s\n"
+      "usage: heimdall-query [@SERVER] [-p PORT] NAME [TYPE] [+tcp] [+pipeline=N]\n"
+      "       [+noedns] [+bufsize=N] [+ednsversion=N] [+do] [+nord] [+opcode=N] [+timeout=MS]\n"
+      "TYPE: A AAAA CNAME MX NS SOA TXT PTR ANY or a number\n",
+      problem);
   std::exit(2);
 }
 
 std::uint16_t type_from_text(const std::string& text) {
   static const std::pair<const char*, std::uint16_t> kTypes[] = {
-      {"A", 1}, {"NS", 2}, {"CNAME", 5}, {"SOA", 6}, {"PTR", 12}, {"MX", 15}, {"TXT", 16},
-      {"AAAA", 28}, {"ANY", 255}, {"AXFR", 252}};
+      {"A", 1},   {"NS", 2},   {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},
+      {"MX", 15}, {"TXT", 16}, {"AAAA", 28}, {"ANY", 255}, {"AXFR", 252}};
   for (const auto& [name, value] : kTypes) {
     if (strcasecmp(text.c_str(), name) == 0) return value;
   }
@@ -66,16 +67,26 @@ std::uint16_t type_from_text(const std::string& text) {
 
 const char* type_to_text(std::uint16_t type) {
   switch (type) {
-    case 1: return "A";
-    case 2: return "NS";
-    case 5: return "CNAME";
-    case 6: return "SOA";
-    case 12: return "PTR";
-    case 15: return "MX";
-    case 16: return "TXT";
-    case 28: return "AAAA";
-    case 41: return "OPT";
-    default: return "TYPE";
+    case 1:
+      return "A";
+    case 2:
+      return "NS";
+    case 5:
+      return "CNAME";
+    case 6:
+      return "SOA";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 16:
+      return "TXT";
+    case 28:
+      return "AAAA";
+    case 41:
+      return "OPT";
+    default:
+      return "TYPE";
   }
 }
 
@@ -99,7 +110,8 @@ Options parse(int argc, char** argv) {
     } else if (arg.rfind("+bufsize=", 0) == 0) {
       options.edns_size = static_cast<std::uint16_t>(std::atoi(value_of("+bufsize=").c_str()));
     } else if (arg.rfind("+ednsversion=", 0) == 0) {
-      options.edns_version = static_cast<std::uint8_t>(std::atoi(value_of("+ednsversion=").c_str()));
+      options.edns_version =
+          static_cast<std::uint8_t>(std::atoi(value_of("+ednsversion=").c_str()));
     } else if (arg == "+do") {
       options.dnssec_ok = true;
     } else if (arg == "+nord") {
@@ -140,7 +152,8 @@ Bytes build_query(const Options& options, std::uint16_t id) {
   }
   if (options.edns) {
     std::uint8_t opt[dns::kOptRecordSize];
-    dns::write_opt(opt, dns::OptSpec{.udp_size = options.edns_size, .extended_rcode = 0,
+    dns::write_opt(opt, dns::OptSpec{.udp_size = options.edns_size,
+                                     .extended_rcode = 0,
                                      .dnssec_ok = options.dnssec_ok});
     opt[6] = options.edns_version;  // the TTL's second byte is the EDNS version
     wire.insert(wire.end(), opt, opt + sizeof(opt));
@@ -185,19 +198,22 @@ bool print_reply(std::span<const std::uint8_t> wire) {
   }
   const dns::Header& h = msg.header;
   std::string flags;
-  for (const auto& [bit, name] : {std::pair{dns::flag::QR, "qr"}, {dns::flag::AA, "aa"},
-                                  {dns::flag::TC, "tc"}, {dns::flag::RD, "rd"},
-                                  {dns::flag::RA, "ra"}, {dns::flag::AD, "ad"},
+  for (const auto& [bit, name] : {std::pair{dns::flag::QR, "qr"},
+                                  {dns::flag::AA, "aa"},
+                                  {dns::flag::TC, "tc"},
+                                  {dns::flag::RD, "rd"},
+                                  {dns::flag::RA, "ra"},
+                                  {dns::flag::AD, "ad"},
                                   {dns::flag::CD, "cd"}}) {
     if (h.has(bit)) flags += (flags.empty() ? "" : ",") + std::string(name);
   }
   const unsigned rcode = h.rcode() | (unsigned{msg.edns.extended_rcode} << 4);
-  std::printf("reply id=%u rcode=%u flags=%s qd=%u an=%u ns=%u ar=%u tc=%d edns=%d do=%d "
-              "opt_len=%u size=%zu",
-              h.id, rcode, flags.empty() ? "-" : flags.c_str(), h.qdcount, h.ancount, h.nscount,
-              h.arcount, h.has(dns::flag::TC) ? 1 : 0,
-              msg.edns.present ? msg.edns.udp_size : 0, msg.edns.dnssec_ok ? 1 : 0,
-              msg.edns.record_length, wire.size());
+  std::printf(
+      "reply id=%u rcode=%u flags=%s qd=%u an=%u ns=%u ar=%u tc=%d edns=%d do=%d "
+      "opt_len=%u size=%zu",
+      h.id, rcode, flags.empty() ? "-" : flags.c_str(), h.qdcount, h.ancount, h.nscount, h.arcount,
+      h.has(dns::flag::TC) ? 1 : 0, msg.edns.present ? msg.edns.udp_size : 0,
+      msg.edns.dnssec_ok ? 1 : 0, msg.edns.record_length, wire.size());
   if (msg.has_question) {
     const auto q = msg.question.wire(wire);
     std::string name;

@@ -14,12 +14,14 @@ LogLevel parse_level(const std::string& text) {
   for (const auto& [name, level] : kLevels) {
     if (text == name) return level;
   }
-  throw UsageError("--log-level: expected trace|debug|info|warn|error|critical|off, got '" + text + "'");
+  throw UsageError("--log-level: expected trace|debug|info|warn|error|critical|off, got '" + text +
+                   "'");
 }
 
 net::Endpoint parse_endpoint(const std::string& flag, const std::string& text) {
   const auto endpoint = net::Endpoint::parse(text, 53);
-  if (!endpoint) throw UsageError(flag + ": expected ADDR:PORT such as 127.0.0.1:53, got '" + text + "'");
+  if (!endpoint)
+    throw UsageError(flag + ": expected ADDR:PORT such as 127.0.0.1:53, got '" + text + "'");
   return *endpoint;
 }
 
@@ -31,7 +33,8 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     std::string flag = argv[i];
     std::string value;
     bool has_inline_value = false;
-    if (const std::size_t equals = flag.find('='); flag.rfind("--", 0) == 0 && equals != std::string::npos) {
+    if (const std::size_t equals = flag.find('=');
+        flag.rfind("--", 0) == 0 && equals != std::string::npos) {
       value = flag.substr(equals + 1);
       flag = flag.substr(0, equals);
       has_inline_value = true;

@@ -39,7 +39,8 @@ class Reader {
       for (const char* candidate : allowed) known |= name == candidate;
       if (!known) {
         std::string list;
-        for (const char* candidate : allowed) list += (list.empty() ? "" : ", ") + std::string(candidate);
+        for (const char* candidate : allowed)
+          list += (list.empty() ? "" : ", ") + std::string(candidate);
         fail(entry.first, path.empty() ? name : path + "." + name,
              "unknown key; expected one of: " + list);
       }
@@ -113,8 +114,9 @@ void read_dataplane(const Reader& reader, const YAML::Node& node, DataplaneConfi
   reader.expect_map(node, "dataplane");
   reader.check_keys(node, "dataplane", {"backend", "workers", "eal_args", "ports"});
   if (node["backend"]) {
-    out.backend = reader.get_choice<Backend>(node["backend"], "dataplane.backend",
-                                             {{"socket", Backend::Socket}, {"dpdk", Backend::Dpdk}});
+    out.backend =
+        reader.get_choice<Backend>(node["backend"], "dataplane.backend",
+                                   {{"socket", Backend::Socket}, {"dpdk", Backend::Dpdk}});
   }
   if (node["workers"]) out.workers = reader.get_uint(node["workers"], "dataplane.workers", 1, 64);
   if (const YAML::Node args = node["eal_args"]) {
@@ -168,7 +170,8 @@ void read_upstreams(const Reader& reader, const YAML::Node& node, UpstreamsConfi
         reader.get_uint(node["probe_interval_ms"], "upstreams.probe_interval_ms", 100, 3600000);
   }
   if (const YAML::Node servers = node["servers"]) {
-    if (!servers.IsSequence()) reader.fail(servers, "upstreams.servers", "expected a list of servers");
+    if (!servers.IsSequence())
+      reader.fail(servers, "upstreams.servers", "expected a list of servers");
     if (servers.size() > 32) reader.fail(servers, "upstreams.servers", "at most 32 servers");
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const std::string key = "upstreams.servers[" + std::to_string(i) + "]";
@@ -180,7 +183,8 @@ void read_upstreams(const Reader& reader, const YAML::Node& node, UpstreamsConfi
       }
       const net::Endpoint endpoint = reader.get_endpoint(address, key + ".address", 53);
       for (const auto& seen : out.servers) {
-        if (seen.address == endpoint) reader.fail(address, key, "listed twice: " + endpoint.to_string());
+        if (seen.address == endpoint)
+          reader.fail(address, key, "listed twice: " + endpoint.to_string());
       }
       out.servers.push_back(UpstreamServerConfig{endpoint});
     }
@@ -201,8 +205,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   if (!root || root.IsNull()) throw ConfigError(source_name + ":1: the configuration is empty");
   reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "", {"dataplane", "edns", "listen", "upstreams", "cache", "filter",
-                               "local_records", "management", "logging"});
+  reader.check_keys(root, "",
+                    {"dataplane", "edns", "listen", "upstreams", "cache", "filter", "local_records",
+                     "management", "logging"});
 
   Config config;
   config.source = source_name;
@@ -221,11 +226,14 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     reader.expect_map(logging, "logging");
     reader.check_keys(logging, "logging", {"level"});
     if (logging["level"]) {
-      config.logging.level = reader.get_choice<LogLevel>(
-          logging["level"], "logging.level",
-          {{"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
-           {"warn", LogLevel::Warn}, {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
-           {"off", LogLevel::Off}});
+      config.logging.level = reader.get_choice<LogLevel>(logging["level"], "logging.level",
+                                                         {{"trace", LogLevel::Trace},
+                                                          {"debug", LogLevel::Debug},
+                                                          {"info", LogLevel::Info},
+                                                          {"warn", LogLevel::Warn},
+                                                          {"error", LogLevel::Error},
+                                                          {"critical", LogLevel::Critical},
+                                                          {"off", LogLevel::Off}});
     }
   }
   for (const char* section : {"cache", "filter", "management"}) {

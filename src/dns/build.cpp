@@ -45,7 +45,8 @@ bool fit_all_records(std::span<const std::uint8_t> wire, const Message& msg, std
   return kept.bytes <= budget;
 }
 
-RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg, std::size_t budget) {
+RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
+                         std::size_t budget) {
   if (RecordPrefix all; fit_all_records(wire, msg, budget, all)) return all;
   RecordPrefix kept;
   RecordPrefix candidate;  // complete RRsets seen so far, and the current one growing
@@ -86,15 +87,13 @@ RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
   });
   if (have_current && !stopped) commit_if_fits();
 
-  kept.dropped_answer_or_authority =
-      kept.counts[0] < copyable[0] || kept.counts[1] < copyable[1];
+  kept.dropped_answer_or_authority = kept.counts[0] < copyable[0] || kept.counts[1] < copyable[1];
   return kept;
 }
 
 std::uint16_t own_flags(std::uint16_t client_flags, std::uint16_t extra) {
-  return static_cast<std::uint16_t>(flag::QR | flag::RA |
-                                    (client_flags & (flag::kOpcodeMask | flag::RD | flag::CD)) |
-                                    extra);
+  return static_cast<std::uint16_t>(
+      flag::QR | flag::RA | (client_flags & (flag::kOpcodeMask | flag::RD | flag::CD)) | extra);
 }
 
 }  // namespace
@@ -103,9 +102,9 @@ std::uint16_t reply_flags(std::uint16_t client_flags, bool client_dnssec_ok,
                           std::uint16_t upstream_flags, bool truncated) {
   const bool authentic =
       (upstream_flags & flag::AD) && ((client_flags & flag::AD) || client_dnssec_ok);
-  return own_flags(client_flags,
-                   static_cast<std::uint16_t>((truncated ? flag::TC : 0) | (authentic ? flag::AD : 0) |
-                                              (upstream_flags & flag::kRcodeMask)));
+  return own_flags(client_flags, static_cast<std::uint16_t>((truncated ? flag::TC : 0) |
+                                                            (authentic ? flag::AD : 0) |
+                                                            (upstream_flags & flag::kRcodeMask)));
 }
 
 std::size_t write_opt(std::span<std::uint8_t> out, const OptSpec& spec) {
@@ -138,9 +137,9 @@ std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
   header.arcount = 1;
   header.write(out.data());
   std::memcpy(out.data() + kHeaderSize, client.question.data(), client.question.size());
-  write_opt(out.subspan(kHeaderSize + client.question.size()),
-            OptSpec{.udp_size = upstream_udp_size, .extended_rcode = 0,
-                    .dnssec_ok = client.dnssec_ok});
+  write_opt(
+      out.subspan(kHeaderSize + client.question.size()),
+      OptSpec{.udp_size = upstream_udp_size, .extended_rcode = 0, .dnssec_ok = client.dnssec_ok});
   return size;
 }
 
@@ -176,13 +175,14 @@ std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& u
   std::memcpy(out.data() + position, client.question.data(), question_size);
   position += question_size;
   if (records.bytes != 0) {
-    std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset, records.bytes);
+    std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset,
+                records.bytes);
   }
   position += records.bytes;
   if (client.edns) {
-    position += write_opt(out.subspan(position),
-                          OptSpec{.udp_size = our_udp_size, .extended_rcode = 0,
-                                  .dnssec_ok = client.dnssec_ok});
+    position += write_opt(
+        out.subspan(position),
+        OptSpec{.udp_size = our_udp_size, .extended_rcode = 0, .dnssec_ok = client.dnssec_ok});
   }
   return position;
 }

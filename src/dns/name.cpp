@@ -11,31 +11,45 @@ constexpr std::uint8_t kPointerMask = 0xc0;
 // that is looping, whatever the pointers' direction.
 constexpr int kMaxPointerHops = 127;
 
-std::uint8_t fold(std::uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c; }
+std::uint8_t fold(std::uint8_t c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
+}
 
 }  // namespace
 
 const char* to_string(ParseError error) {
   switch (error) {
-    case ParseError::Ok: return "ok";
-    case ParseError::Truncated: return "message truncated";
-    case ParseError::LabelTooLong: return "label longer than 63 octets";
-    case ParseError::NameTooLong: return "name longer than 255 octets";
-    case ParseError::BadPointer: return "compression pointer not pointing backwards";
-    case ParseError::PointerLoop: return "compression pointer loop";
-    case ParseError::BadLabelType: return "reserved label type";
-    case ParseError::BadQuestionCount: return "question count other than one";
-    case ParseError::OptNotInAdditional: return "OPT record outside the additional section";
-    case ParseError::DuplicateOpt: return "more than one OPT record";
-    case ParseError::BadOpt: return "malformed OPT record";
-    case ParseError::TrailingData: return "data after the last record";
+    case ParseError::Ok:
+      return "ok";
+    case ParseError::Truncated:
+      return "message truncated";
+    case ParseError::LabelTooLong:
+      return "label longer than 63 octets";
+    case ParseError::NameTooLong:
+      return "name longer than 255 octets";
+    case ParseError::BadPointer:
+      return "compression pointer not pointing backwards";
+    case ParseError::PointerLoop:
+      return "compression pointer loop";
+    case ParseError::BadLabelType:
+      return "reserved label type";
+    case ParseError::BadQuestionCount:
+      return "question count other than one";
+    case ParseError::OptNotInAdditional:
+      return "OPT record outside the additional section";
+    case ParseError::DuplicateOpt:
+      return "more than one OPT record";
+    case ParseError::BadOpt:
+      return "malformed OPT record";
+    case ParseError::TrailingData:
+      return "data after the last record";
   }
   return "unknown error";
 }
 
 ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset, NameKey* key) {
   std::size_t position = offset;
-  std::size_t end_in_place = 0;  // where the name ends in place: set at the first pointer
+  std::size_t end_in_place = 0;        // where the name ends in place: set at the first pointer
   std::size_t lowest_target = offset;  // every pointer must go below the previous one
   // After a jump, everything read must lie before the pointer that jumped: a
   // pointer refers to a complete earlier name, never to one that runs on over the
@@ -46,7 +60,8 @@ ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset,
   int hops = 0;
 
   for (;;) {
-    if (position >= limit) return limit == message.size() ? ParseError::Truncated : ParseError::BadPointer;
+    if (position >= limit)
+      return limit == message.size() ? ParseError::Truncated : ParseError::BadPointer;
     const std::uint8_t length = message[position];
     const std::uint8_t type = length & kPointerMask;
     if (type == kPointerMask) {

@@ -29,7 +29,8 @@ dns::ClientView view_of(const upstream::Waiter& waiter) {
                          .reply_limit = waiter.reply_limit};
 }
 
-void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view, const net::ClientRef& from) {
+void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view,
+                 const net::ClientRef& from) {
   waiter.client = from;
   waiter.id = view.id;
   waiter.flags = view.flags;
@@ -135,8 +136,9 @@ void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& 
   // OPT gets a FORMERR without one (RFC 6891 §7).
   view.edns = error == dns::ParseError::Ok && msg.edns.present;
   view.dnssec_ok = view.edns && msg.edns.dnssec_ok;
-  view.reply_limit = tcp ? static_cast<std::uint16_t>(dns::kMaxMessage)
-                         : dns::udp_reply_limit(view.edns ? msg.edns : dns::Edns{}, config_.max_udp);
+  view.reply_limit =
+      tcp ? static_cast<std::uint16_t>(dns::kMaxMessage)
+          : dns::udp_reply_limit(view.edns ? msg.edns : dns::Edns{}, config_.max_udp);
   if (msg.has_question) view.question = msg.question.wire(wire);
 
   if (msg.header.opcode() != dns::Opcode::Query) {
@@ -206,9 +208,8 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   ++query.attempts;
 
   std::uint32_t random = random32();
-  query.local_port = transport == net::Transport::Udp
-                         ? source_ports_[(random >> 16) % source_ports_.size()]
-                         : 0;
+  query.local_port =
+      transport == net::Transport::Udp ? source_ports_[(random >> 16) % source_ports_.size()] : 0;
   query.id = static_cast<std::uint16_t>(random);
   // With at most max_pending of 65536 IDs per port taken, a few draws always suffice.
   while (pending_.id_in_use(query.local_port, query.id)) {
@@ -232,8 +233,8 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
       .dnssec_ok = (query.key.flags & QuestionKey::kDo) != 0,
       .reply_limit = 0,
   };
-  const std::size_t length = dns::build_upstream_query(
-      as_client, query.id, config_.max_udp, {scratch_.get(), kScratchSize});
+  const std::size_t length = dns::build_upstream_query(as_client, query.id, config_.max_udp,
+                                                       {scratch_.get(), kScratchSize});
   sink.send_to_upstream(server, transport, query.local_port, {scratch_.get(), length});
 }
 
@@ -262,7 +263,8 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     return;
   }
   upstream::PendingQuery& query = pending_[slot];
-  if (query.transport != answer.transport || !(selector_.server(query.server).address == answer.from)) {
+  if (query.transport != answer.transport ||
+      !(selector_.server(query.server).address == answer.from)) {
     Counters::bump(counters_.upstream_unmatched);
     return;
   }
@@ -287,8 +289,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
     return;
   }
-  const bool untried_left =
-      std::popcount(query.tried_mask) < static_cast<int>(selector_.size());
+  const bool untried_left = std::popcount(query.tried_mask) < static_cast<int>(selector_.size());
   if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
       now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
     Counters::bump(counters_.retries);
@@ -334,12 +335,23 @@ void Engine::fail_waiters(std::uint32_t slot, Sink& sink) {
 void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, Rcode rcode,
                          Sink& sink) {
   switch (rcode) {
-    case Rcode::FormErr: Counters::bump(counters_.formerr); break;
-    case Rcode::ServFail: Counters::bump(counters_.servfail); break;
-    case Rcode::NotImp: Counters::bump(counters_.notimp); break;
-    case Rcode::Refused: Counters::bump(counters_.refused); break;
-    case Rcode::BadVers: Counters::bump(counters_.badvers); break;
-    default: break;
+    case Rcode::FormErr:
+      Counters::bump(counters_.formerr);
+      break;
+    case Rcode::ServFail:
+      Counters::bump(counters_.servfail);
+      break;
+    case Rcode::NotImp:
+      Counters::bump(counters_.notimp);
+      break;
+    case Rcode::Refused:
+      Counters::bump(counters_.refused);
+      break;
+    case Rcode::BadVers:
+      Counters::bump(counters_.badvers);
+      break;
+    default:
+      break;
   }
   const std::size_t length =
       dns::build_error(view, rcode, config_.max_udp, {scratch_.get(), kScratchSize});

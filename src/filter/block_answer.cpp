@@ -11,9 +11,9 @@ constexpr std::uint16_t kPointerToQuestion = 0xc00c;
 // The synthesized zone's servers: under .invalid (RFC 2606), so they can never
 // collide with a real name.
 constexpr std::uint8_t kSoaNames[] = {
-    2, 'n', 's', 8, 'h', 'e', 'i', 'm', 'd', 'a', 'l', 'l', 7, 'i', 'n', 'v', 'a', 'l', 'i', 'd', 0,
-    10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r', 8, 'h', 'e', 'i', 'm', 'd', 'a', 'l', 'l',
-    7, 'i', 'n', 'v', 'a', 'l', 'i', 'd', 0};
+    2,   'n', 's', 8,   'h', 'e', 'i', 'm', 'd', 'a', 'l', 'l', 7,   'i', 'n', 'v', 'a',
+    'l', 'i', 'd', 0,   10,  'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r', 8,   'h',
+    'e', 'i', 'm', 'd', 'a', 'l', 'l', 7,   'i', 'n', 'v', 'a', 'l', 'i', 'd', 0};
 
 class Writer {
  public:
@@ -31,7 +31,8 @@ class Writer {
     return put(bytes, 2);
   }
   bool put32(std::uint32_t value) {
-    return put16(static_cast<std::uint16_t>(value >> 16)) && put16(static_cast<std::uint16_t>(value));
+    return put16(static_cast<std::uint16_t>(value >> 16)) &&
+           put16(static_cast<std::uint16_t>(value));
   }
   // A record owned by the query name (a pointer to the question).
   bool record(std::uint16_t type, std::uint32_t ttl, const void* rdata, std::uint16_t rdlength) {
@@ -68,7 +69,8 @@ std::size_t build_block_answer(const dns::ClientView& client, std::uint16_t qtyp
   std::size_t count = 0;
   if (ipv4 || qtype == dns::rrtype::AAAA) {
     if (response.mode == BlockMode::Null) count = 1;
-    if (response.mode == BlockMode::Addresses) count = ipv4 ? response.ipv4_count : response.ipv6_count;
+    if (response.mode == BlockMode::Addresses)
+      count = ipv4 ? response.ipv4_count : response.ipv6_count;
   }
   auto address = [&](std::size_t i) -> const std::uint8_t* {
     if (response.mode == BlockMode::Null) return kZeros;
@@ -94,8 +96,9 @@ std::size_t build_block_answer(const dns::ClientView& client, std::uint16_t qtyp
   if (count == 0) ok = ok && writer.soa(response.ttl);
   if (ok && client.edns) {
     std::uint8_t opt[dns::kOptRecordSize];
-    dns::write_opt(opt, dns::OptSpec{.udp_size = our_udp_size, .extended_rcode = 0,
-                                     .dnssec_ok = client.dnssec_ok});
+    dns::write_opt(
+        opt,
+        dns::OptSpec{.udp_size = our_udp_size, .extended_rcode = 0, .dnssec_ok = client.dnssec_ok});
     ok = writer.put(opt, sizeof(opt));
   }
   return ok ? writer.length() : 0;

@@ -31,9 +31,12 @@ std::uint8_t flags_of(Action action, Scope scope) {
   const std::uint8_t exact = action == Action::Block ? kBlockExact : kAllowExact;
   const std::uint8_t below = action == Action::Block ? kBlockBelow : kAllowBelow;
   switch (scope) {
-    case Scope::Exact: return exact;
-    case Scope::Below: return below;
-    case Scope::Subtree: break;
+    case Scope::Exact:
+      return exact;
+    case Scope::Below:
+      return below;
+    case Scope::Subtree:
+      break;
   }
   return exact | below;
 }

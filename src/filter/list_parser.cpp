@@ -50,8 +50,9 @@ bool is_comment(std::string_view line) {
 // Names hosts files map for the machine itself: never rules.
 bool is_local_name(std::string_view name) {
   static constexpr std::array<std::string_view, 10> kLocal = {
-      "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost",
-      "ip6-loopback", "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters"};
+      "localhost",     "localhost.localdomain", "local",        "broadcasthost",
+      "ip6-localhost", "ip6-loopback",          "ip6-localnet", "ip6-mcastprefix",
+      "ip6-allnodes",  "ip6-allrouters"};
   for (const std::string_view local : kLocal) {
     if (name.size() == local.size() && strncasecmp(name.data(), local.data(), name.size()) == 0) {
       return true;
@@ -180,11 +181,19 @@ class Reader {
       const std::string_view line = trim(raw);
       if (!is_comment(line)) {
         switch (report_.format) {
-          case ListFormat::Hosts: hosts(line); break;
-          case ListFormat::Adblock: adblock(line); break;
-          case ListFormat::Wildcard: wildcard(line); break;
+          case ListFormat::Hosts:
+            hosts(line);
+            break;
+          case ListFormat::Adblock:
+            adblock(line);
+            break;
+          case ListFormat::Wildcard:
+            wildcard(line);
+            break;
           case ListFormat::Domains:
-          case ListFormat::Auto: domain(line); break;
+          case ListFormat::Auto:
+            domain(line);
+            break;
         }
       }
       if (end == std::string_view::npos) break;
@@ -209,11 +218,16 @@ std::string_view without_bom(std::string_view text) {
 
 const char* to_string(ListFormat format) {
   switch (format) {
-    case ListFormat::Auto: return "auto";
-    case ListFormat::Hosts: return "hosts";
-    case ListFormat::Domains: return "domains";
-    case ListFormat::Adblock: return "adblock";
-    case ListFormat::Wildcard: return "wildcard";
+    case ListFormat::Auto:
+      return "auto";
+    case ListFormat::Hosts:
+      return "hosts";
+    case ListFormat::Domains:
+      return "domains";
+    case ListFormat::Adblock:
+      return "adblock";
+    case ListFormat::Wildcard:
+      return "wildcard";
   }
   return "unknown";
 }
@@ -225,8 +239,8 @@ ListFormat detect_format(std::string_view text) {
   std::size_t start = 0;
   while (start < text.size() && seen < kDetectLines) {
     const std::size_t end = text.find('\n', start);
-    const std::string_view line =
-        trim(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    const std::string_view line = trim(
+        text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     start = end == std::string_view::npos ? text.size() : end + 1;
     if (is_comment(line)) continue;
     ++seen;

@@ -13,7 +13,8 @@ TimerWheel::TimerWheel(std::uint32_t capacity, std::uint64_t tick_ns, std::uint3
       prev_(capacity, kNone),
       slot_of_(capacity, kNone),
       deadline_(capacity, 0) {
-  if (tick_ns == 0 || slot_count == 0) throw std::invalid_argument("timer wheel needs ticks and slots");
+  if (tick_ns == 0 || slot_count == 0)
+    throw std::invalid_argument("timer wheel needs ticks and slots");
 }
 
 void TimerWheel::schedule(std::uint32_t item, std::uint64_t deadline_ns) {

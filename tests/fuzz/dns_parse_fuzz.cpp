@@ -63,7 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t stored_length = heimdall::cache::store_answer(wire, msg, stored);
   if (stored_length != heimdall::cache::stored_size(wire, msg)) std::abort();
   const std::size_t hit = heimdall::cache::reply_from_stored(
-      {stored, stored_length}, client, {.age_s = static_cast<std::uint32_t>(size % 600)}, 1232, out);
+      {stored, stored_length}, client, {.age_s = static_cast<std::uint32_t>(size % 600)}, 1232,
+      out);
   if (hit > client.reply_limit) std::abort();
   require_parses(out, hit);
   require_parses(out, build_upstream_query(client, 7, 1232, out));

@@ -1,7 +1,6 @@
-#include "heimdall/cache/cacheability.hpp"
-
 #include <gtest/gtest.h>
 
+#include "heimdall/cache/cacheability.hpp"
 #include "wire_builder.hpp"
 
 namespace heimdall::cache {
@@ -25,15 +24,25 @@ Cacheability judge_bytes(const Bytes& wire, const TtlPolicy& policy = {}) {
 }
 
 Bytes positive(std::uint32_t first_ttl, std::uint32_t second_ttl) {
-  return Packet().header(1, kNoError, 1, 2, 0, 1).question("www.example.com")
-      .pointer(12).record(A, first_ttl, a_rdata(1))
-      .pointer(12).record(A, second_ttl, a_rdata(2)).opt().bytes;
+  return Packet()
+      .header(1, kNoError, 1, 2, 0, 1)
+      .question("www.example.com")
+      .pointer(12)
+      .record(A, first_ttl, a_rdata(1))
+      .pointer(12)
+      .record(A, second_ttl, a_rdata(2))
+      .opt()
+      .bytes;
 }
 
 // A negative answer whose SOA record has `soa_ttl` and MINIMUM `minimum`.
 Bytes negative(std::uint16_t flags, std::uint32_t soa_ttl, std::uint32_t minimum) {
-  return Packet().header(1, flags, 1, 0, 1, 0).question("nx.example.com")
-      .pointer(15).record(SOA, soa_ttl, soa_rdata(minimum)).bytes;
+  return Packet()
+      .header(1, flags, 1, 0, 1, 0)
+      .question("nx.example.com")
+      .pointer(15)
+      .record(SOA, soa_ttl, soa_rdata(minimum))
+      .bytes;
 }
 
 TEST(Cacheability, PositiveAnswerLivesAsLongAsItsShortestRecord) {
@@ -62,25 +71,35 @@ TEST(Cacheability, NegativeTtlIsTheSoaMinimumOrTtlBoundedByTheMaximum) {
 }
 
 TEST(Cacheability, NegativeAnswerWithoutSoaIsNotCached) {
-  const Bytes referral = Packet().header(1, kNoError, 1, 0, 1, 0).question("nx.example.com")
-                             .pointer(15).record(dns::rrtype::NS, 3600, Packet().name("ns.example.com").bytes)
+  const Bytes referral = Packet()
+                             .header(1, kNoError, 1, 0, 1, 0)
+                             .question("nx.example.com")
+                             .pointer(15)
+                             .record(dns::rrtype::NS, 3600, Packet().name("ns.example.com").bytes)
                              .bytes;
   EXPECT_FALSE(judge_bytes(referral).cacheable);
-  EXPECT_FALSE(judge_bytes(Packet().header(1, kNxDomain, 1, 0, 0, 0).question("nx.example.com").bytes)
-                   .cacheable);
+  EXPECT_FALSE(
+      judge_bytes(Packet().header(1, kNxDomain, 1, 0, 0, 0).question("nx.example.com").bytes)
+          .cacheable);
 }
 
 TEST(Cacheability, CnameToNoDataIsBoundedLikeANegativeAnswer) {
-  const Bytes wire = Packet().header(1, kNoError, 1, 1, 1, 0).question("a.example.com")
-                         .pointer(12).record(CNAME, 3600, Packet().name("b.example.com").bytes)
-                         .pointer(14).record(SOA, 3600, soa_rdata(60)).bytes;
+  const Bytes wire = Packet()
+                         .header(1, kNoError, 1, 1, 1, 0)
+                         .question("a.example.com")
+                         .pointer(12)
+                         .record(CNAME, 3600, Packet().name("b.example.com").bytes)
+                         .pointer(14)
+                         .record(SOA, 3600, soa_rdata(60))
+                         .bytes;
   const Cacheability verdict = judge_bytes(wire);
   EXPECT_EQ(verdict.kind, AnswerKind::Positive);
   EXPECT_EQ(verdict.ttl, 60u);
 }
 
 TEST(Cacheability, ServfailIsCachedOnlyWhenConfiguredAndAtMostFiveMinutes) {
-  const Bytes servfail = Packet().header(1, kServFail, 1, 0, 0, 0).question("www.example.com").bytes;
+  const Bytes servfail =
+      Packet().header(1, kServFail, 1, 0, 0, 0).question("www.example.com").bytes;
   EXPECT_FALSE(judge_bytes(servfail).cacheable) << "off by default";
   const Cacheability brief = judge_bytes(servfail, {.servfail_ttl = 5});
   EXPECT_TRUE(brief.cacheable);
@@ -95,8 +114,11 @@ TEST(Cacheability, TruncatedAndOtherRcodesAreNotCached) {
   EXPECT_FALSE(judge_bytes(truncated).cacheable);
   const Bytes refused = Packet().header(1, kRefused, 1, 0, 0, 0).question("www.example.com").bytes;
   EXPECT_FALSE(judge_bytes(refused).cacheable);
-  const Bytes badcookie = Packet().header(1, kNoError, 1, 0, 0, 1).question("www.example.com")
-                              .opt(1232, false, 0, {}, 1).bytes;
+  const Bytes badcookie = Packet()
+                              .header(1, kNoError, 1, 0, 0, 1)
+                              .question("www.example.com")
+                              .opt(1232, false, 0, {}, 1)
+                              .bytes;
   EXPECT_FALSE(judge_bytes(badcookie).cacheable) << "an extended RCODE";
 }
 

@@ -1,9 +1,8 @@
-#include "heimdall/cache/stored_answer.hpp"
-
 #include <gtest/gtest.h>
 
 #include <vector>
 
+#include "heimdall/cache/stored_answer.hpp"
 #include "wire_builder.hpp"
 
 namespace heimdall::cache {
@@ -17,11 +16,17 @@ using testing::Packet;
 // www.example.com: two A records (TTL 300 and 200), an NS in authority (900),
 // and the upstream's OPT carrying an NSID option.
 Bytes upstream_answer(std::uint16_t flags = 0x85a0) {
-  return Packet().header(0x2222, flags, 1, 2, 1, 1).question("www.example.com")
-      .pointer(12).record(A, 300, a_rdata(1))
-      .pointer(12).record(A, 200, a_rdata(2))
-      .pointer(16).record(dns::rrtype::NS, 900, Packet().name("ns.example.com").bytes)
-      .opt(4096, false, 0, Packet().u16(3).u16(2).u16(0x6869).bytes).bytes;
+  return Packet()
+      .header(0x2222, flags, 1, 2, 1, 1)
+      .question("www.example.com")
+      .pointer(12)
+      .record(A, 300, a_rdata(1))
+      .pointer(12)
+      .record(A, 200, a_rdata(2))
+      .pointer(16)
+      .record(dns::rrtype::NS, 900, Packet().name("ns.example.com").bytes)
+      .opt(4096, false, 0, Packet().u16(3).u16(2).u16(0x6869).bytes)
+      .bytes;
 }
 
 Bytes store(const Bytes& answer) {
@@ -45,9 +50,12 @@ Client client(const char* name, bool edns, bool dnssec_ok = false, std::uint16_t
   c.query = p.bytes;
   dns::Message msg;
   EXPECT_EQ(dns::parse_message(c.query, msg), dns::ParseError::Ok);
-  c.view = dns::ClientView{.id = msg.header.id, .flags = msg.header.flags,
-                           .question = msg.question.wire(c.query), .edns = edns,
-                           .dnssec_ok = dnssec_ok, .reply_limit = limit};
+  c.view = dns::ClientView{.id = msg.header.id,
+                           .flags = msg.header.flags,
+                           .question = msg.question.wire(c.query),
+                           .edns = edns,
+                           .dnssec_ok = dnssec_ok,
+                           .reply_limit = limit};
   return c;
 }
 
@@ -90,7 +98,8 @@ TEST(StoredAnswer, ReplyIsTheClientsWithAgedTtls) {
   EXPECT_FALSE(r.msg.header.has(dns::flag::AA));
   EXPECT_FALSE(r.msg.header.has(dns::flag::AD)) << "stored AD, but not asked for";
   const auto question = r.msg.question.wire(r.wire);
-  EXPECT_EQ(Bytes(question.begin(), question.end()), Bytes(c.query.begin() + 12, c.query.end() - 11));
+  EXPECT_EQ(Bytes(question.begin(), question.end()),
+            Bytes(c.query.begin() + 12, c.query.end() - 11));
   EXPECT_EQ(r.ttls, (std::vector<std::uint32_t>{200, 100, 800}));
   ASSERT_TRUE(r.msg.edns.present);
   EXPECT_EQ(r.msg.edns.udp_size, 1232);

@@ -1,9 +1,8 @@
 // Configuration loading, its error messages, the command line, and endpoints.
 #include <gtest/gtest.h>
-
-#include <cstdlib>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -30,12 +29,15 @@ class TempFile {
 };
 
 const TempFile& resolv_conf() {
-  static const TempFile file("# generated\nsearch example\nnameserver 192.0.2.53\n"
-                             "nameserver 2001:db8::53\nnameserver fe80::1%eth0\n");
+  static const TempFile file(
+      "# generated\nsearch example\nnameserver 192.0.2.53\n"
+      "nameserver 2001:db8::53\nnameserver fe80::1%eth0\n");
   return file;
 }
 
-Config parse(const std::string& text) { return parse_config(text, "test.yaml", resolv_conf().path()); }
+Config parse(const std::string& text) {
+  return parse_config(text, "test.yaml", resolv_conf().path());
+}
 
 // Parsing must fail, and the message must name the file, line, key and reason.
 void expect_error(const std::string& text, int line, const std::string& key,
@@ -45,7 +47,8 @@ void expect_error(const std::string& text, int line, const std::string& key,
     ADD_FAILURE() << "accepted:\n" << text;
   } catch (const ConfigError& error) {
     const std::string message = error.what();
-    EXPECT_NE(message.find("test.yaml:" + std::to_string(line) + ":"), std::string::npos) << message;
+    EXPECT_NE(message.find("test.yaml:" + std::to_string(line) + ":"), std::string::npos)
+        << message;
     EXPECT_NE(message.find(key), std::string::npos) << message;
     EXPECT_NE(message.find(reason), std::string::npos) << message;
   }
@@ -66,7 +69,8 @@ TEST(Config, EmbeddedDevConfigListensOnLoopback5353AndUsesResolvConf) {
 TEST(Config, ReferenceConfigParses) {
   const char* root = std::getenv("HEIMDALL_SOURCE_ROOT");
   ASSERT_NE(root, nullptr) << "meson sets HEIMDALL_SOURCE_ROOT for this test";
-  const Config config = load_config_file(std::string(root) + "/conf/reference.yaml", resolv_conf().path());
+  const Config config =
+      load_config_file(std::string(root) + "/conf/reference.yaml", resolv_conf().path());
   EXPECT_FALSE(config.upstreams.servers.empty());
   EXPECT_FALSE(config.inactive_sections.empty());
 }
@@ -130,8 +134,9 @@ TEST(Config, ErrorsNameTheLineTheKeyAndTheReason) {
   expect_error("listen: {udp: []}\n", 1, "listen", "at least one");
   expect_error("listen: {udp: [\"127.0.0.1:53\"]\n", 2, "YAML syntax", "");
   expect_error("", 1, "empty", "");
-  expect_error("listen: {udp: [\"127.0.0.1:53\"]}\nupstreams:\n  servers:\n    - address: 127.0.0.1:0\n",
-               4, "upstreams.servers[0].address", "expected an address");
+  expect_error(
+      "listen: {udp: [\"127.0.0.1:53\"]}\nupstreams:\n  servers:\n    - address: 127.0.0.1:0\n", 4,
+      "upstreams.servers[0].address", "expected an address");
 }
 
 TEST(Config, MissingUpstreamsAndNoResolvConfIsAnError) {
@@ -139,7 +144,8 @@ TEST(Config, MissingUpstreamsAndNoResolvConfIsAnError) {
     parse_config("listen: {udp: [\"127.0.0.1:53\"]}\n", "test.yaml", "/nonexistent/resolv.conf");
     ADD_FAILURE() << "accepted";
   } catch (const ConfigError& error) {
-    EXPECT_NE(std::string(error.what()).find("upstreams.servers: none configured"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("upstreams.servers: none configured"),
+              std::string::npos)
         << error.what();
   }
   const Config config = parse_config("listen: {udp: [\"127.0.0.1:53\"]}\n", "test.yaml", "");
@@ -151,7 +157,8 @@ TEST(Config, UnreadableFileIsAnError) {
 }
 
 TEST(ResolvConf, ReadsNameserversAndSkipsTheRest) {
-  const TempFile file("; comment\n#nameserver 10.0.0.1\noptions ndots:2\nnameserver 127.0.0.53 # stub\n");
+  const TempFile file(
+      "; comment\n#nameserver 10.0.0.1\noptions ndots:2\nnameserver 127.0.0.53 # stub\n");
   const auto servers = read_resolv_conf(file.path());
   ASSERT_EQ(servers.size(), 1u);
   EXPECT_EQ(servers[0].to_string(), "127.0.0.53:53");
@@ -192,7 +199,8 @@ TEST(CommandLine, RejectsUnknownFlagsMissingValuesAndBadValues) {
 }
 
 TEST(CommandLine, OverridesReplaceWhatTheFileSays) {
-  Config config = parse("listen: {udp: [\"127.0.0.1:53\"]}\nupstreams: {servers: [127.0.0.1:5400]}\n");
+  Config config =
+      parse("listen: {udp: [\"127.0.0.1:53\"]}\nupstreams: {servers: [127.0.0.1:5400]}\n");
   apply_overrides(config, parse_args({"--listen", "127.0.0.1:5300", "--upstream", "127.0.0.2:53",
                                       "--upstream", "127.0.0.3:53", "--workers", "1"}));
   ASSERT_EQ(config.listen.udp.size(), 1u);
@@ -210,8 +218,8 @@ TEST(Endpoint, ParsesAndPrintsIpv4AndIpv6) {
   EXPECT_EQ(net::Endpoint::parse("127.0.0.1", 5353)->to_string(), "127.0.0.1:5353");
   EXPECT_EQ(net::Endpoint::parse("[::1]:5300")->to_string(), "[::1]:5300");
   EXPECT_EQ(net::Endpoint::parse("2001:db8::1")->to_string(), "[2001:db8::1]:53");
-  for (const char* bad : {"", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3:53", "example.com:53",
-                          "[::1", "[::1]x", "1.2.3.4:"}) {
+  for (const char* bad : {"", "1.2.3.4:0", "1.2.3.4:70000", "1.2.3:53", "example.com:53", "[::1",
+                          "[::1]x", "1.2.3.4:"}) {
     EXPECT_FALSE(net::Endpoint::parse(bad).has_value()) << bad;
   }
 }
@@ -221,7 +229,8 @@ TEST(Endpoint, RoundTripsThroughSockaddr) {
     const net::Endpoint endpoint = *net::Endpoint::parse(text);
     sockaddr_storage sa{};
     endpoint.to_sockaddr(sa);
-    EXPECT_EQ(net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa)), endpoint) << text;
+    EXPECT_EQ(net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa)), endpoint)
+        << text;
   }
 }
 

@@ -42,9 +42,13 @@ TEST(Name, FoldsCaseIntoTheKey) {
 }
 
 TEST(Name, FollowsBackwardPointersAndStopsInPlaceAfterThem) {
-  const Bytes wire = Packet().header(1, 0x8000, 1, 1, 0, 0).question("example.com")
-                         .raw({3, 'w', 'w', 'w'}).pointer(12)
-                         .record(rrtype::A, 60, a_rdata(1)).bytes;
+  const Bytes wire = Packet()
+                         .header(1, 0x8000, 1, 1, 0, 0)
+                         .question("example.com")
+                         .raw({3, 'w', 'w', 'w'})
+                         .pointer(12)
+                         .record(rrtype::A, 60, a_rdata(1))
+                         .bytes;
   std::size_t offset = 12 + 13 + 4;
   NameKey key;
   ASSERT_EQ(read_name(wire, offset, &key), ParseError::Ok);
@@ -62,15 +66,19 @@ TEST(Name, RejectsCompressionLoop) {
   const std::uint16_t first = static_cast<std::uint16_t>(loop.size());
   Packet tail;
   tail.raw({1, 'x'}).pointer(static_cast<std::uint16_t>(first + 4));  // forward
-  tail.raw({1, 'y'}).pointer(first);                                   // back to the first
+  tail.raw({1, 'y'}).pointer(first);                                  // back to the first
   loop.insert(loop.end(), tail.bytes.begin(), tail.bytes.end());
   std::size_t offset = first;
   EXPECT_EQ(read_name(loop, offset, nullptr), ParseError::BadPointer);
 }
 
 TEST(Name, RejectsForwardPointers) {
-  const Bytes wire = Packet().header(1, 0x8000, 1, 1, 0, 0).question("a.com")
-                         .pointer(200).record(rrtype::A, 60, a_rdata(1)).bytes;
+  const Bytes wire = Packet()
+                         .header(1, 0x8000, 1, 1, 0, 0)
+                         .question("a.com")
+                         .pointer(200)
+                         .record(rrtype::A, 60, a_rdata(1))
+                         .bytes;
   Message msg;
   EXPECT_EQ(parse(wire, msg), ParseError::BadPointer);
 }
@@ -88,8 +96,12 @@ TEST(Name, RejectsAPointerToANameThatRunsOnPastThePointer) {
 }
 
 TEST(Name, RejectsPointersIntoTheHeader) {
-  const Bytes wire = Packet().header(1, 0x8000, 1, 1, 0, 0).question("a.com")
-                         .pointer(2).record(rrtype::A, 60, a_rdata(1)).bytes;
+  const Bytes wire = Packet()
+                         .header(1, 0x8000, 1, 1, 0, 0)
+                         .question("a.com")
+                         .pointer(2)
+                         .record(rrtype::A, 60, a_rdata(1))
+                         .bytes;
   Message msg;
   EXPECT_EQ(parse(wire, msg), ParseError::BadPointer);
 }
@@ -173,8 +185,12 @@ TEST(Message, RejectsATruncatedQuestionAndRecord) {
   wire.pop_back();
   Message msg;
   EXPECT_EQ(parse(wire, msg), ParseError::Truncated);
-  Bytes answer = Packet().header(1, 0x8000, 1, 1, 0, 0).question("a.com").pointer(12)
-                     .record(rrtype::A, 60, a_rdata(1)).bytes;
+  Bytes answer = Packet()
+                     .header(1, 0x8000, 1, 1, 0, 0)
+                     .question("a.com")
+                     .pointer(12)
+                     .record(rrtype::A, 60, a_rdata(1))
+                     .bytes;
   answer.pop_back();
   EXPECT_EQ(parse(answer, msg), ParseError::Truncated) << "RDATA shorter than RDLENGTH";
 }
@@ -187,11 +203,17 @@ TEST(Message, RejectsTrailingGarbage) {
 }
 
 TEST(Message, WalksEverySectionAndRecordsTtlOffsets) {
-  const Bytes wire = Packet().header(1, 0x8180, 1, 2, 1, 1).question("www.example.com")
-                         .pointer(12).record(rrtype::A, 300, a_rdata(1))
-                         .pointer(12).record(rrtype::A, 200, a_rdata(2))
-                         .pointer(16).record(rrtype::NS, 900, Packet().name("ns.example.com").bytes)
-                         .opt().bytes;
+  const Bytes wire = Packet()
+                         .header(1, 0x8180, 1, 2, 1, 1)
+                         .question("www.example.com")
+                         .pointer(12)
+                         .record(rrtype::A, 300, a_rdata(1))
+                         .pointer(12)
+                         .record(rrtype::A, 200, a_rdata(2))
+                         .pointer(16)
+                         .record(rrtype::NS, 900, Packet().name("ns.example.com").bytes)
+                         .opt()
+                         .bytes;
   Message msg;
   ASSERT_EQ(parse(wire, msg), ParseError::Ok);
   std::vector<Record> records;
@@ -213,8 +235,8 @@ TEST(Message, WalksEverySectionAndRecordsTtlOffsets) {
 
 TEST(Message, ParsesEdns) {
   const Bytes options = Packet().u16(10).u16(8).u32(1).u32(2).u16(65001).u16(0).bytes;
-  const Bytes wire = Packet().header(1, 0, 1, 0, 0, 1).question("a.com")
-                         .opt(4096, true, 0, options).bytes;
+  const Bytes wire =
+      Packet().header(1, 0, 1, 0, 0, 1).question("a.com").opt(4096, true, 0, options).bytes;
   Message msg;
   ASSERT_EQ(parse(wire, msg), ParseError::Ok) << "unknown options are ignored";
   EXPECT_TRUE(msg.edns.present);
@@ -223,7 +245,8 @@ TEST(Message, ParsesEdns) {
   EXPECT_EQ(msg.edns.version, 0);
   EXPECT_EQ(msg.edns.record_length, 11 + options.size());
 
-  const Bytes v1 = Packet().header(1, 0, 1, 0, 0, 1).question("a.com").opt(512, false, 1, {}, 3).bytes;
+  const Bytes v1 =
+      Packet().header(1, 0, 1, 0, 0, 1).question("a.com").opt(512, false, 1, {}, 3).bytes;
   ASSERT_EQ(parse(v1, msg), ParseError::Ok);
   EXPECT_EQ(msg.edns.version, 1);
   EXPECT_EQ(msg.edns.extended_rcode, 3);
@@ -238,22 +261,37 @@ TEST(Message, RejectsOptInTheWrongSectionTwiceOrMalformed) {
   EXPECT_EQ(parse(in_authority, msg), ParseError::OptNotInAdditional);
   const Bytes twice = Packet().header(1, 0, 1, 0, 0, 2).question("a.com").opt().opt().bytes;
   EXPECT_EQ(parse(twice, msg), ParseError::DuplicateOpt);
-  const Bytes named = Packet().header(1, 0, 1, 0, 0, 1).question("a.com").name("x.com")
-                          .record(rrtype::OPT, 0, {}, 1232).bytes;
+  const Bytes named = Packet()
+                          .header(1, 0, 1, 0, 0, 1)
+                          .question("a.com")
+                          .name("x.com")
+                          .record(rrtype::OPT, 0, {}, 1232)
+                          .bytes;
   EXPECT_EQ(parse(named, msg), ParseError::BadOpt);
-  const Bytes bad_option = Packet().header(1, 0, 1, 0, 0, 1).question("a.com")
-                               .opt(1232, false, 0, {0, 10, 0, 9, 1}).bytes;
+  const Bytes bad_option = Packet()
+                               .header(1, 0, 1, 0, 0, 1)
+                               .question("a.com")
+                               .opt(1232, false, 0, {0, 10, 0, 9, 1})
+                               .bytes;
   EXPECT_EQ(parse(bad_option, msg), ParseError::BadOpt) << "option longer than the RDATA";
 }
 
 TEST(Message, NegativeTtlIsTheSmallerOfSoaTtlAndMinimum) {
   Message msg;
-  const Bytes minimum_smaller = Packet().header(1, 0x8183, 1, 0, 1, 0).question("nx.example.com")
-                                    .pointer(15).record(rrtype::SOA, 3600, soa_rdata(300)).bytes;
+  const Bytes minimum_smaller = Packet()
+                                    .header(1, 0x8183, 1, 0, 1, 0)
+                                    .question("nx.example.com")
+                                    .pointer(15)
+                                    .record(rrtype::SOA, 3600, soa_rdata(300))
+                                    .bytes;
   ASSERT_EQ(parse(minimum_smaller, msg), ParseError::Ok);
   EXPECT_EQ(negative_ttl(minimum_smaller, msg), 300u);
-  const Bytes ttl_smaller = Packet().header(1, 0x8183, 1, 0, 1, 0).question("nx.example.com")
-                                .pointer(15).record(rrtype::SOA, 60, soa_rdata(300)).bytes;
+  const Bytes ttl_smaller = Packet()
+                                .header(1, 0x8183, 1, 0, 1, 0)
+                                .question("nx.example.com")
+                                .pointer(15)
+                                .record(rrtype::SOA, 60, soa_rdata(300))
+                                .bytes;
   ASSERT_EQ(parse(ttl_smaller, msg), ParseError::Ok);
   EXPECT_EQ(negative_ttl(ttl_smaller, msg), 60u);
   const Bytes no_soa = Packet().header(1, 0x8183, 1, 0, 0, 0).question("nx.example.com").bytes;
@@ -291,12 +329,16 @@ Built reply_for(const Bytes& query, const Bytes& upstream, std::uint16_t limit) 
 }
 
 TEST(Build, ReplyIsTheAppliancesOwn) {
-  const Bytes query = Packet().header(0x1111, 0x0110, 1, 0, 0, 1).question("WWW.example.com")
-                          .opt(1232, true).bytes;
+  const Bytes query =
+      Packet().header(0x1111, 0x0110, 1, 0, 0, 1).question("WWW.example.com").opt(1232, true).bytes;
   const Bytes nsid = Packet().u16(3).u16(4).u32(0x61626364).bytes;
-  const Bytes upstream = Packet().header(0x2222, 0x8580 | 0x0020, 1, 1, 0, 1)
-                             .question("www.example.com").pointer(12)
-                             .record(rrtype::A, 300, a_rdata(1)).opt(4096, true, 0, nsid).bytes;
+  const Bytes upstream = Packet()
+                             .header(0x2222, 0x8580 | 0x0020, 1, 1, 0, 1)
+                             .question("www.example.com")
+                             .pointer(12)
+                             .record(rrtype::A, 300, a_rdata(1))
+                             .opt(4096, true, 0, nsid)
+                             .bytes;
   const auto [reply, msg] = reply_for(query, upstream, 1232);
   EXPECT_EQ(msg.header.id, 0x1111);
   EXPECT_TRUE(msg.header.has(flag::QR));
@@ -317,8 +359,13 @@ TEST(Build, ReplyIsTheAppliancesOwn) {
 
 TEST(Build, ReplyHasNoOptOrAdWhenTheClientSentNoOpt) {
   const Bytes query = Packet().header(7, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
-  const Bytes upstream = Packet().header(9, 0x81a0, 1, 1, 0, 1).question("a.com").pointer(12)
-                             .record(rrtype::A, 60, a_rdata(1)).opt().bytes;
+  const Bytes upstream = Packet()
+                             .header(9, 0x81a0, 1, 1, 0, 1)
+                             .question("a.com")
+                             .pointer(12)
+                             .record(rrtype::A, 60, a_rdata(1))
+                             .opt()
+                             .bytes;
   const Message msg = reply_for(query, upstream, 512).msg;
   EXPECT_FALSE(msg.edns.present);
   EXPECT_EQ(msg.header.arcount, 0);
@@ -331,7 +378,8 @@ Bytes big_answer(int count, std::uint16_t extra_additional = 0) {
   Packet p;
   p.header(9, 0x8180, 1, static_cast<std::uint16_t>(count), 0, extra_additional)
       .question("big.example.com");
-  for (int i = 0; i < count; ++i) p.pointer(12).record(rrtype::A, 60, a_rdata(static_cast<std::uint8_t>(i)));
+  for (int i = 0; i < count; ++i)
+    p.pointer(12).record(rrtype::A, 60, a_rdata(static_cast<std::uint8_t>(i)));
   for (int i = 0; i < extra_additional; ++i) {
     p.name("glue.example.com").record(rrtype::A, 60, a_rdata(static_cast<std::uint8_t>(i)));
   }
@@ -352,7 +400,8 @@ TEST(Build, TruncatesAtRrsetBoundariesWithTc) {
 }
 
 TEST(Build, KeepsOnlyHeaderQuestionAndOptWhenNothingFits) {
-  const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 1).question("big.example.com").opt(512).bytes;
+  const Bytes query =
+      Packet().header(1, 0x0100, 1, 0, 0, 1).question("big.example.com").opt(512).bytes;
   const auto [reply, msg] = reply_for(query, big_answer(60), 512);
   EXPECT_EQ(reply.size(), 12u + 21 + kOptRecordSize);
   EXPECT_TRUE(msg.header.has(flag::TC));
@@ -411,7 +460,8 @@ TEST(Build, ErrorRepliesCarryTheRcodeAndEchoTheQuestion) {
 }
 
 TEST(Build, BadversLivesInTheOpt) {
-  const Bytes query = Packet().header(1, 0x0100, 1, 0, 0, 1).question("a.com").opt(1232, false, 1).bytes;
+  const Bytes query =
+      Packet().header(1, 0x0100, 1, 0, 0, 1).question("a.com").opt(1232, false, 1).bytes;
   Message qmsg;
   ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
   ClientView view = client_of(query, qmsg, 512);
@@ -427,7 +477,8 @@ TEST(Build, BadversLivesInTheOpt) {
 }
 
 TEST(Build, UpstreamQueryCarriesTheClientsQuestionAndOurEdns) {
-  const Bytes query = Packet().header(1, 0x0110, 1, 0, 0, 1).question("MiXeD.example").opt(4096, true).bytes;
+  const Bytes query =
+      Packet().header(1, 0x0110, 1, 0, 0, 1).question("MiXeD.example").opt(4096, true).bytes;
   Message qmsg;
   ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
   std::uint8_t out[512];

@@ -28,8 +28,8 @@ net::Endpoint endpoint(std::uint8_t last_octet, std::uint16_t port) {
 
 net::ClientRef client(std::uint8_t last_octet, std::uint16_t port,
                       net::Transport transport = net::Transport::Udp) {
-  return net::ClientRef{.peer = endpoint(last_octet, port), .transport = transport, .socket = 0,
-                        .connection = 0};
+  return net::ClientRef{
+      .peer = endpoint(last_octet, port), .transport = transport, .socket = 0, .connection = 0};
 }
 
 void put16(Bytes& b, std::uint16_t v) {
@@ -141,7 +141,8 @@ class EngineTest : public ::testing::Test {
     for (int i = 0; i < servers; ++i) {
       config_.servers.push_back(endpoint(static_cast<std::uint8_t>(10 + i), 53));
     }
-    config_.selector = upstream::SelectorConfig{.strategy = strategy, .max_failures = 3,
+    config_.selector = upstream::SelectorConfig{.strategy = strategy,
+                                                .max_failures = 3,
                                                 .probe_interval_ns = 1000 * kMs,
                                                 .budget_ns = 1500 * kMs};
     config_.max_pending = 64;
@@ -253,8 +254,8 @@ TEST_F(EngineTest, EchoesEachClientsOwnLetterCase) {
   ASSERT_EQ(sink_.replies.size(), 2u);
   for (const Reply& reply : sink_.replies) {
     const dns::Message msg = parsed(reply.wire);
-    const Bytes expected = question(msg.header.id == 1 ? "WwW.ExAmPlE.CoM" : "www.example.com",
-                                    dns::rrtype::A);
+    const Bytes expected =
+        question(msg.header.id == 1 ? "WwW.ExAmPlE.CoM" : "www.example.com", dns::rrtype::A);
     const auto echoed = msg.question.wire(reply.wire);
     EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), expected) << "id " << msg.header.id;
   }
@@ -280,8 +281,8 @@ TEST_F(EngineTest, IgnoresAnswersThatDoNotMatchTheQueryInFlight) {
   Bytes wrong_id = good;
   wrong_id[1] ^= 0x55;
   answer(wrong_id, sent);
-  const Bytes other_question = answer_to(query(parsed(sent.wire).header.id, "example.org",
-                                               dns::rrtype::A));
+  const Bytes other_question =
+      answer_to(query(parsed(sent.wire).header.id, "example.org", dns::rrtype::A));
   answer(other_question, sent);
   Bytes not_a_response = good;
   not_a_response[2] &= 0x7f;
@@ -392,7 +393,8 @@ TEST_F(EngineTest, AnswersMalformedAndUnsupportedQueriesWithTheRightError) {
   Bytes notify = query(2, "example.com", dns::rrtype::SOA);
   notify[2] |= 4 << 3;  // opcode NOTIFY
   const ErrorCase cases[] = {
-      {"two questions", query(3, "example.com", dns::rrtype::A, {.qdcount = 2}), dns::Rcode::FormErr},
+      {"two questions", query(3, "example.com", dns::rrtype::A, {.qdcount = 2}),
+       dns::Rcode::FormErr},
       {"no question", query(4, "example.com", dns::rrtype::A, {.qdcount = 0}), dns::Rcode::FormErr},
       {"trailing garbage", trailing, dns::Rcode::FormErr},
       {"NOTIFY", notify, dns::Rcode::NotImp},
@@ -445,7 +447,8 @@ TEST_F(EngineTest, TcpClientsGetTheWholeAnswerUdpClientsATruncatedOne) {
   put16(big, 40);
   put16(big, 0);
   put16(big, 0);
-  big.insert(big.end(), sink_.sent[0].wire.begin() + 12, sink_.sent[0].wire.begin() + q.question.end);
+  big.insert(big.end(), sink_.sent[0].wire.begin() + 12,
+             sink_.sent[0].wire.begin() + q.question.end);
   for (std::uint8_t i = 0; i < 40; ++i) {
     put16(big, 0xc00c);
     put16(big, dns::rrtype::A);

@@ -1,10 +1,9 @@
-#include "heimdall/filter/block_answer.hpp"
-
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "heimdall/dns/message.hpp"
+#include "heimdall/filter/block_answer.hpp"
 #include "wire_builder.hpp"
 
 namespace heimdall::filter {
@@ -26,9 +25,12 @@ Query blocked_query(std::uint16_t qtype, bool edns) {
   q.wire = p.bytes;
   dns::Message msg;
   EXPECT_EQ(dns::parse_message(q.wire, msg), dns::ParseError::Ok);
-  q.view = dns::ClientView{.id = msg.header.id, .flags = msg.header.flags,
-                           .question = msg.question.wire(q.wire), .edns = edns,
-                           .dnssec_ok = edns, .reply_limit = 512};
+  q.view = dns::ClientView{.id = msg.header.id,
+                           .flags = msg.header.flags,
+                           .question = msg.question.wire(q.wire),
+                           .edns = edns,
+                           .dnssec_ok = edns,
+                           .reply_limit = 512};
   return q;
 }
 
@@ -79,8 +81,9 @@ TEST(BlockAnswer, NullAnswersZeroAddressesAndNodataForOtherTypes) {
   ASSERT_EQ(a4.records.size(), 1u);
   EXPECT_EQ(a4.records[0].type, dns::rrtype::A);
   EXPECT_EQ(a4.records[0].ttl, 30u);
-  EXPECT_EQ(Bytes(a4.wire.begin() + a4.records[0].rdata_offset, a4.wire.begin() + a4.records[0].end),
-            Bytes(4, 0));
+  EXPECT_EQ(
+      Bytes(a4.wire.begin() + a4.records[0].rdata_offset, a4.wire.begin() + a4.records[0].end),
+      Bytes(4, 0));
   const Answer a6 = answer(dns::rrtype::AAAA, {.mode = BlockMode::Null});
   ASSERT_EQ(a6.records.size(), 1u);
   EXPECT_EQ(a6.records[0].rdlength, 16);
@@ -119,7 +122,8 @@ TEST(BlockAnswer, AnOptForAClientThatSentOne) {
 TEST(BlockAnswer, TooSmallABufferWritesNothing) {
   const Query q = blocked_query(dns::rrtype::A, false);
   std::uint8_t out[40];
-  EXPECT_EQ(build_block_answer(q.view, dns::rrtype::A, {.mode = BlockMode::NxDomain}, 1232, out), 0u);
+  EXPECT_EQ(build_block_answer(q.view, dns::rrtype::A, {.mode = BlockMode::NxDomain}, 1232, out),
+            0u);
 }
 
 }  // namespace

@@ -1,27 +1,17 @@
-#include "heimdall/filter/domain_trie.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "heimdall/filter/domain_trie.hpp"
+#include "wire_builder.hpp"
 
 namespace heimdall::filter {
 namespace {
 
 using Verdict = Decision::Verdict;
 
-// A query name as the parser hands it over: folded wire form.
-dns::NameKey key_of(const std::string& text) {
-  dns::NameKey key;
-  key.length = static_cast<std::uint8_t>(dns::name_from_text(text.c_str(), key.wire));
-  EXPECT_NE(key.length, 0) << text;
-  for (std::uint8_t i = 0; i < key.length; ++i) {
-    if (key.wire[i] >= 'A' && key.wire[i] <= 'Z') key.wire[i] += 32;
-  }
-  return key;
-}
-
 Verdict verdict(const DomainTrie& trie, const std::string& name) {
-  return trie.lookup(key_of(name)).verdict;
+  return trie.lookup(testing::folded_key(name)).verdict;
 }
 
 TEST(DomainTrie, ExactRulesMatchOnlyTheirName) {
@@ -39,7 +29,7 @@ TEST(DomainTrie, SubtreeRulesMatchTheNameAndEverythingBelow) {
   const DomainTrie trie = builder.build(42);
   EXPECT_EQ(verdict(trie, "ads.example.com"), Verdict::Block);
   EXPECT_EQ(verdict(trie, "x.y.ads.example.com"), Verdict::Block);
-  EXPECT_EQ(trie.lookup(key_of("x.ads.example.com")).list, 3);
+  EXPECT_EQ(trie.lookup(testing::folded_key("x.ads.example.com")).list, 3);
   EXPECT_EQ(verdict(trie, "example.com"), Verdict::None);
 }
 
@@ -66,7 +56,7 @@ TEST(DomainTrie, ADeeperAllowPassesInsideABlockedSubtree) {
   builder.add_text("good.ads.example.com", Action::Allow, Scope::Exact, 2);
   const DomainTrie trie = builder.build(42);
   EXPECT_EQ(verdict(trie, "good.ads.example.com"), Verdict::Allow);
-  EXPECT_EQ(trie.lookup(key_of("good.ads.example.com")).list, 2);
+  EXPECT_EQ(trie.lookup(testing::folded_key("good.ads.example.com")).list, 2);
   EXPECT_EQ(verdict(trie, "bad.ads.example.com"), Verdict::Block);
   EXPECT_EQ(verdict(trie, "x.good.ads.example.com"), Verdict::Block) << "an exact allow";
 }
@@ -105,7 +95,7 @@ TEST(DomainTrie, TheFirstListOfARuleIsKept) {
   const DomainTrie trie = builder.build(42);
   EXPECT_EQ(trie.rules(), 2u);
   EXPECT_EQ(trie.nodes(), 1u);
-  EXPECT_EQ(trie.lookup(key_of("x.dup.example")).list, 7);
+  EXPECT_EQ(trie.lookup(testing::folded_key("x.dup.example")).list, 7);
 }
 
 TEST(DomainTrie, RejectsTheRootAndMalformedNames) {
@@ -123,16 +113,19 @@ TEST(DomainTrie, RejectsTheRootAndMalformedNames) {
 TEST(DomainTrie, FindsEveryOneOfManyRulesAndNothingElse) {
   TrieBuilder builder;
   for (int i = 0; i < 20000; ++i) {
-    builder.add_text(("host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test").c_str(),
-                     Action::Block, Scope::Exact, static_cast<std::uint16_t>(i % 5));
+    builder.add_text(
+        ("host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test").c_str(),
+        Action::Block, Scope::Exact, static_cast<std::uint16_t>(i % 5));
   }
   const DomainTrie trie = builder.build(0x5eed);
   for (int i = 0; i < 20000; ++i) {
-    const std::string name = "host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test";
-    const Decision decision = trie.lookup(key_of(name));
+    const std::string name =
+        "host" + std::to_string(i) + ".zone" + std::to_string(i % 97) + ".test";
+    const Decision decision = trie.lookup(testing::folded_key(name));
     ASSERT_EQ(decision.verdict, Verdict::Block) << name;
     ASSERT_EQ(decision.list, i % 5) << name;
-    ASSERT_EQ(verdict(trie, "host" + std::to_string(i) + ".zone" + std::to_string((i + 1) % 97) + ".test"),
+    ASSERT_EQ(verdict(trie, "host" + std::to_string(i) + ".zone" + std::to_string((i + 1) % 97) +
+                                ".test"),
               Verdict::None);
   }
 }

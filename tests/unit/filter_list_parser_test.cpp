@@ -1,27 +1,21 @@
-#include "heimdall/filter/list_parser.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "heimdall/filter/list_parser.hpp"
+#include "wire_builder.hpp"
 
 namespace heimdall::filter {
 namespace {
 
 using Verdict = Decision::Verdict;
 
-dns::NameKey key_of(const std::string& text) {
-  dns::NameKey key;
-  key.length = static_cast<std::uint8_t>(dns::name_from_text(text.c_str(), key.wire));
-  for (std::uint8_t i = 0; i < key.length; ++i) {
-    if (key.wire[i] >= 'A' && key.wire[i] <= 'Z') key.wire[i] += 32;
-  }
-  return key;
-}
-
 struct Parsed {
   ListReport report;
   DomainTrie trie;
-  Verdict operator()(const std::string& name) const { return trie.lookup(key_of(name)).verdict; }
+  Verdict operator()(const std::string& name) const {
+    return trie.lookup(testing::folded_key(name)).verdict;
+  }
 };
 
 Parsed parse(std::string_view text, ListOptions options = {}) {
@@ -48,7 +42,8 @@ TEST(ListParser, HostsFilesWithTheLinesRealOnesContain) {
   EXPECT_EQ(p.report.format, ListFormat::Hosts);
   EXPECT_EQ(p.report.lines, 11u);
   EXPECT_EQ(p.report.rules, 4u);
-  EXPECT_EQ(p.report.skipped, 5u) << "localhost, ip6-localhost, ip6-loopback, 0.0.0.0 and ::1's localhost";
+  EXPECT_EQ(p.report.skipped, 5u)
+      << "localhost, ip6-localhost, ip6-loopback, 0.0.0.0 and ::1's localhost";
   EXPECT_EQ(p.report.rejected, 3u);
   EXPECT_EQ(p.report.first_rejected[0], 9u);
   EXPECT_EQ(p.report.first_rejected[1], 10u);
@@ -62,7 +57,8 @@ TEST(ListParser, HostsFilesWithTheLinesRealOnesContain) {
 }
 
 TEST(ListParser, PlainDomainListsAndTheMatchOverride) {
-  const char* list = "# comment\nads.example.com\ntracker.example.net # inline\nbad..name\ntwo words\n";
+  const char* list =
+      "# comment\nads.example.com\ntracker.example.net # inline\nbad..name\ntwo words\n";
   const Parsed exact = parse(list);
   EXPECT_EQ(exact.report.format, ListFormat::Domains);
   EXPECT_EQ(exact.report.rules, 2u);
@@ -105,15 +101,16 @@ TEST(ListParser, WildcardListsCoverOnlyWhatIsBelow) {
 
 TEST(ListParser, AnAllowListAllows) {
   TrieBuilder builder;
-  parse_list("ads.example.com\n", {.format = ListFormat::Domains, .match = Scope::Subtree, .list = 1},
-             builder);
-  parse_list("ok.ads.example.com\n",
-             {.format = ListFormat::Auto, .action = Action::Allow, .match = std::nullopt, .list = 2},
-             builder);
+  parse_list("ads.example.com\n",
+             {.format = ListFormat::Domains, .match = Scope::Subtree, .list = 1}, builder);
+  parse_list(
+      "ok.ads.example.com\n",
+      {.format = ListFormat::Auto, .action = Action::Allow, .match = std::nullopt, .list = 2},
+      builder);
   const DomainTrie trie = builder.build(1);
-  EXPECT_EQ(trie.lookup(key_of("ok.ads.example.com")).verdict, Verdict::Allow);
-  EXPECT_EQ(trie.lookup(key_of("ok.ads.example.com")).list, 2);
-  EXPECT_EQ(trie.lookup(key_of("no.ads.example.com")).verdict, Verdict::Block);
+  EXPECT_EQ(trie.lookup(testing::folded_key("ok.ads.example.com")).verdict, Verdict::Allow);
+  EXPECT_EQ(trie.lookup(testing::folded_key("ok.ads.example.com")).list, 2);
+  EXPECT_EQ(trie.lookup(testing::folded_key("no.ads.example.com")).verdict, Verdict::Block);
 }
 
 TEST(ListParser, DetectsEachFormat) {
@@ -127,8 +124,9 @@ TEST(ListParser, DetectsEachFormat) {
 TEST(ListParser, KeepsOnlyTheFirstFewRejectedLineNumbers) {
   std::string bad;
   for (int i = 0; i < 20; ++i) bad += "not a domain\n";
-  const Parsed p = parse(bad, {.format = ListFormat::Domains, .action = Action::Block,
-                               .match = std::nullopt, .list = 0});
+  const Parsed p = parse(
+      bad,
+      {.format = ListFormat::Domains, .action = Action::Block, .match = std::nullopt, .list = 0});
   EXPECT_EQ(p.report.rejected, 20u);
   EXPECT_EQ(p.report.first_rejected[4], 5u);
   EXPECT_EQ(p.report.rules, 0u);

@@ -1,9 +1,9 @@
-#include "heimdall/upstream/pending_table.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <set>
+
+#include "heimdall/upstream/pending_table.hpp"
 
 namespace heimdall::upstream {
 namespace {

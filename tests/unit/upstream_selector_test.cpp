@@ -1,9 +1,9 @@
-#include "heimdall/upstream/selector.hpp"
-
 #include <gtest/gtest.h>
 
 #include <set>
 #include <vector>
+
+#include "heimdall/upstream/selector.hpp"
 
 namespace heimdall::upstream {
 namespace {
@@ -24,7 +24,9 @@ std::vector<net::Endpoint> servers(int count) {
 }
 
 SelectorConfig config(Strategy strategy) {
-  return SelectorConfig{.strategy = strategy, .max_failures = 3, .probe_interval_ns = 1000 * kMs,
+  return SelectorConfig{.strategy = strategy,
+                        .max_failures = 3,
+                        .probe_interval_ns = 1000 * kMs,
                         .budget_ns = 1500 * kMs};
 }
 

@@ -1,9 +1,9 @@
-#include "heimdall/upstream/timer_wheel.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
+
+#include "heimdall/upstream/timer_wheel.hpp"
 
 namespace heimdall::upstream {
 namespace {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "heimdall/dns/name.hpp"
@@ -76,6 +77,17 @@ inline Bytes soa_rdata(std::uint32_t minimum) {
   p.name("ns1.example.com").name("hostmaster.example.com");
   for (std::uint32_t v : {1u, 3600u, 600u, 86400u, minimum}) p.u32(v);
   return p.bytes;
+}
+
+// A query name as the parser hands it over: folded, uncompressed wire form.
+inline dns::NameKey folded_key(const std::string& text) {
+  dns::NameKey key;
+  key.length = static_cast<std::uint8_t>(dns::name_from_text(text.c_str(), key.wire));
+  EXPECT_NE(key.length, 0) << text;
+  for (std::uint8_t i = 0; i < key.length; ++i) {
+    if (key.wire[i] >= 'A' && key.wire[i] <= 'Z') key.wire[i] += 32;
+  }
+  return key;
 }
 
 }  // namespace heimdall::testing

@@ -36,8 +36,8 @@ std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Messag
 
 // How the TTLs of a reply are set.
 struct Ageing {
-  std::uint32_t age_s = 0;     // seconds since the answer was stored: subtracted, never below 0
-  std::uint32_t stale_ttl = 0; // non-zero: serve-stale (RFC 8767 §4), every TTL set to this
+  std::uint32_t age_s = 0;      // seconds since the answer was stored: subtracted, never below 0
+  std::uint32_t stale_ttl = 0;  // non-zero: serve-stale (RFC 8767 §4), every TTL set to this
 };
 
 // Builds the reply to `client` from a stored answer: the client's ID, RD and CD,

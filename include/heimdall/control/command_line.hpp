@@ -22,8 +22,8 @@ struct CommandLine {
   bool check_config = false;
   bool show_version = false;
   bool show_help = false;
-  std::vector<net::Endpoint> listen;    // --listen, repeatable: replaces listen.udp and listen.tcp
-  std::vector<net::Endpoint> upstreams; // --upstream, repeatable: replaces upstreams.servers
+  std::vector<net::Endpoint> listen;     // --listen, repeatable: replaces listen.udp and listen.tcp
+  std::vector<net::Endpoint> upstreams;  // --upstream, repeatable: replaces upstreams.servers
   std::optional<unsigned> workers;
   std::optional<LogLevel> log_level;
 };

@@ -46,9 +46,9 @@ struct UpstreamServerConfig {
 
 struct UpstreamsConfig {
   Strategy strategy = Strategy::Fastest;
-  unsigned timeout_ms = 1500;          // the client's whole budget (DESIGN.md §8.7)
-  unsigned max_failures = 3;           // consecutive failures that mark a server down
-  unsigned probe_interval_ms = 1000;   // how often a down server is tried again
+  unsigned timeout_ms = 1500;         // the client's whole budget (DESIGN.md §8.7)
+  unsigned max_failures = 3;          // consecutive failures that mark a server down
+  unsigned probe_interval_ms = 1000;  // how often a down server is tried again
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
 };

@@ -29,9 +29,9 @@ std::size_t write_opt(std::span<std::uint8_t> out, const OptSpec& spec);
 // client while the query is forwarded.
 struct ClientView {
   std::uint16_t id = 0;
-  std::uint16_t flags = 0;                  // the query's flags word: opcode, RD, AD, CD are used
-  std::span<const std::uint8_t> question;   // QNAME+QTYPE+QCLASS exactly as the client sent them
-  bool edns = false;                        // the query carried an OPT: the reply carries one
+  std::uint16_t flags = 0;                 // the query's flags word: opcode, RD, AD, CD are used
+  std::span<const std::uint8_t> question;  // QNAME+QTYPE+QCLASS exactly as the client sent them
+  bool edns = false;                       // the query carried an OPT: the reply carries one
   bool dnssec_ok = false;
   std::uint16_t reply_limit = kMinUdpPayload;  // largest reply; 65535 over TCP
 };

@@ -18,7 +18,7 @@ enum class Section : std::uint8_t { Answer = 0, Authority = 1, Additional = 2 };
 // EDNS(0) as carried by the OPT pseudo-record (RFC 6891 §6.1.2-6.1.4).
 struct Edns {
   bool present = false;
-  std::uint16_t udp_size = 0;    // the requester's payload size, as sent (may be < 512)
+  std::uint16_t udp_size = 0;       // the requester's payload size, as sent (may be < 512)
   std::uint8_t extended_rcode = 0;  // upper 8 bits of the 12-bit RCODE
   std::uint8_t version = 0;
   bool dnssec_ok = false;           // DO bit
@@ -27,11 +27,11 @@ struct Edns {
 };
 
 struct Question {
-  NameKey name;                 // folded
+  NameKey name;  // folded
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;
-  std::uint16_t offset = 0;     // start of the QNAME on the wire (12 for a normal message)
-  std::uint16_t end = 0;        // one past QCLASS
+  std::uint16_t offset = 0;  // start of the QNAME on the wire (12 for a normal message)
+  std::uint16_t end = 0;     // one past QCLASS
 
   // The question exactly as sent, including the sender's letter case (0x20).
   std::span<const std::uint8_t> wire(std::span<const std::uint8_t> message) const {
@@ -42,24 +42,24 @@ struct Question {
 // One resource record located in the message.
 struct Record {
   Section section = Section::Answer;
-  std::uint16_t offset = 0;         // start of the owner name
+  std::uint16_t offset = 0;  // start of the owner name
   std::uint16_t type = 0;
   std::uint16_t rclass = 0;
   std::uint32_t ttl = 0;
-  std::uint16_t ttl_offset = 0;     // where the 32-bit TTL sits, for ageing in place
+  std::uint16_t ttl_offset = 0;  // where the 32-bit TTL sits, for ageing in place
   std::uint16_t rdata_offset = 0;
   std::uint16_t rdlength = 0;
-  std::uint16_t end = 0;            // one past the RDATA
+  std::uint16_t end = 0;  // one past the RDATA
 };
 
 struct Message {
   Header header;
-  bool has_question = false;        // QDCOUNT == 1 and the question parsed
+  bool has_question = false;  // QDCOUNT == 1 and the question parsed
   Question question;
   Edns edns;
-  std::uint16_t records_offset = 0; // where the answer section begins
+  std::uint16_t records_offset = 0;            // where the answer section begins
   std::uint16_t section_start[3] = {0, 0, 0};  // offset of each section's first record
-  std::uint16_t end = 0;            // one past the last record
+  std::uint16_t end = 0;                       // one past the last record
 };
 
 // Parses `wire` into `out`. Requires QDCOUNT <= 1 (0 is legal in responses such as

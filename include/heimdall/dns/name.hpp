@@ -13,17 +13,17 @@ namespace heimdall::dns {
 
 enum class ParseError : std::uint8_t {
   Ok = 0,
-  Truncated,          // the message ends inside a field
-  LabelTooLong,       // a label over 63 octets
-  NameTooLong,        // a name over 255 octets uncompressed
-  BadPointer,         // a compression pointer that points at or past itself, or out of the message
-  PointerLoop,        // more pointer hops than a legal name can need
-  BadLabelType,       // label types 0x40/0x80 (RFC 6891 §5: reserved / extended)
-  BadQuestionCount,   // QDCOUNT other than 1 where one question is required
-  OptNotInAdditional, // an OPT record in the answer or authority section
-  DuplicateOpt,       // more than one OPT (RFC 6891 §6.1.1)
-  BadOpt,             // OPT with a non-root owner or malformed options
-  TrailingData,       // bytes after the last record the counts announce
+  Truncated,           // the message ends inside a field
+  LabelTooLong,        // a label over 63 octets
+  NameTooLong,         // a name over 255 octets uncompressed
+  BadPointer,          // a compression pointer that points at or past itself, or out of the message
+  PointerLoop,         // more pointer hops than a legal name can need
+  BadLabelType,        // label types 0x40/0x80 (RFC 6891 §5: reserved / extended)
+  BadQuestionCount,    // QDCOUNT other than 1 where one question is required
+  OptNotInAdditional,  // an OPT record in the answer or authority section
+  DuplicateOpt,        // more than one OPT (RFC 6891 §6.1.1)
+  BadOpt,              // OPT with a non-root owner or malformed options
+  TrailingData,        // bytes after the last record the counts announce
 };
 
 const char* to_string(ParseError error);

@@ -5,10 +5,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <random>
-#include <cstddef>
 #include <span>
 #include <vector>
 
@@ -48,9 +48,9 @@ class Sink {
 struct EngineConfig {
   std::vector<net::Endpoint> servers;
   upstream::SelectorConfig selector;
-  std::uint16_t max_udp = 1232;        // edns.max_udp: reply cap and what upstream queries advertise
-  std::uint32_t max_pending = 8192;    // queries in flight per worker
-  std::uint32_t max_waiters = 16384;   // clients waiting on them (coalescing shares entries)
+  std::uint16_t max_udp = 1232;       // edns.max_udp: reply cap and what upstream queries advertise
+  std::uint32_t max_pending = 8192;   // queries in flight per worker
+  std::uint32_t max_waiters = 16384;  // clients waiting on them (coalescing shares entries)
   std::uint16_t max_waiters_per_query = 256;
 };
 
@@ -61,22 +61,22 @@ struct alignas(64) Counters {
   using Counter = std::atomic<std::uint64_t>;
   Counter queries{0};
   Counter replies{0};
-  Counter forwarded{0};         // queries sent upstream (first attempts)
-  Counter coalesced{0};         // clients attached to a query already in flight
-  Counter retries{0};           // further attempts after a timeout or refusal
-  Counter tcp_retries{0};       // upstream answered with TC: asked again over TCP
+  Counter forwarded{0};    // queries sent upstream (first attempts)
+  Counter coalesced{0};    // clients attached to a query already in flight
+  Counter retries{0};      // further attempts after a timeout or refusal
+  Counter tcp_retries{0};  // upstream answered with TC: asked again over TCP
   Counter upstream_answers{0};
   Counter upstream_timeouts{0};
-  Counter upstream_failures{0};   // attempts the backend reported failed (TCP refused, reset)
-  Counter servfail{0};          // SERVFAIL we generated: budget spent or no room
+  Counter upstream_failures{0};  // attempts the backend reported failed (TCP refused, reset)
+  Counter servfail{0};           // SERVFAIL we generated: budget spent or no room
   Counter formerr{0};
   Counter notimp{0};
   Counter refused{0};
   Counter badvers{0};
-  Counter drop_short{0};        // shorter than a header
-  Counter drop_qr_set{0};       // a response sent to us (never answered: no reflection)
+  Counter drop_short{0};   // shorter than a header
+  Counter drop_qr_set{0};  // a response sent to us (never answered: no reflection)
   Counter drop_reply_too_big{0};
-  Counter drop_pending_full{0}; // answered SERVFAIL
+  Counter drop_pending_full{0};   // answered SERVFAIL
   Counter upstream_unmatched{0};  // no pending query with that port, ID, server and question
   Counter upstream_malformed{0};
 

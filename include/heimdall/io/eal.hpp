@@ -10,9 +10,9 @@
 namespace heimdall::io {
 
 struct EalOptions {
-  std::size_t memory_mb = 64;          // -m; computed from the config by the caller
-  std::vector<std::string> extra_args; // dataplane.eal_args for the DPDK backend
-  bool quiet = true;                   // EAL's own logs at warning and above only
+  std::size_t memory_mb = 64;           // -m; computed from the config by the caller
+  std::vector<std::string> extra_args;  // dataplane.eal_args for the DPDK backend
+  bool quiet = true;                    // EAL's own logs at warning and above only
 };
 
 // Starts the EAL. Throws std::runtime_error with DPDK's reason on failure, or when

@@ -20,7 +20,7 @@ struct SocketBackendConfig {
   std::vector<net::Endpoint> udp_listen;
   std::vector<net::Endpoint> tcp_listen;
   unsigned tcp_idle_timeout_ms = 10000;
-  unsigned tcp_max_connections = 1024;  // across all workers
+  unsigned tcp_max_connections = 1024;       // across all workers
   unsigned upstream_sockets_per_worker = 8;  // source ports to spread upstream queries over
   engine::EngineConfig engine;
 };
@@ -31,14 +31,14 @@ struct alignas(64) SocketCounters {
   using Counter = std::atomic<std::uint64_t>;
   Counter udp_received{0};
   Counter udp_sent{0};
-  Counter udp_send_dropped{0};      // the kernel refused a datagram (buffer full, unreachable)
-  Counter udp_oversized{0};         // datagram larger than our receive buffer: dropped
+  Counter udp_send_dropped{0};  // the kernel refused a datagram (buffer full, unreachable)
+  Counter udp_oversized{0};     // datagram larger than our receive buffer: dropped
   Counter tcp_accepted{0};
-  Counter tcp_refused_limit{0};     // over tcp_max_connections: closed at once
+  Counter tcp_refused_limit{0};  // over tcp_max_connections: closed at once
   Counter tcp_closed_idle{0};
-  Counter tcp_bad_frame{0};         // zero-length frame: connection closed
-  Counter tcp_reply_dropped{0};     // the connection was gone when the answer came
-  Counter upstream_tcp_failed{0};   // connect, write or read to an upstream over TCP failed
+  Counter tcp_bad_frame{0};        // zero-length frame: connection closed
+  Counter tcp_reply_dropped{0};    // the connection was gone when the answer came
+  Counter upstream_tcp_failed{0};  // connect, write or read to an upstream over TCP failed
   Counter upstream_tcp_no_slot{0};
   Counter source_ports_rotated{0};
 };

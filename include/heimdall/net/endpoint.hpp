@@ -14,8 +14,8 @@
 namespace heimdall::net {
 
 struct Endpoint {
-  std::uint8_t family = 0;      // AF_INET or AF_INET6; 0 when unset
-  std::uint16_t port = 0;       // host byte order
+  std::uint8_t family = 0;        // AF_INET or AF_INET6; 0 when unset
+  std::uint16_t port = 0;         // host byte order
   std::uint8_t address[16] = {};  // network byte order; IPv4 uses the first 4 bytes
 
   bool operator==(const Endpoint& other) const {

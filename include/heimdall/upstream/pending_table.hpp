@@ -36,18 +36,18 @@ struct PendingQuery {
   QuestionKey key;
   std::uint16_t question_length = 0;
   std::uint8_t question[kMaxQuestionWire] = {};  // as the first client sent it: forwarded as is
-  std::uint16_t query_flags = 0;                 // the first client's flags: RD, CD, AD for the upstream query
+  std::uint16_t query_flags = 0;  // the first client's flags: RD, CD, AD for the upstream query
 
   // The attempt in flight: matched on server address, transport, local port and ID.
   std::uint8_t server = 0;
   net::Transport transport = net::Transport::Udp;
-  std::uint16_t local_port = 0;   // 0 for TCP: the connection names the attempt
+  std::uint16_t local_port = 0;  // 0 for TCP: the connection names the attempt
   std::uint16_t id = 0;
   bool id_registered = false;
   std::uint32_t tried_mask = 0;
   std::uint8_t attempts = 0;
-  std::uint64_t started_ns = 0;   // the first client's arrival: the budget runs from here
-  std::uint64_t sent_ns = 0;      // this attempt's send time, for the RTT sample
+  std::uint64_t started_ns = 0;  // the first client's arrival: the budget runs from here
+  std::uint64_t sent_ns = 0;     // this attempt's send time, for the RTT sample
 
   std::uint32_t waiters = kNoSlot;
   std::uint16_t waiter_count = 0;

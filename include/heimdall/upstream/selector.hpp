@@ -18,17 +18,17 @@ inline constexpr std::size_t kMaxServers = 32;  // attempts track tried servers 
 
 struct SelectorConfig {
   Strategy strategy = Strategy::Fastest;
-  unsigned max_failures = 3;               // consecutive failures that mark a server down
+  unsigned max_failures = 3;  // consecutive failures that mark a server down
   std::uint64_t probe_interval_ns = 1'000'000'000;
-  std::uint64_t budget_ns = 1'500'000'000; // the client's budget (upstreams.timeout_ms)
+  std::uint64_t budget_ns = 1'500'000'000;  // the client's budget (upstreams.timeout_ms)
 };
 
 struct ServerState {
   net::Endpoint address;
-  std::uint64_t srtt_ns = 0;       // EWMA of round-trip time; 0 until the first sample
+  std::uint64_t srtt_ns = 0;  // EWMA of round-trip time; 0 until the first sample
   unsigned consecutive_failures = 0;
   bool down = false;
-  std::uint64_t next_probe_ns = 0; // when a down server may carry one query again
+  std::uint64_t next_probe_ns = 0;  // when a down server may carry one query again
   std::uint64_t answers = 0;
   std::uint64_t failures = 0;
 };
@@ -36,7 +36,8 @@ struct ServerState {
 class Selector {
  public:
   // Throws std::invalid_argument for no servers or more than kMaxServers.
-  Selector(std::span<const net::Endpoint> servers, const SelectorConfig& config, std::uint64_t seed);
+  Selector(std::span<const net::Endpoint> servers, const SelectorConfig& config,
+           std::uint64_t seed);
 
   // The server for the next attempt of a query that already tried the servers in
   // `tried_mask`. Prefers servers that are up and untried, ordered by the strategy;

@@ -165,7 +165,8 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     listener.port = address.port;
     listener.batch = std::make_unique<SendBatch>(counters_);
     listener.batch->reset(listener.fd, false);
-    watch(listener.fd, Kind::UdpListener, static_cast<std::uint32_t>(udp_listeners_.size()), EPOLLIN);
+    watch(listener.fd, Kind::UdpListener, static_cast<std::uint32_t>(udp_listeners_.size()),
+          EPOLLIN);
     udp_listeners_.push_back(std::move(listener));
   }
   for (const auto& address : config.tcp_listen) {
@@ -181,8 +182,9 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
   std::vector<std::uint16_t> ports;
   for (unsigned slot = 0; slot < config.upstream_sockets_per_worker; ++slot) {
     if (!open_upstream_socket(slot)) {
-      fail(needs_ipv6_ ? "cannot open an IPv6-capable upstream socket (an IPv6 upstream is configured)"
-                       : "cannot open an upstream socket");
+      fail(needs_ipv6_
+               ? "cannot open an IPv6-capable upstream socket (an IPv6 upstream is configured)"
+               : "cannot open an upstream socket");
     }
     ports.push_back(upstream_sockets_[slot].port);
   }
@@ -256,7 +258,8 @@ void SocketWorker::rotate_source_port(std::uint64_t now_ns) {
     if (socket_state.fd < 0) {
       if (free_slot == UINT32_MAX) free_slot = slot;
     } else if (socket_state.retire_at_ns == 0 &&
-               (oldest == UINT32_MAX || socket_state.opened_ns < upstream_sockets_[oldest].opened_ns)) {
+               (oldest == UINT32_MAX ||
+                socket_state.opened_ns < upstream_sockets_[oldest].opened_ns)) {
       oldest = slot;
     }
   }
@@ -360,11 +363,21 @@ void SocketWorker::on_event(const epoll_event& event) {
   const auto kind = static_cast<Kind>(event.data.u64 >> 32);
   const auto index = static_cast<std::uint32_t>(event.data.u64);
   switch (kind) {
-    case Kind::UdpListener: read_udp_queries(index); break;
-    case Kind::TcpListener: accept_tcp(index); break;
-    case Kind::UpstreamUdp: read_upstream_udp(index); break;
-    case Kind::TcpClient: on_tcp_client(index, event.events); break;
-    case Kind::UpstreamTcp: on_upstream_tcp(index, event.events); break;
+    case Kind::UdpListener:
+      read_udp_queries(index);
+      break;
+    case Kind::TcpListener:
+      accept_tcp(index);
+      break;
+    case Kind::UpstreamUdp:
+      read_upstream_udp(index);
+      break;
+    case Kind::TcpClient:
+      on_tcp_client(index, event.events);
+      break;
+    case Kind::UpstreamTcp:
+      on_upstream_tcp(index, event.events);
+      break;
   }
 }
 
@@ -395,11 +408,11 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
       }
       queries[count].wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
                              recv_messages_[i].msg_len};
-      queries[count].from = net::ClientRef{
-          .peer = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
-          .transport = net::Transport::Udp,
-          .socket = static_cast<std::uint16_t>(listener),
-          .connection = 0};
+      queries[count].from =
+          net::ClientRef{.peer = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
+                         .transport = net::Transport::Udp,
+                         .socket = static_cast<std::uint16_t>(listener),
+                         .connection = 0};
       ++count;
     }
     engine_->on_queries({queries, count}, now_ns_, *this);
@@ -472,8 +485,8 @@ void SocketWorker::on_tcp_client(std::uint32_t slot, std::uint32_t events) {
 void SocketWorker::read_tcp_client(std::uint32_t slot) {
   TcpClient& client = tcp_clients_[slot];
   if (client.read_closed) return;
-  const ssize_t n = recv(client.fd, client.in.data() + client.in_length,
-                         client.in.size() - client.in_length, 0);
+  const ssize_t n =
+      recv(client.fd, client.in.data() + client.in_length, client.in.size() - client.in_length, 0);
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) close_tcp_client(slot);
     return;
@@ -482,7 +495,8 @@ void SocketWorker::read_tcp_client(std::uint32_t slot) {
     // Half-close: the client is done asking but may still want its answers
     // (RFC 7766 §6.2.4). Kept until they are written, see sweep().
     client.read_closed = true;
-    rewatch(client.fd, Kind::TcpClient, slot, client.want_write ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+    rewatch(client.fd, Kind::TcpClient, slot,
+            client.want_write ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
     return;
   }
   client.in_length += static_cast<std::size_t>(n);
@@ -505,10 +519,12 @@ void SocketWorker::read_tcp_client(std::uint32_t slot) {
         return;
       }
       if (client.in_length - consumed < 2 + length) break;
-      queries[count++] = engine::ClientQuery{
-          .wire = {client.in.data() + consumed + 2, length},
-          .from = net::ClientRef{.peer = client.peer, .transport = net::Transport::Tcp,
-                                 .socket = 0, .connection = handle}};
+      queries[count++] =
+          engine::ClientQuery{.wire = {client.in.data() + consumed + 2, length},
+                              .from = net::ClientRef{.peer = client.peer,
+                                                     .transport = net::Transport::Tcp,
+                                                     .socket = 0,
+                                                     .connection = handle}};
       consumed += 2 + length;
     }
     if (count == 0) break;
@@ -617,8 +633,8 @@ void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
   connection.fd = fd;
   connection.server = server;
   connection.connected = false;
-  connection.out.assign({static_cast<std::uint8_t>(wire.size() >> 8),
-                         static_cast<std::uint8_t>(wire.size())});
+  connection.out.assign(
+      {static_cast<std::uint8_t>(wire.size() >> 8), static_cast<std::uint8_t>(wire.size())});
   connection.out.insert(connection.out.end(), wire.begin(), wire.end());
   connection.out_offset = 0;
   connection.in.resize(kTcpFrameMax);
@@ -713,7 +729,8 @@ void SocketWorker::sweep(std::uint64_t now_ns) {
     }
   }
   for (UdpSocket& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0 && socket_state.retire_at_ns != 0 && now_ns >= socket_state.retire_at_ns) {
+    if (socket_state.fd >= 0 && socket_state.retire_at_ns != 0 &&
+        now_ns >= socket_state.retire_at_ns) {
       close(socket_state.fd);  // also leaves the epoll set
       socket_state.fd = -1;
     }

@@ -69,7 +69,7 @@ class SocketWorker final : public engine::Sink {
     int fd = -1;
     std::uint16_t generation = 0;
     net::Endpoint peer;
-    std::vector<std::uint8_t> in;   // length-prefixed frames, as read
+    std::vector<std::uint8_t> in;  // length-prefixed frames, as read
     std::size_t in_length = 0;
     std::vector<std::uint8_t> out;  // replies not yet written
     std::size_t out_offset = 0;
