@@ -1,13 +1,18 @@
 #include "heimdall/control/command_line.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
+#include <utility>
 
 namespace heimdall::control {
 namespace {
 
+// Matches upstream::kMaxServers, as the configuration file's limit does.
+constexpr std::size_t kMaxUpstreams = 32;
+
 LogLevel parse_level(const std::string& text) {
-  static constexpr std::pair<const char*, LogLevel> kLevels[] = {
+  static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
       {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
       {"warn", LogLevel::Warn},   {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
       {"off", LogLevel::Off}};
@@ -18,11 +23,36 @@ LogLevel parse_level(const std::string& text) {
                    "'");
 }
 
-net::Endpoint parse_endpoint(const std::string& flag, const std::string& text) {
+unsigned parse_workers(const std::string& text) {
+  unsigned workers = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), workers);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || workers < 1 ||
+      workers > 64) {
+    throw UsageError("--workers: expected an integer from 1 to 64, got '" + text + "'");
+  }
+  return workers;
+}
+
+// Appends an endpoint; a repeat would bind twice (listen) or count one server twice
+// (upstream), so it is refused rather than silently kept.
+void add_endpoint(std::vector<net::Endpoint>& list, const std::string& flag,
+                  const std::string& text) {
   const auto endpoint = net::Endpoint::parse(text, 53);
-  if (!endpoint)
-    throw UsageError(flag + ": expected ADDR:PORT such as 127.0.0.1:53, got '" + text + "'");
-  return *endpoint;
+  if (!endpoint) {
+    throw UsageError(flag + ": expected ADDR:PORT such as 127.0.0.1:53 or [::1]:53, got '" + text +
+                     "'");
+  }
+  if (std::find(list.begin(), list.end(), *endpoint) != list.end()) {
+    throw UsageError(flag + ": " + endpoint->to_string() + " given twice");
+  }
+  list.push_back(*endpoint);
+}
+
+// Something that reads as an option, not as the value of the option before it: so
+// that "--config --check-config" reports the missing file instead of reading a
+// configuration named "--check-config". ("--config=--odd-name" still works.)
+bool looks_like_option(std::string_view arg) {
+  return arg.starts_with("--") || arg == "-h" || arg == "-c";
 }
 
 }  // namespace
@@ -34,14 +64,16 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     std::string value;
     bool has_inline_value = false;
     if (const std::size_t equals = flag.find('=');
-        flag.rfind("--", 0) == 0 && equals != std::string::npos) {
+        flag.starts_with("--") && equals != std::string::npos) {
       value = flag.substr(equals + 1);
       flag = flag.substr(0, equals);
       has_inline_value = true;
     }
     auto take_value = [&]() -> std::string {
       if (has_inline_value) return value;
-      if (i + 1 >= argc) throw UsageError(flag + ": missing value");
+      if (i + 1 >= argc || looks_like_option(argv[i + 1])) {
+        throw UsageError(flag + ": missing value");
+      }
       return argv[++i];
     };
     auto no_value = [&]() {
@@ -50,7 +82,7 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
 
     if (flag == "--config" || flag == "-c") {
       result.config_path = take_value();
-      if (result.config_path.empty()) throw UsageError("--config: missing value");
+      if (result.config_path.empty()) throw UsageError(flag + ": missing value");
     } else if (flag == "--check-config") {
       no_value();
       result.check_config = true;
@@ -61,22 +93,21 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       no_value();
       result.show_help = true;
     } else if (flag == "--listen") {
-      result.listen.push_back(parse_endpoint(flag, take_value()));
+      add_endpoint(result.listen, flag, take_value());
     } else if (flag == "--upstream") {
-      result.upstreams.push_back(parse_endpoint(flag, take_value()));
-    } else if (flag == "--workers") {
-      const std::string text = take_value();
-      unsigned workers = 0;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), workers);
-      if (text.empty() || error != std::errc{} || end != text.data() + text.size() || workers < 1 ||
-          workers > 64) {
-        throw UsageError("--workers: expected an integer from 1 to 64, got '" + text + "'");
+      add_endpoint(result.upstreams, flag, take_value());
+      if (result.upstreams.size() > kMaxUpstreams) {
+        throw UsageError("--upstream: at most " + std::to_string(kMaxUpstreams) + " servers");
       }
-      result.workers = workers;
+    } else if (flag == "--workers") {
+      result.workers = parse_workers(take_value());
     } else if (flag == "--log-level") {
       result.log_level = parse_level(take_value());
-    } else {
+    } else if (flag.starts_with("-")) {
       throw UsageError("unknown option '" + flag + "'");
+    } else {
+      throw UsageError("unexpected argument '" + flag +
+                       "'; a configuration file goes after --config");
     }
   }
   return result;
@@ -103,17 +134,19 @@ const char* usage_text() {
          "\n"
          "A caching, filtering DNS forwarder. Without --config it runs the embedded\n"
          "conf/dev.yaml: UDP and TCP on 127.0.0.1:5353, upstreams from /etc/resolv.conf.\n"
+         "Every flag also takes the form --flag=value.\n"
          "\n"
-         "  -c, --config FILE     read the configuration from FILE (YAML)\n"
-         "      --check-config    validate the configuration and exit\n"
-         "      --listen ADDR:PORT   listen here for UDP and TCP instead of listen.*;\n"
-         "                        repeatable\n"
-         "      --upstream ADDR:PORT forward to this server instead of upstreams.servers;\n"
-         "                        repeatable\n"
-         "      --workers N       worker threads (1-64)\n"
-         "      --log-level L     trace | debug | info | warn | error | critical | off\n"
-         "      --version         print the version and exit\n"
-         "  -h, --help            print this help and exit\n";
+         "  -c, --config FILE          read the configuration from FILE (YAML)\n"
+         "      --check-config         validate the configuration (flags applied) and exit\n"
+         "      --listen ADDR:PORT     serve UDP and TCP here instead of listen.udp/listen.tcp;\n"
+         "                             repeatable; IPv6 as [::1]:53\n"
+         "      --upstream ADDR:PORT   forward to this server instead of upstreams.servers;\n"
+         "                             repeatable (up to 32)\n"
+         "      --workers N            worker threads or lcores, 1-64 (dataplane.workers)\n"
+         "      --log-level LEVEL      trace | debug | info | warn | error | critical | off\n"
+         "                             (logging.level)\n"
+         "      --version              print the version and exit\n"
+         "  -h, --help                 print this help and exit\n";
 }
 
 }  // namespace heimdall::control

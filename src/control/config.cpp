@@ -2,99 +2,175 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <set>
+#include <initializer_list>
+#include <map>
 #include <sstream>
+#include <string_view>
+#include <utility>
 
 namespace heimdall::control {
 namespace {
 
-// Reads one YAML document and turns every problem into a ConfigError that names
-// the file, the line, the dotted key and what is wrong.
+// Matches upstream::kMaxServers: the selector tracks tried servers in a 32-bit mask.
+// Kept as a literal so control does not depend on the upstream module.
+constexpr std::size_t kMaxUpstreamServers = 32;
+
+// A value in the document together with what an error about it must say: its dotted
+// key and its line.
+struct Value {
+  YAML::Node node;
+  std::string key;
+  int line = 1;      // 1-based: where the value is
+  int key_line = 1;  // where its key is; for errors about the section as a whole
+};
+
+int line_of(const YAML::Mark& mark, int fallback) {
+  return mark.is_null() || mark.line < 0 ? fallback : mark.line + 1;
+}
+
+// How a wrong value reads in a message: the text of a scalar, the kind otherwise.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+std::string join(std::initializer_list<std::string_view> names, std::string_view separator) {
+  std::string text;
+  for (const std::string_view name : names) {
+    if (!text.empty()) text += separator;
+    text += name;
+  }
+  return text;
+}
+
+// Turns every problem into a ConfigError "<source>:<line>: <dotted.key>: <what>".
 class Reader {
  public:
   explicit Reader(std::string source) : source_(std::move(source)) {}
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
-                         const std::string& what) const {
-    const int line = node.Mark().is_null() ? last_line_ : node.Mark().line + 1;
+  [[noreturn]] void fail(int line, const std::string& key, const std::string& what) const {
     throw ConfigError(source_ + ":" + std::to_string(line) + ": " + key + ": " + what);
   }
-
-  void note_line(const YAML::Node& node) {
-    if (!node.Mark().is_null()) last_line_ = node.Mark().line + 1;
+  [[noreturn]] void fail(const Value& value, const std::string& what) const {
+    fail(value.line, value.key, what);
   }
 
-  void expect_map(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsMap()) fail(node, key, "expected a mapping of keys");
+  void expect_map(const Value& value) const {
+    if (!value.node.IsMap()) fail(value, "expected a mapping, got " + describe(value.node));
+  }
+  void expect_list(const Value& value, const std::string& of_what) const {
+    if (!value.node.IsSequence()) {
+      fail(value, "expected a list of " + of_what + ", got " + describe(value.node));
+    }
   }
 
-  // Rejects keys other than `allowed`: a typo must not silently become a default.
-  void check_keys(const YAML::Node& map, const std::string& path,
-                  std::initializer_list<const char*> allowed) const {
-    for (const auto& entry : map) {
+  // The entries of a mapping by name. Unknown keys are errors, so that a typo never
+  // silently leaves a default in place; so are repeated keys, which yaml-cpp keeps
+  // and would otherwise resolve to the first one.
+  std::map<std::string, Value> fields(const Value& map,
+                                      std::initializer_list<std::string_view> allowed) const {
+    expect_map(map);
+    std::map<std::string, Value> result;
+    for (const auto& entry : map.node) {
+      const int key_line = line_of(entry.first.Mark(), map.line);
+      if (!entry.first.IsScalar()) fail(key_line, map.key, "keys must be plain names");
       const std::string name = entry.first.Scalar();
+      const std::string key = map.key.empty() ? name : map.key + "." + name;
       bool known = false;
-      for (const char* candidate : allowed) known |= name == candidate;
-      if (!known) {
-        std::string list;
-        for (const char* candidate : allowed)
-          list += (list.empty() ? "" : ", ") + std::string(candidate);
-        fail(entry.first, path.empty() ? name : path + "." + name,
-             "unknown key; expected one of: " + list);
+      for (const std::string_view candidate : allowed) known |= name == candidate;
+      if (!known) fail(key_line, key, "unknown key; expected one of: " + join(allowed, ", "));
+      if (const auto seen = result.find(name); seen != result.end()) {
+        fail(key_line, key,
+             "given twice (first on line " + std::to_string(seen->second.key_line) + ")");
       }
+      // yaml-cpp marks an empty value at the token after it, often the next line.
+      const int value_line =
+          entry.second.IsNull() ? key_line : line_of(entry.second.Mark(), key_line);
+      result.emplace(name, Value{entry.second, key, value_line, key_line});
     }
+    return result;
   }
 
-  unsigned get_uint(const YAML::Node& node, const std::string& key, unsigned min,
-                    unsigned max) const {
-    if (!node.IsScalar()) fail(node, key, "expected an integer from " + range(min, max));
-    const std::string& text = node.Scalar();
-    unsigned long long value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value < min ||
-        value > max) {
-      fail(node, key, "expected an integer from " + range(min, max) + ", got '" + text + "'");
+  Value item(const Value& list, std::size_t index) const {
+    const YAML::Node node = list.node[index];
+    int line = line_of(node.Mark(), list.line);
+    // An empty block item ("-" alone) is marked at the next token, possibly lines
+    // below; the line after a one-line previous item is where it usually is.
+    if (node.IsNull() && list.node.Style() == YAML::EmitterStyle::Block) {
+      line = list.line;
+      if (index > 0 && list.node[index - 1].IsScalar()) line = item(list, index - 1).line + 1;
     }
-    return static_cast<unsigned>(value);
+    return Value{node, list.key + "[" + std::to_string(index) + "]", line, line};
   }
 
-  std::string get_string(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) fail(node, key, "expected a string");
-    return node.Scalar();
+  unsigned get_uint(const Value& value, unsigned min, unsigned max) const {
+    const std::string expected =
+        "expected an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    if (!value.node.IsScalar()) fail(value, expected + ", got " + describe(value.node));
+    const std::string& text = value.node.Scalar();
+    unsigned long long number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || number < min ||
+        number > max) {
+      fail(value, expected + ", got '" + text + "'");
+    }
+    return static_cast<unsigned>(number);
+  }
+
+  std::string get_string(const Value& value) const {
+    if (!value.node.IsScalar() || value.node.Scalar().empty()) {
+      fail(value, "expected a non-empty string, got " + describe(value.node));
+    }
+    return value.node.Scalar();
   }
 
   template <typename Enum>
-  Enum get_choice(const YAML::Node& node, const std::string& key,
-                  std::initializer_list<std::pair<const char*, Enum>> choices) const {
-    const std::string text = node.IsScalar() ? node.Scalar() : std::string();
+  Enum get_choice(const Value& value,
+                  std::initializer_list<std::pair<std::string_view, Enum>> choices) const {
     std::string names;
-    for (const auto& [name, value] : choices) {
-      if (text == name) return value;
+    for (const auto& [name, choice] : choices) {
+      if (value.node.IsScalar() && value.node.Scalar() == name) return choice;
       names += (names.empty() ? "" : " | ") + std::string(name);
     }
-    fail(node, key, "expected " + names + (text.empty() ? "" : ", got '" + text + "'"));
+    fail(value, "expected " + names + ", got " + describe(value.node));
   }
 
-  net::Endpoint get_endpoint(const YAML::Node& node, const std::string& key,
-                             std::uint16_t default_port) const {
-    const std::string text = get_string(node, key);
-    const auto endpoint = net::Endpoint::parse(text, default_port);
+  net::Endpoint get_endpoint(const Value& value) const {
+    if (!value.node.IsScalar()) {
+      fail(value,
+           "expected an address such as 127.0.0.1:53 or [::1]:53, got " + describe(value.node));
+    }
+    const auto endpoint = net::Endpoint::parse(value.node.Scalar(), 53);
     if (!endpoint) {
-      fail(node, key, "expected an address such as 127.0.0.1:53 or [::1]:53, got '" + text + "'");
+      fail(value, "expected an address such as 127.0.0.1:53 or [::1]:53 (port 1-65535), got " +
+                      describe(value.node));
     }
     return *endpoint;
   }
 
-  std::vector<net::Endpoint> get_endpoints(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsSequence()) fail(node, key, "expected a list of addresses");
+  // A listen list: two sockets on one address would both bind (SO_REUSEPORT) and
+  // split its traffic, so a repeat is a mistake worth stopping for.
+  std::vector<net::Endpoint> get_endpoints(const Value& list) const {
+    expect_list(list, "addresses");
     std::vector<net::Endpoint> result;
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      const std::string item_key = key + "[" + std::to_string(i) + "]";
-      const net::Endpoint endpoint = get_endpoint(node[i], item_key, 53);
+    for (std::size_t i = 0; i < list.node.size(); ++i) {
+      const Value entry = item(list, i);
+      const net::Endpoint endpoint = get_endpoint(entry);
       for (const auto& seen : result) {
-        if (seen == endpoint) fail(node[i], item_key, "listed twice: " + endpoint.to_string());
+        if (seen == endpoint) fail(entry, "listed twice: " + endpoint.to_string());
       }
       result.push_back(endpoint);
     }
@@ -102,175 +178,229 @@ class Reader {
   }
 
  private:
-  static std::string range(unsigned min, unsigned max) {
-    return std::to_string(min) + " to " + std::to_string(max);
-  }
-
   std::string source_;
-  int last_line_ = 1;
 };
 
-void read_dataplane(const Reader& reader, const YAML::Node& node, DataplaneConfig& out) {
-  reader.expect_map(node, "dataplane");
-  reader.check_keys(node, "dataplane", {"backend", "workers", "eal_args", "ports"});
-  if (node["backend"]) {
-    out.backend =
-        reader.get_choice<Backend>(node["backend"], "dataplane.backend",
-                                   {{"socket", Backend::Socket}, {"dpdk", Backend::Dpdk}});
+void read_dataplane(const Reader& reader, const Value& section, DataplaneConfig& out) {
+  const auto fields = reader.fields(section, {"backend", "workers", "eal_args", "ports"});
+  if (const auto it = fields.find("backend"); it != fields.end()) {
+    out.backend = reader.get_choice<Backend>(
+        it->second, {{"socket", Backend::Socket}, {"dpdk", Backend::Dpdk}});
   }
-  if (node["workers"]) out.workers = reader.get_uint(node["workers"], "dataplane.workers", 1, 64);
-  if (const YAML::Node args = node["eal_args"]) {
-    if (!args.IsSequence()) reader.fail(args, "dataplane.eal_args", "expected a list of strings");
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      out.eal_args.push_back(
-          reader.get_string(args[i], "dataplane.eal_args[" + std::to_string(i) + "]"));
+  if (const auto it = fields.find("workers"); it != fields.end()) {
+    out.workers = reader.get_uint(it->second, 1, 64);
+  }
+  if (const auto it = fields.find("eal_args"); it != fields.end()) {
+    reader.expect_list(it->second, "strings");
+    for (std::size_t i = 0; i < it->second.node.size(); ++i) {
+      out.eal_args.push_back(reader.get_string(reader.item(it->second, i)));
     }
   }
-  if (const YAML::Node ports = node["ports"]) {
-    if (!ports.IsSequence()) reader.fail(ports, "dataplane.ports", "expected a list of ports");
-    for (std::size_t i = 0; i < ports.size(); ++i) {
-      reader.expect_map(ports[i], "dataplane.ports[" + std::to_string(i) + "]");
+  // Ports belong to the DPDK backend, which reads them itself; here only their shape.
+  if (const auto it = fields.find("ports"); it != fields.end()) {
+    reader.expect_list(it->second, "port mappings");
+    for (std::size_t i = 0; i < it->second.node.size(); ++i) {
+      reader.expect_map(reader.item(it->second, i));
     }
   }
 }
 
-void read_listen(const Reader& reader, const YAML::Node& node, ListenConfig& out) {
-  reader.expect_map(node, "listen");
-  reader.check_keys(node, "listen", {"udp", "tcp", "tcp_idle_timeout_ms", "tcp_max_connections"});
-  if (node["udp"]) out.udp = reader.get_endpoints(node["udp"], "listen.udp");
-  if (node["tcp"]) out.tcp = reader.get_endpoints(node["tcp"], "listen.tcp");
-  if (node["tcp_idle_timeout_ms"]) {
-    out.tcp_idle_timeout_ms =
-        reader.get_uint(node["tcp_idle_timeout_ms"], "listen.tcp_idle_timeout_ms", 100, 600000);
-  }
-  if (node["tcp_max_connections"]) {
-    out.tcp_max_connections =
-        reader.get_uint(node["tcp_max_connections"], "listen.tcp_max_connections", 1, 1000000);
+void read_edns(const Reader& reader, const Value& section, EdnsConfig& out) {
+  const auto fields = reader.fields(section, {"max_udp"});
+  if (const auto it = fields.find("max_udp"); it != fields.end()) {
+    out.max_udp = static_cast<std::uint16_t>(reader.get_uint(it->second, 512, 4096));
   }
 }
 
-void read_upstreams(const Reader& reader, const YAML::Node& node, UpstreamsConfig& out) {
-  reader.expect_map(node, "upstreams");
-  reader.check_keys(node, "upstreams",
-                    {"strategy", "timeout_ms", "max_failures", "probe_interval_ms", "servers"});
-  if (node["strategy"]) {
-    out.strategy = reader.get_choice<Strategy>(node["strategy"], "upstreams.strategy",
-                                               {{"round_robin", Strategy::RoundRobin},
-                                                {"fastest", Strategy::Fastest},
-                                                {"failover", Strategy::Failover}});
+void read_listen(const Reader& reader, const Value& section, ListenConfig& out) {
+  const auto fields =
+      reader.fields(section, {"udp", "tcp", "tcp_idle_timeout_ms", "tcp_max_connections"});
+  if (const auto it = fields.find("udp"); it != fields.end()) {
+    out.udp = reader.get_endpoints(it->second);
   }
-  if (node["timeout_ms"]) {
-    out.timeout_ms = reader.get_uint(node["timeout_ms"], "upstreams.timeout_ms", 50, 60000);
+  if (const auto it = fields.find("tcp"); it != fields.end()) {
+    out.tcp = reader.get_endpoints(it->second);
   }
-  if (node["max_failures"]) {
-    out.max_failures = reader.get_uint(node["max_failures"], "upstreams.max_failures", 1, 100);
+  if (const auto it = fields.find("tcp_idle_timeout_ms"); it != fields.end()) {
+    out.tcp_idle_timeout_ms = reader.get_uint(it->second, 100, 600000);
   }
-  if (node["probe_interval_ms"]) {
-    out.probe_interval_ms =
-        reader.get_uint(node["probe_interval_ms"], "upstreams.probe_interval_ms", 100, 3600000);
+  if (const auto it = fields.find("tcp_max_connections"); it != fields.end()) {
+    out.tcp_max_connections = reader.get_uint(it->second, 1, 1000000);
   }
-  if (const YAML::Node servers = node["servers"]) {
-    if (!servers.IsSequence())
-      reader.fail(servers, "upstreams.servers", "expected a list of servers");
-    if (servers.size() > 32) reader.fail(servers, "upstreams.servers", "at most 32 servers");
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      const std::string key = "upstreams.servers[" + std::to_string(i) + "]";
-      YAML::Node address = servers[i];
-      if (servers[i].IsMap()) {
-        reader.check_keys(servers[i], key, {"address"});
-        address = servers[i]["address"];
-        if (!address) reader.fail(servers[i], key + ".address", "missing");
-      }
-      const net::Endpoint endpoint = reader.get_endpoint(address, key + ".address", 53);
-      for (const auto& seen : out.servers) {
-        if (seen.address == endpoint)
-          reader.fail(address, key, "listed twice: " + endpoint.to_string());
-      }
-      out.servers.push_back(UpstreamServerConfig{endpoint});
+}
+
+// One server: a map {address: ...} (room for per-server keys later) or a bare string.
+net::Endpoint read_server(const Reader& reader, const Value& entry) {
+  if (entry.node.IsScalar()) return reader.get_endpoint(entry);
+  if (!entry.node.IsMap()) {
+    reader.fail(
+        entry, "expected {address: ADDR[:PORT]} or an address string, got " + describe(entry.node));
+  }
+  const auto fields = reader.fields(entry, {"address"});
+  const auto address = fields.find("address");
+  if (address == fields.end()) reader.fail(entry, "missing key 'address'");
+  return reader.get_endpoint(address->second);
+}
+
+void read_servers(const Reader& reader, const Value& list, UpstreamsConfig& out) {
+  reader.expect_list(list, "servers");
+  if (list.node.size() > kMaxUpstreamServers) {
+    reader.fail(list, "at most " + std::to_string(kMaxUpstreamServers) + " servers, got " +
+                          std::to_string(list.node.size()));
+  }
+  for (std::size_t i = 0; i < list.node.size(); ++i) {
+    const Value entry = reader.item(list, i);
+    const net::Endpoint endpoint = read_server(reader, entry);
+    for (const auto& seen : out.servers) {
+      if (seen.address == endpoint) reader.fail(entry, "listed twice: " + endpoint.to_string());
     }
+    out.servers.push_back(UpstreamServerConfig{endpoint});
   }
+}
+
+// Returns the line an error about missing servers points at: `servers` if given,
+// else `upstreams`.
+int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& out) {
+  const auto fields = reader.fields(
+      section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms", "servers"});
+  if (const auto it = fields.find("strategy"); it != fields.end()) {
+    out.strategy = reader.get_choice<Strategy>(it->second, {{"round_robin", Strategy::RoundRobin},
+                                                            {"fastest", Strategy::Fastest},
+                                                            {"failover", Strategy::Failover}});
+  }
+  if (const auto it = fields.find("timeout_ms"); it != fields.end()) {
+    out.timeout_ms = reader.get_uint(it->second, 50, 60000);
+  }
+  if (const auto it = fields.find("max_failures"); it != fields.end()) {
+    out.max_failures = reader.get_uint(it->second, 1, 100);
+  }
+  if (const auto it = fields.find("probe_interval_ms"); it != fields.end()) {
+    out.probe_interval_ms = reader.get_uint(it->second, 100, 3600000);
+  }
+  const auto servers = fields.find("servers");
+  if (servers == fields.end()) return section.key_line;
+  read_servers(reader, servers->second, out);
+  return servers->second.key_line;
+}
+
+void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
+  const auto fields = reader.fields(section, {"level"});
+  if (const auto it = fields.find("level"); it != fields.end()) {
+    out.level = reader.get_choice<LogLevel>(it->second, {{"trace", LogLevel::Trace},
+                                                         {"debug", LogLevel::Debug},
+                                                         {"info", LogLevel::Info},
+                                                         {"warn", LogLevel::Warn},
+                                                         {"error", LogLevel::Error},
+                                                         {"critical", LogLevel::Critical},
+                                                         {"off", LogLevel::Off}});
+  }
+}
+
+// With no servers in the file, the host's resolver configuration supplies them, as
+// for any stub on the machine; with neither, the process could answer nothing.
+void fill_from_resolv_conf(const Reader& reader, const Value& where, const std::string& path,
+                           UpstreamsConfig& out) {
+  std::vector<net::Endpoint> servers;
+  try {
+    servers = read_resolv_conf(path);
+  } catch (const ConfigError& error) {
+    reader.fail(where, std::string("none configured, and resolv.conf could not supply one (") +
+                           error.what() + ")");
+  }
+  if (servers.size() > kMaxUpstreamServers) servers.resize(kMaxUpstreamServers);
+  for (const auto& endpoint : servers) out.servers.push_back(UpstreamServerConfig{endpoint});
+  out.servers_from_resolv_conf = true;
+}
+
+// Exactly one YAML document; syntax errors carry the parser's line.
+YAML::Node load_document(const Reader& reader, const std::string& yaml_text) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& error) {
+    reader.fail(line_of(error.mark, 1), "YAML syntax", error.msg);
+  }
+  if (documents.empty() || documents.front().IsNull()) {
+    reader.fail(1, "(top level)", "the configuration is empty");
+  }
+  if (documents.size() > 1) {
+    reader.fail(line_of(documents[1].Mark(), 1), "(top level)",
+                "more than one YAML document ('---'); put everything in one");
+  }
+  return documents.front();
 }
 
 }  // namespace
 
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::string& resolv_conf) {
-  Reader reader(source_name);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::ParserException& error) {
-    throw ConfigError(source_name + ":" + std::to_string(error.mark.line + 1) +
-                      ": YAML syntax: " + error.msg);
+  const Reader reader(source_name);
+  const YAML::Node root_node = load_document(reader, yaml_text);
+  const Value root{root_node, "", line_of(root_node.Mark(), 1), 1};
+  if (!root_node.IsMap()) {
+    reader.fail(root.line, "(top level)",
+                "expected a mapping of sections, got " + describe(root_node));
   }
-  if (!root || root.IsNull()) throw ConfigError(source_name + ":1: the configuration is empty");
-  reader.expect_map(root, "(top level)");
-  reader.check_keys(root, "",
-                    {"dataplane", "edns", "listen", "upstreams", "cache", "filter", "local_records",
-                     "management", "logging"});
+  const auto sections = reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache",
+                                             "filter", "local_records", "management", "logging"});
+  const auto section = [&](const char* name) -> const Value* {
+    const auto it = sections.find(name);
+    return it == sections.end() ? nullptr : &it->second;
+  };
 
   Config config;
   config.source = source_name;
-  if (root["dataplane"]) read_dataplane(reader, root["dataplane"], config.dataplane);
-  if (const YAML::Node edns = root["edns"]) {
-    reader.expect_map(edns, "edns");
-    reader.check_keys(edns, "edns", {"max_udp"});
-    if (edns["max_udp"]) {
-      config.edns.max_udp =
-          static_cast<std::uint16_t>(reader.get_uint(edns["max_udp"], "edns.max_udp", 512, 4096));
-    }
+  if (const Value* value = section("dataplane")) read_dataplane(reader, *value, config.dataplane);
+  if (const Value* value = section("edns")) read_edns(reader, *value, config.edns);
+  if (const Value* value = section("listen")) read_listen(reader, *value, config.listen);
+  int servers_line = 1;
+  if (const Value* value = section("upstreams")) {
+    servers_line = read_upstreams(reader, *value, config.upstreams);
   }
-  if (root["listen"]) read_listen(reader, root["listen"], config.listen);
-  if (root["upstreams"]) read_upstreams(reader, root["upstreams"], config.upstreams);
-  if (const YAML::Node logging = root["logging"]) {
-    reader.expect_map(logging, "logging");
-    reader.check_keys(logging, "logging", {"level"});
-    if (logging["level"]) {
-      config.logging.level = reader.get_choice<LogLevel>(logging["level"], "logging.level",
-                                                         {{"trace", LogLevel::Trace},
-                                                          {"debug", LogLevel::Debug},
-                                                          {"info", LogLevel::Info},
-                                                          {"warn", LogLevel::Warn},
-                                                          {"error", LogLevel::Error},
-                                                          {"critical", LogLevel::Critical},
-                                                          {"off", LogLevel::Off}});
+  if (const Value* value = section("logging")) read_logging(reader, *value, config.logging);
+
+  // Not active in this build: only their shape is checked, so that a file written
+  // for a later version is not refused for their content.
+  for (const char* name : {"cache", "filter", "local_records", "management"}) {
+    const Value* value = section(name);
+    if (value == nullptr) continue;
+    if (std::string_view(name) == "local_records") {
+      reader.expect_list(*value, "records");
+    } else {
+      reader.expect_map(*value);
     }
-  }
-  for (const char* section : {"cache", "filter", "management"}) {
-    if (const YAML::Node node = root[section]) {
-      reader.expect_map(node, section);
-      config.inactive_sections.emplace_back(section);
-    }
-  }
-  if (const YAML::Node records = root["local_records"]) {
-    if (!records.IsSequence()) reader.fail(records, "local_records", "expected a list of records");
-    config.inactive_sections.emplace_back("local_records");
+    config.inactive_sections.emplace_back(name);
   }
 
   if (config.dataplane.backend == Backend::Socket && config.listen.udp.empty() &&
       config.listen.tcp.empty()) {
-    reader.fail(root["listen"] ? root["listen"] : root, "listen",
+    const Value* listen = section("listen");
+    reader.fail(listen ? listen->key_line : 1, "listen",
                 "the socket backend needs at least one udp or tcp address");
   }
   if (config.upstreams.servers.empty() && !resolv_conf.empty()) {
-    try {
-      for (const auto& endpoint : read_resolv_conf(resolv_conf)) {
-        config.upstreams.servers.push_back(UpstreamServerConfig{endpoint});
-      }
-      config.upstreams.servers_from_resolv_conf = true;
-    } catch (const ConfigError& error) {
-      reader.fail(root["upstreams"] ? root["upstreams"] : root, "upstreams.servers",
-                  std::string("none configured, and ") + error.what());
-    }
+    fill_from_resolv_conf(reader,
+                          Value{YAML::Node(), "upstreams.servers", servers_line, servers_line},
+                          resolv_conf, config.upstreams);
   }
   return config;
 }
 
 Config load_config_file(const std::string& path, const std::string& resolv_conf) {
+  // A directory opens fine as an ifstream and then reads as an empty file.
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    throw ConfigError(path + ": cannot read the configuration file: it is a directory");
+  }
   std::ifstream file(path);
-  if (!file) throw ConfigError(path + ": cannot read the configuration file");
+  if (!file) {
+    throw ConfigError(path + ": cannot read the configuration file: " + std::strerror(errno));
+  }
   std::stringstream text;
   text << file.rdbuf();
+  if (file.bad()) {
+    throw ConfigError(path + ": cannot read the configuration file: " + std::strerror(errno));
+  }
   return parse_config(text.str(), path, resolv_conf);
 }
 

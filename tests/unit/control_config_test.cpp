@@ -1,0 +1,657 @@
+// The configuration file: what it reads, its defaults, its resolv.conf fallback, and
+// that every error names the file, the line, the dotted key and what is wrong.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "heimdall/control/config.hpp"
+
+namespace heimdall::control {
+namespace {
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char name[] = "/tmp/heimdall-config-test-XXXXXX";
+    const int fd = mkstemp(name);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    close(fd);
+    path_ = name;
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Every test that lets the upstreams fall back reads this file, never the host's.
+const TempFile& test_resolv_conf() {
+  static const TempFile file("nameserver 192.0.2.53\nnameserver 2001:db8::53\n");
+  return file;
+}
+
+Config parse(const std::string& text) {
+  return parse_config(text, "test.yaml", test_resolv_conf().path());
+}
+
+std::string error_of(const std::string& text,
+                     const std::string& resolv_conf = test_resolv_conf().path()) {
+  try {
+    parse_config(text, "test.yaml", resolv_conf);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "(accepted)";
+}
+
+// The message must be "test.yaml:<line>: <key>: ..." and contain the reason.
+void expect_error(const std::string& text, int line, const std::string& key,
+                  const std::string& reason) {
+  SCOPED_TRACE("config:\n" + text);
+  const std::string message = error_of(text);
+  const std::string prefix = "test.yaml:" + std::to_string(line) + ": " + key + ": ";
+  EXPECT_EQ(message.substr(0, prefix.size()), prefix) << message;
+  EXPECT_NE(message.find(reason), std::string::npos) << "reason '" << reason << "' in: " << message;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+constexpr const char* kListen = "listen: {udp: [\"127.0.0.1:53\"]}\n";
+
+// ------------------------------------------------------------------ what is read
+
+TEST(ConfigFile, EmbeddedDevConfigRunsOnLoopbackWithResolvConfUpstreams) {
+  const Config config =
+      parse_config(embedded_dev_config(), "<embedded conf/dev.yaml>", test_resolv_conf().path());
+  EXPECT_EQ(config.source, "<embedded conf/dev.yaml>");
+  EXPECT_EQ(config.dataplane.backend, Backend::Socket);
+  ASSERT_EQ(config.listen.udp.size(), 1u);
+  ASSERT_EQ(config.listen.tcp.size(), 1u);
+  EXPECT_EQ(config.listen.udp[0].to_string(), "127.0.0.1:5353");
+  EXPECT_EQ(config.listen.tcp[0].to_string(), "127.0.0.1:5353");
+  EXPECT_TRUE(config.upstreams.servers_from_resolv_conf);
+  ASSERT_EQ(config.upstreams.servers.size(), 2u);
+  EXPECT_EQ(config.upstreams.servers[0].address.to_string(), "192.0.2.53:53");
+  EXPECT_EQ(config.upstreams.servers[1].address.to_string(), "[2001:db8::53]:53");
+  EXPECT_TRUE(config.inactive_sections.empty());
+}
+
+// conf/reference.yaml says its values are the defaults: hold it to that.
+TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
+  const char* root = std::getenv("HEIMDALL_SOURCE_ROOT");
+  ASSERT_NE(root, nullptr) << "HEIMDALL_SOURCE_ROOT is not set (meson test sets it)";
+  const std::string path = std::string(root) + "/conf/reference.yaml";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  const Config config = parse_config(read_file(path), path, "");
+  const Config defaults;
+  EXPECT_EQ(config.dataplane.backend, defaults.dataplane.backend);
+  EXPECT_EQ(config.dataplane.workers, defaults.dataplane.workers);
+  EXPECT_EQ(config.dataplane.eal_args, defaults.dataplane.eal_args);
+  EXPECT_EQ(config.edns.max_udp, defaults.edns.max_udp);
+  EXPECT_EQ(config.listen.tcp_idle_timeout_ms, defaults.listen.tcp_idle_timeout_ms);
+  EXPECT_EQ(config.listen.tcp_max_connections, defaults.listen.tcp_max_connections);
+  EXPECT_EQ(config.upstreams.strategy, defaults.upstreams.strategy);
+  EXPECT_EQ(config.upstreams.timeout_ms, defaults.upstreams.timeout_ms);
+  EXPECT_EQ(config.upstreams.max_failures, defaults.upstreams.max_failures);
+  EXPECT_EQ(config.upstreams.probe_interval_ms, defaults.upstreams.probe_interval_ms);
+  EXPECT_EQ(config.logging.level, defaults.logging.level);
+  EXPECT_EQ(config.upstreams.servers.size(), 2u) << "the two example servers";
+  EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
+  EXPECT_EQ(config.inactive_sections,
+            (std::vector<std::string>{"cache", "filter", "local_records", "management"}));
+}
+
+TEST(ConfigFile, ReadsEveryImplementedKey) {
+  const Config config = parse(R"(dataplane:
+  backend: socket
+  workers: 3
+  eal_args: [--no-huge, "--vdev=net_memif0,role=server"]
+  ports:
+    - {device: net_memif0, address: 198.18.0.1/24}
+edns: {max_udp: 1400}
+listen:
+  udp: ["127.0.0.1:53", "[::1]:53"]
+  tcp: ["127.0.0.1:53"]
+  tcp_idle_timeout_ms: 5000
+  tcp_max_connections: 64
+upstreams:
+  strategy: failover
+  timeout_ms: 900
+  max_failures: 5
+  probe_interval_ms: 2000
+  servers:
+    - address: 127.0.0.1:5400
+    - "[::1]:5401"
+logging: {level: debug}
+)");
+  EXPECT_EQ(config.source, "test.yaml");
+  EXPECT_EQ(config.dataplane.backend, Backend::Socket);
+  EXPECT_EQ(config.dataplane.workers, 3u);
+  EXPECT_EQ(config.dataplane.eal_args,
+            (std::vector<std::string>{"--no-huge", "--vdev=net_memif0,role=server"}));
+  EXPECT_EQ(config.edns.max_udp, 1400);
+  ASSERT_EQ(config.listen.udp.size(), 2u);
+  EXPECT_EQ(config.listen.udp[1].to_string(), "[::1]:53");
+  ASSERT_EQ(config.listen.tcp.size(), 1u);
+  EXPECT_EQ(config.listen.tcp_idle_timeout_ms, 5000u);
+  EXPECT_EQ(config.listen.tcp_max_connections, 64u);
+  EXPECT_EQ(config.upstreams.strategy, Strategy::Failover);
+  EXPECT_EQ(config.upstreams.timeout_ms, 900u);
+  EXPECT_EQ(config.upstreams.max_failures, 5u);
+  EXPECT_EQ(config.upstreams.probe_interval_ms, 2000u);
+  ASSERT_EQ(config.upstreams.servers.size(), 2u);
+  EXPECT_EQ(config.upstreams.servers[0].address.to_string(), "127.0.0.1:5400");
+  EXPECT_EQ(config.upstreams.servers[1].address.to_string(), "[::1]:5401");
+  EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
+  EXPECT_EQ(config.logging.level, LogLevel::Debug);
+  EXPECT_TRUE(config.inactive_sections.empty());
+}
+
+TEST(ConfigFile, AbsentKeysKeepTheirDefaults) {
+  const Config config = parse(kListen);
+  const Config defaults;
+  EXPECT_EQ(config.dataplane.backend, defaults.dataplane.backend);
+  EXPECT_EQ(config.dataplane.workers, defaults.dataplane.workers);
+  EXPECT_EQ(config.edns.max_udp, defaults.edns.max_udp);
+  EXPECT_TRUE(config.listen.tcp.empty());
+  EXPECT_EQ(config.listen.tcp_idle_timeout_ms, defaults.listen.tcp_idle_timeout_ms);
+  EXPECT_EQ(config.upstreams.strategy, defaults.upstreams.strategy);
+  EXPECT_EQ(config.upstreams.timeout_ms, defaults.upstreams.timeout_ms);
+  EXPECT_EQ(config.logging.level, defaults.logging.level);
+}
+
+TEST(ConfigFile, ReadsEveryChoiceOfEachEnumeratedKey) {
+  EXPECT_EQ(parse("dataplane: {backend: dpdk}\n").dataplane.backend, Backend::Dpdk);
+  const std::pair<const char*, Strategy> strategies[] = {{"round_robin", Strategy::RoundRobin},
+                                                         {"fastest", Strategy::Fastest},
+                                                         {"failover", Strategy::Failover}};
+  for (const auto& [name, strategy] : strategies) {
+    EXPECT_EQ(
+        parse(std::string(kListen) + "upstreams: {strategy: " + name + "}\n").upstreams.strategy,
+        strategy)
+        << name;
+  }
+  const std::pair<const char*, LogLevel> levels[] = {
+      {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+      {"warn", LogLevel::Warn},   {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
+      {"off", LogLevel::Off}};
+  for (const auto& [name, level] : levels) {
+    EXPECT_EQ(parse(std::string(kListen) + "logging: {level: " + name + "}\n").logging.level, level)
+        << name;
+  }
+}
+
+TEST(ConfigFile, AcceptsTheEndsOfEveryRange) {
+  const Config low = parse(R"(dataplane: {workers: 1}
+edns: {max_udp: 512}
+listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 100, tcp_max_connections: 1}
+upstreams: {timeout_ms: 50, max_failures: 1, probe_interval_ms: 100}
+)");
+  EXPECT_EQ(low.dataplane.workers, 1u);
+  EXPECT_EQ(low.edns.max_udp, 512);
+  EXPECT_EQ(low.listen.tcp_idle_timeout_ms, 100u);
+  EXPECT_EQ(low.listen.tcp_max_connections, 1u);
+  EXPECT_EQ(low.upstreams.timeout_ms, 50u);
+  EXPECT_EQ(low.upstreams.max_failures, 1u);
+  EXPECT_EQ(low.upstreams.probe_interval_ms, 100u);
+  const Config high = parse(R"(dataplane: {workers: 64}
+edns: {max_udp: 4096}
+listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 600000, tcp_max_connections: 1000000}
+upstreams: {timeout_ms: 60000, max_failures: 100, probe_interval_ms: 3600000}
+)");
+  EXPECT_EQ(high.dataplane.workers, 64u);
+  EXPECT_EQ(high.edns.max_udp, 4096);
+  EXPECT_EQ(high.listen.tcp_idle_timeout_ms, 600000u);
+  EXPECT_EQ(high.listen.tcp_max_connections, 1000000u);
+  EXPECT_EQ(high.upstreams.timeout_ms, 60000u);
+  EXPECT_EQ(high.upstreams.max_failures, 100u);
+  EXPECT_EQ(high.upstreams.probe_interval_ms, 3600000u);
+}
+
+TEST(ConfigFile, UpstreamServerMayBeABareStringAndDefaultsToPort53) {
+  const Config config = parse(std::string(kListen) +
+                              "upstreams:\n  servers: [192.0.2.1, {address: \"2001:db8::1\"}]\n");
+  ASSERT_EQ(config.upstreams.servers.size(), 2u);
+  EXPECT_EQ(config.upstreams.servers[0].address.to_string(), "192.0.2.1:53");
+  EXPECT_EQ(config.upstreams.servers[1].address.to_string(), "[2001:db8::1]:53");
+}
+
+TEST(ConfigFile, ListenWithTcpOnlyIsEnough) {
+  const Config config = parse("listen: {tcp: [\"[::1]:5353\"]}\n");
+  EXPECT_TRUE(config.listen.udp.empty());
+  ASSERT_EQ(config.listen.tcp.size(), 1u);
+}
+
+TEST(ConfigFile, SameAddressInUdpAndTcpIsAllowed) {
+  const Config config = parse("listen: {udp: [\"127.0.0.1:53\"], tcp: [\"127.0.0.1:53\"]}\n");
+  EXPECT_EQ(config.listen.udp, config.listen.tcp);
+}
+
+TEST(ConfigFile, DpdkBackendNeedsNoListenAddresses) {
+  const Config config = parse("dataplane: {backend: dpdk, eal_args: [--no-huge], ports: []}\n");
+  EXPECT_EQ(config.dataplane.backend, Backend::Dpdk);
+  EXPECT_TRUE(config.listen.udp.empty());
+}
+
+TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {
+  const Config config = parse(std::string(kListen) + R"(management: {anything: [1, 2]}
+cache: {max_entries: lots, unknown_key: {x: 1}}
+local_records: ["router.lan. 300 IN A 192.168.1.1"]
+filter: {}
+)");
+  EXPECT_EQ(config.inactive_sections,
+            (std::vector<std::string>{"cache", "filter", "local_records", "management"}));
+}
+
+// ------------------------------------------------------------ resolv.conf fallback
+
+TEST(ConfigFile, EmptyOrAbsentServersComeFromResolvConf) {
+  for (const std::string& text :
+       {std::string(kListen), std::string(kListen) + "upstreams: {servers: []}\n",
+        std::string(kListen) + "upstreams: {strategy: failover}\n"}) {
+    const Config config = parse(text);
+    EXPECT_TRUE(config.upstreams.servers_from_resolv_conf) << text;
+    ASSERT_EQ(config.upstreams.servers.size(), 2u) << text;
+    EXPECT_EQ(config.upstreams.servers[0].address.to_string(), "192.0.2.53:53");
+  }
+}
+
+TEST(ConfigFile, EmptyResolvConfPathLeavesServersToTheCommandLine) {
+  const Config config = parse_config(kListen, "test.yaml", "");
+  EXPECT_TRUE(config.upstreams.servers.empty());
+  EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
+}
+
+TEST(ConfigFile, ConfiguredServersAreUsedWithoutReadingResolvConf) {
+  const Config config = parse_config(std::string(kListen) + "upstreams: {servers: [192.0.2.9]}\n",
+                                     "test.yaml", "/nonexistent/resolv.conf");
+  ASSERT_EQ(config.upstreams.servers.size(), 1u);
+  EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
+}
+
+TEST(ConfigFile, NoServersAndNoResolvConfIsAnError) {
+  const std::string message = error_of(
+      std::string(kListen) + "upstreams:\n  strategy: fastest\n  servers: []\n", "/nonexistent/rc");
+  EXPECT_EQ(message.rfind("test.yaml:4: upstreams.servers: none configured", 0), 0u) << message;
+  EXPECT_NE(message.find("resolv.conf could not supply one"), std::string::npos) << message;
+  EXPECT_NE(message.find("/nonexistent/rc"), std::string::npos) << message;
+}
+
+TEST(ConfigFile, NoServersErrorPointsAtTheUpstreamsSectionWhenServersIsAbsent) {
+  const std::string message =
+      error_of(std::string(kListen) + "\nupstreams:\n  strategy: fastest\n", "/nonexistent/rc");
+  EXPECT_EQ(message.rfind("test.yaml:3: upstreams.servers: none configured", 0), 0u) << message;
+}
+
+TEST(ConfigFile, NoServersAndAResolvConfWithoutNameserversIsAnError) {
+  const TempFile empty("search example.com\n# nameserver 192.0.2.1\n");
+  const std::string message = error_of(kListen, empty.path());
+  EXPECT_EQ(message.rfind("test.yaml:1: upstreams.servers: none configured", 0), 0u) << message;
+  EXPECT_NE(message.find("names no usable nameserver"), std::string::npos) << message;
+}
+
+// ------------------------------------------------------------------ the document
+
+TEST(ConfigErrors, EmptyFileIsRefused) {
+  expect_error("", 1, "(top level)", "empty");
+  expect_error("# nothing but a comment\n\n", 1, "(top level)", "empty");
+}
+
+TEST(ConfigErrors, YamlSyntaxErrorCarriesTheParserLine) {
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\"\nlogging: {level: info}\n", 3, "YAML syntax",
+               "end of sequence flow not found");
+  expect_error("edns:\n  max_udp: 1232\n bad: indentation\n", 3, "YAML syntax", "");
+}
+
+TEST(ConfigErrors, MoreThanOneDocumentIsRefused) {
+  expect_error(std::string(kListen) + "---\nlogging: {level: info}\n", 3, "(top level)",
+               "more than one YAML document");
+}
+
+TEST(ConfigErrors, TopLevelMustBeAMapping) {
+  expect_error("- listen\n- upstreams\n", 1, "(top level)", "expected a mapping of sections");
+  expect_error("just words\n", 1, "(top level)", "got 'just words'");
+}
+
+TEST(ConfigErrors, UnknownTopLevelKeyIsNamedWithTheExpectedOnes) {
+  expect_error(std::string(kListen) + "\nupstream: {}\n", 3, "upstream",
+               "unknown key; expected one of: dataplane, edns, listen, upstreams, cache, filter, "
+               "local_records, management, logging");
+}
+
+TEST(ConfigErrors, UnknownKeyInsideEachImplementedSectionIsNamed) {
+  expect_error("dataplane:\n  backend: socket\n  worker: 2\n", 3, "dataplane.worker",
+               "unknown key; expected one of: backend, workers, eal_args, ports");
+  expect_error("edns:\n  max_udp_size: 1232\n", 2, "edns.max_udp_size",
+               "unknown key; expected one of: max_udp");
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  tpc: [\"127.0.0.1:53\"]\n", 3, "listen.tpc",
+               "unknown key; expected one of: udp, tcp, tcp_idle_timeout_ms, tcp_max_connections");
+  expect_error("upstreams:\n  timeout: 100\n", 2, "upstreams.timeout",
+               "unknown key; expected one of: strategy, timeout_ms, max_failures, "
+               "probe_interval_ms, servers");
+  expect_error("upstreams:\n  servers:\n    - address: 192.0.2.1\n      port: 53\n", 4,
+               "upstreams.servers[0].port", "unknown key; expected one of: address");
+  expect_error("logging:\n  lvl: info\n", 2, "logging.lvl", "unknown key; expected one of: level");
+}
+
+TEST(ConfigErrors, KeyGivenTwiceIsRefused) {
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  udp: [\"127.0.0.1:54\"]\n", 3, "listen.udp",
+               "given twice (first on line 2)");
+  expect_error(std::string(kListen) + "logging: {level: info}\nlogging: {level: off}\n", 3,
+               "logging", "given twice (first on line 2)");
+  expect_error("upstreams:\n  timeout_ms: 100\nupstreams:\n  timeout_ms: 200\n", 3, "upstreams",
+               "given twice (first on line 1)");
+}
+
+TEST(ConfigErrors, NonScalarKeyIsRefused) {
+  expect_error("edns:\n  ? [max_udp]\n  : 1232\n", 2, "edns", "keys must be plain names");
+}
+
+// ------------------------------------------------------------------ wrong types
+
+TEST(ConfigErrors, SectionThatIsNotAMappingIsRefused) {
+  expect_error("dataplane: socket\n", 1, "dataplane", "expected a mapping, got 'socket'");
+  expect_error("edns:\n  - 1232\n", 2, "edns", "expected a mapping, got a list");
+  expect_error("listen:\nlogging: {level: info}\n", 1, "listen", "expected a mapping, got nothing");
+  expect_error("upstreams: [192.0.2.1]\n", 1, "upstreams", "expected a mapping, got a list");
+  expect_error("logging: info\n", 1, "logging", "expected a mapping, got 'info'");
+}
+
+TEST(ConfigErrors, IntegerKeysRefuseWords) {
+  expect_error("upstreams:\n  timeout_ms: fast\n", 2, "upstreams.timeout_ms",
+               "expected an integer from 50 to 60000, got 'fast'");
+  expect_error("dataplane: {workers: two}\n", 1, "dataplane.workers",
+               "expected an integer from 1 to 64, got 'two'");
+}
+
+TEST(ConfigErrors, IntegerKeysRefuseNegativeFractionalAndSignedNumbers) {
+  expect_error("edns:\n  max_udp: -1\n", 2, "edns.max_udp",
+               "expected an integer from 512 to 4096, got '-1'");
+  expect_error("edns:\n  max_udp: 1232.5\n", 2, "edns.max_udp", "got '1232.5'");
+  expect_error("edns:\n  max_udp: +1232\n", 2, "edns.max_udp", "got '+1232'");
+  expect_error("edns:\n  max_udp: 99999999999999999999999\n", 2, "edns.max_udp",
+               "got '99999999999999999999999'");
+}
+
+TEST(ConfigErrors, IntegerKeysRefuseMappingsListsAndNothing) {
+  expect_error("dataplane:\n  workers: {n: 2}\n", 2, "dataplane.workers",
+               "expected an integer from 1 to 64, got a mapping");
+  expect_error("dataplane:\n  workers: [2]\n", 2, "dataplane.workers", "got a list");
+  expect_error("dataplane:\n  workers:\n  backend: socket\n", 2, "dataplane.workers",
+               "got nothing");
+}
+
+TEST(ConfigErrors, EveryIntegerKeyIsRangeChecked) {
+  struct Case {
+    const char* section;
+    const char* key;
+    unsigned min;
+    unsigned max;
+  };
+  const Case cases[] = {
+      {"dataplane", "workers", 1, 64},
+      {"edns", "max_udp", 512, 4096},
+      {"listen", "tcp_idle_timeout_ms", 100, 600000},
+      {"listen", "tcp_max_connections", 1, 1000000},
+      {"upstreams", "timeout_ms", 50, 60000},
+      {"upstreams", "max_failures", 1, 100},
+      {"upstreams", "probe_interval_ms", 100, 3600000},
+  };
+  for (const Case& c : cases) {
+    const std::string key = std::string(c.section) + "." + c.key;
+    const std::string range =
+        "expected an integer from " + std::to_string(c.min) + " to " + std::to_string(c.max);
+    for (const unsigned bad : {c.min - 1, c.max + 1}) {
+      expect_error(std::string(c.section) + ":\n  " + c.key + ": " + std::to_string(bad) + "\n", 2,
+                   key, range + ", got '" + std::to_string(bad) + "'");
+    }
+  }
+}
+
+TEST(ConfigErrors, EnumeratedKeysNameTheirChoices) {
+  expect_error("dataplane:\n  backend: xdp\n", 2, "dataplane.backend",
+               "expected socket | dpdk, got 'xdp'");
+  expect_error("upstreams:\n  strategy: fastest_first\n", 2, "upstreams.strategy",
+               "expected round_robin | fastest | failover, got 'fastest_first'");
+  expect_error("logging:\n  level: verbose\n", 2, "logging.level",
+               "expected trace | debug | info | warn | error | critical | off, got 'verbose'");
+  expect_error("logging:\n  level: {name: info}\n", 2, "logging.level", "got a mapping");
+  expect_error("logging:\n  level: INFO\n", 2, "logging.level", "got 'INFO'");
+}
+
+TEST(ConfigErrors, EalArgsMustBeAListOfStrings) {
+  expect_error("dataplane:\n  eal_args: --no-huge\n", 2, "dataplane.eal_args",
+               "expected a list of strings, got '--no-huge'");
+  expect_error("dataplane:\n  eal_args:\n    - --no-huge\n    - {vdev: x}\n", 4,
+               "dataplane.eal_args[1]", "expected a non-empty string, got a mapping");
+  expect_error("dataplane:\n  eal_args: [--no-huge, \"\"]\n", 2, "dataplane.eal_args[1]",
+               "expected a non-empty string, got ''");
+}
+
+TEST(ConfigErrors, PortsMustBeAListOfMappings) {
+  expect_error("dataplane:\n  ports: {device: net_null0}\n", 2, "dataplane.ports",
+               "expected a list of port mappings, got a mapping");
+  expect_error("dataplane:\n  ports:\n    - device: net_null0\n    - net_null1\n", 4,
+               "dataplane.ports[1]", "expected a mapping, got 'net_null1'");
+}
+
+TEST(ConfigErrors, InactiveSectionsMustHaveTheirShape) {
+  expect_error(std::string(kListen) + "cache: 1000\n", 2, "cache",
+               "expected a mapping, got '1000'");
+  expect_error(std::string(kListen) + "filter: [ads]\n", 2, "filter",
+               "expected a mapping, got a list");
+  expect_error(std::string(kListen) + "management: on\n", 2, "management", "expected a mapping");
+  expect_error(std::string(kListen) + "local_records: {a: b}\n", 2, "local_records",
+               "expected a list of records, got a mapping");
+}
+
+// ------------------------------------------------------------------ listen
+
+TEST(ConfigErrors, ListenListsMustBeListsOfAddresses) {
+  expect_error("listen:\n  udp: 127.0.0.1:53\n", 2, "listen.udp",
+               "expected a list of addresses, got '127.0.0.1:53'");
+  expect_error("listen:\n  tcp:\n    - 127.0.0.1:53\n    - [127.0.0.1, 53]\n", 4, "listen.tcp[1]",
+               "expected an address such as 127.0.0.1:53 or [::1]:53, got a list");
+}
+
+TEST(ConfigErrors, ListenAddressMustBeNumericWithAValidPort) {
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\", \"localhost:53\"]\n", 2, "listen.udp[1]",
+               "expected an address such as 127.0.0.1:53 or [::1]:53 (port 1-65535), got "
+               "'localhost:53'");
+  expect_error("listen:\n  udp:\n    - 127.0.0.1:0\n", 3, "listen.udp[0]", "got '127.0.0.1:0'");
+  expect_error("listen:\n  tcp:\n    - \"[::1]:65536\"\n", 3, "listen.tcp[0]", "got '[::1]:65536'");
+}
+
+TEST(ConfigErrors, EmptyListItemIsReportedOnItsOwnLine) {
+  expect_error("listen:\n  udp:\n    - 127.0.0.1:53\n    -\n    - 127.0.0.1:54\n", 4,
+               "listen.udp[1]", "got nothing");
+  expect_error("listen:\n  udp:\n    - 127.0.0.1:53\n    -\n", 4, "listen.udp[1]", "got nothing");
+  expect_error("listen:\n  udp:\n    -\n\n    - 127.0.0.1:54\n", 3, "listen.udp[0]", "got nothing");
+  expect_error("listen:\n  udp: [127.0.0.1:53, ~]\n", 2, "listen.udp[1]", "got nothing");
+}
+
+TEST(ConfigErrors, ListenAddressListedTwiceIsRefused) {
+  expect_error("listen:\n  udp:\n    - 127.0.0.1:53\n    - 127.0.0.1\n", 4, "listen.udp[1]",
+               "listed twice: 127.0.0.1:53");
+  expect_error("listen:\n  tcp: [\"[::1]:53\", \"::1\"]\n", 2, "listen.tcp[1]",
+               "listed twice: [::1]:53");
+}
+
+TEST(ConfigErrors, SocketBackendWithoutListenAddressesIsRefused) {
+  expect_error("logging: {level: info}\n", 1, "listen",
+               "the socket backend needs at least one udp or tcp address");
+  expect_error("logging: {level: info}\n\nlisten:\n  udp: []\n  tcp: []\n", 3, "listen",
+               "the socket backend needs at least one udp or tcp address");
+}
+
+// ------------------------------------------------------------------ upstreams
+
+TEST(ConfigErrors, ServersMustBeAList) {
+  expect_error("upstreams:\n  servers: 192.0.2.1\n", 2, "upstreams.servers",
+               "expected a list of servers, got '192.0.2.1'");
+}
+
+TEST(ConfigErrors, ServerMustBeAMappingWithAddressOrAString) {
+  expect_error("upstreams:\n  servers:\n    - [192.0.2.1]\n", 3, "upstreams.servers[0]",
+               "expected {address: ADDR[:PORT]} or an address string, got a list");
+  expect_error("upstreams:\n  servers:\n    - 192.0.2.1\n    - {name: x}\n", 4,
+               "upstreams.servers[1].name", "unknown key; expected one of: address");
+  expect_error("upstreams:\n  servers:\n    - {}\n", 3, "upstreams.servers[0]",
+               "missing key 'address'");
+}
+
+TEST(ConfigErrors, ServerAddressMustParse) {
+  expect_error("upstreams:\n  servers:\n    - address: 127.0.0.1:0\n", 3,
+               "upstreams.servers[0].address", "expected an address such as 127.0.0.1:53");
+  expect_error("upstreams:\n  servers:\n    - address: dns.example\n", 3,
+               "upstreams.servers[0].address", "got 'dns.example'");
+  expect_error("upstreams:\n  servers:\n    - address:\n", 3, "upstreams.servers[0].address",
+               "got nothing");
+  expect_error("upstreams:\n  servers:\n    - 192.0.2.1:99999\n", 3, "upstreams.servers[0]",
+               "got '192.0.2.1:99999'");
+}
+
+TEST(ConfigErrors, ServerListedTwiceIsRefused) {
+  expect_error("upstreams:\n  servers:\n    - 192.0.2.1\n    - address: 192.0.2.1:53\n", 4,
+               "upstreams.servers[1]", "listed twice: 192.0.2.1:53");
+}
+
+TEST(ConfigErrors, MoreThan32ServersIsRefused) {
+  std::string text = "upstreams:\n  servers:\n";
+  for (int i = 1; i <= 33; ++i) text += "    - 192.0.2." + std::to_string(i) + "\n";
+  expect_error(text, 3, "upstreams.servers", "at most 32 servers, got 33");
+}
+
+// ------------------------------------------------------------------ files
+
+TEST(ConfigFile, LoadsAFileAndNamesItInErrors) {
+  const TempFile good(std::string(kListen) + "upstreams: {servers: [192.0.2.1]}\n");
+  const Config config = load_config_file(good.path(), "");
+  EXPECT_EQ(config.source, good.path());
+  ASSERT_EQ(config.upstreams.servers.size(), 1u);
+
+  const TempFile bad(std::string(kListen) + "edns:\n  max_udp: 100\n");
+  try {
+    load_config_file(bad.path(), "");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind(bad.path() + ":3: edns.max_udp: ", 0), 0u)
+        << error.what();
+  }
+}
+
+TEST(ConfigFile, UnreadableFileIsAnErrorNamingIt) {
+  try {
+    load_config_file("/nonexistent/heimdall.yaml", "");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("/nonexistent/heimdall.yaml: cannot read the configuration file"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("No such file"), std::string::npos) << message;
+  }
+}
+
+TEST(ConfigFile, DirectoryIsAnErrorNotAnEmptyFile) {
+  try {
+    load_config_file("/tmp", "");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("/tmp: cannot read the configuration file: it is a "
+                        "directory"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+// ------------------------------------------------------------------ resolv.conf
+
+TEST(ResolvConf, ReadsIpv4AndIpv6NameserversOnPort53InOrder) {
+  const TempFile file("nameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver 127.0.0.53\n");
+  const auto servers = read_resolv_conf(file.path());
+  ASSERT_EQ(servers.size(), 3u);
+  EXPECT_EQ(servers[0].to_string(), "192.0.2.1:53");
+  EXPECT_EQ(servers[1].to_string(), "[2001:db8::1]:53");
+  EXPECT_EQ(servers[2].to_string(), "127.0.0.53:53");
+}
+
+TEST(ResolvConf, SkipsCommentsAndOtherKeywords) {
+  const TempFile file(
+      "# Generated by NetworkManager\n"
+      "; nameserver 10.0.0.1\n"
+      "#nameserver 10.0.0.2\n"
+      "search example.com\n"
+      "domain example.com\n"
+      "options ndots:2 edns0\n"
+      "\n"
+      "  nameserver   192.0.2.7   # the office resolver\n"
+      "nameserver 192.0.2.8;old\n"
+      "\tnameserver\t2001:db8::8\n");
+  const auto servers = read_resolv_conf(file.path());
+  ASSERT_EQ(servers.size(), 3u);
+  EXPECT_EQ(servers[0].to_string(), "192.0.2.7:53");
+  EXPECT_EQ(servers[1].to_string(), "192.0.2.8:53");
+  EXPECT_EQ(servers[2].to_string(), "[2001:db8::8]:53");
+}
+
+TEST(ResolvConf, SkipsScopedLinkLocalServers) {
+  const TempFile file("nameserver fe80::1%eth0\nnameserver 192.0.2.1\n");
+  const auto servers = read_resolv_conf(file.path());
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].to_string(), "192.0.2.1:53");
+}
+
+TEST(ResolvConf, SkipsAddressesWithPortsAndGarbage) {
+  const TempFile file(
+      "nameserver 192.0.2.1:5353\nnameserver [::1]:53\nnameserver [::1]\nnameserver dns.example\n"
+      "nameserver\nnameserver 192.0.2.2\n");
+  const auto servers = read_resolv_conf(file.path());
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].to_string(), "192.0.2.2:53");
+}
+
+TEST(ResolvConf, DropsRepeatedNameservers) {
+  const TempFile file("nameserver 192.0.2.1\nnameserver 192.0.2.1\nnameserver ::1\n");
+  EXPECT_EQ(read_resolv_conf(file.path()).size(), 2u);
+}
+
+TEST(ResolvConf, FileWithoutNameserverIsAnError) {
+  const TempFile file("search example.com\n# nameserver 192.0.2.1\nnameserver fe80::1%eth0\n");
+  try {
+    read_resolv_conf(file.path());
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()), file.path() + ": names no usable nameserver");
+  }
+}
+
+TEST(ResolvConf, UnreadableFileIsAnErrorNamingIt) {
+  try {
+    read_resolv_conf("/nonexistent/resolv.conf");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind("/nonexistent/resolv.conf: cannot be read", 0), 0u)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace heimdall::control
