@@ -7,6 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "heimdall/cache/stored_answer.hpp"
+
 namespace heimdall::engine {
 namespace {
 
@@ -52,7 +54,7 @@ bool refusal(std::uint8_t rcode) {
 }  // namespace
 
 Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
-               std::uint64_t seed)
+               std::uint64_t seed, cache::Cache* cache, unsigned cache_reader)
     : config_(config),
       source_ports_(udp_source_ports.begin(), udp_source_ports.end()),
       selector_(config.servers, config.selector, seed),
@@ -60,7 +62,12 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       timers_(config.max_pending, kTimerTickNs, kTimerSlots),
       random_block_(new std::uint32_t[kRandomBlock / 4]),
       fallback_rng_(seed),
-      scratch_(new std::uint8_t[kScratchSize]) {
+      scratch_(new std::uint8_t[kScratchSize]),
+      cache_(cache),
+      cache_reader_(cache_reader),
+      admitted_(new Admitted[kMaxBurst]),
+      probes_(new cache::Probe[kMaxBurst]),
+      hits_(new cache::Hit[kMaxBurst]) {
   if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
 }
 
@@ -80,7 +87,37 @@ std::uint32_t Engine::random32() {
 }
 
 void Engine::on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink) {
-  for (const ClientQuery& query : burst) handle_query(query, now_ns, sink);
+  for (std::size_t base = 0; base < burst.size(); base += kMaxBurst) {
+    on_query_chunk(burst.subspan(base, std::min(kMaxBurst, burst.size() - base)), now_ns, sink);
+  }
+}
+
+void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t now_ns, Sink& sink) {
+  std::size_t admitted = 0;
+  for (const ClientQuery& query : chunk) {
+    if (admit(query, admitted_[admitted], sink)) ++admitted;
+  }
+  if (admitted == 0) return;
+  if (cache_ == nullptr) {
+    for (std::size_t i = 0; i < admitted; ++i) forward(admitted_[i], false, now_ns, sink);
+    return;
+  }
+  // One bulk lookup for the burst hides the hash buckets' cache misses (§1 rule 3).
+  for (std::size_t i = 0; i < admitted; ++i) {
+    probes_[i] = cache::Probe{cache_->digest(admitted_[i].key), &admitted_[i].key};
+  }
+  cache_->lookup(cache_reader_, {probes_.get(), admitted}, now_ns, {hits_.get(), admitted});
+  for (std::size_t i = 0; i < admitted; ++i) {
+    const Admitted& query = admitted_[i];
+    const cache::Hit& hit = hits_[i];
+    if (hit.freshness != cache::Freshness::Fresh) {
+      forward(query, hit.freshness == cache::Freshness::Stale, now_ns, sink);
+      continue;
+    }
+    reply_from_cache(query.view, query.query->from, hit, sink);
+    Counters::bump(counters_.cache_answers);
+    if (hit.prefetch_due) prefetch(query, now_ns, sink);
+  }
 }
 
 void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns,
@@ -89,11 +126,23 @@ void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uin
 }
 
 void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
-  timers_.expire(now_ns, [&](std::uint32_t slot) {
-    Counters::bump(counters_.upstream_timeouts);
-    selector_.on_failure(pending_[slot].server, now_ns);
-    retry_or_fail(slot, now_ns, sink);
-  });
+  timers_.expire(now_ns, [&](std::uint32_t slot) { on_attempt_timer(slot, now_ns, sink); });
+}
+
+void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  upstream::PendingQuery& query = pending_[slot];
+  if (query.stale_deadline_ns != 0 && now_ns >= query.stale_deadline_ns &&
+      now_ns < query.attempt_deadline_ns) {
+    // The clients have waited client_timeout_ms: they get the stale answer now and
+    // the refresh goes on (RFC 8767 §5, DESIGN.md §8.7).
+    query.stale_deadline_ns = 0;
+    if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
+    timers_.schedule(slot, query.attempt_deadline_ns);
+    return;
+  }
+  Counters::bump(counters_.upstream_timeouts);
+  selector_.on_failure(query.server, now_ns);
+  retry_or_fail(slot, now_ns, sink);
 }
 
 void Engine::replace_source_port(std::uint16_t old_port, std::uint16_t new_port) {
@@ -113,23 +162,24 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   retry_or_fail(slot, now_ns, sink);
 }
 
-void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& sink) {
+bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
   Counters::bump(counters_.queries);
   const auto wire = query.wire;
   if (wire.size() < dns::kHeaderSize) {
     Counters::bump(counters_.drop_short);
-    return;
+    return false;
   }
   dns::Message msg;
   const dns::ParseError error = dns::parse_message(wire, msg);
   if (msg.header.has(dns::flag::QR)) {
     // Never answer a response: that would let anyone bounce traffic off us.
     Counters::bump(counters_.drop_qr_set);
-    return;
+    return false;
   }
 
   const bool tcp = query.from.transport == net::Transport::Tcp;
-  dns::ClientView view;
+  dns::ClientView& view = admitted.view;
+  view = dns::ClientView{};
   view.id = msg.header.id;
   view.flags = msg.header.flags;
   // An OPT is only echoed when the whole query parsed: a malformed or duplicated
@@ -151,15 +201,35 @@ void Engine::handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& 
   } else if (msg.question.qtype == dns::rrtype::AXFR || msg.question.qtype == dns::rrtype::IXFR) {
     reply_error(view, query.from, Rcode::Refused, sink);  // zone transfers are not forwarded
   } else {
-    forward(msg, wire, query.from, view, now_ns, sink);
+    admitted.key = QuestionKey::of(msg);
+    admitted.query = &query;
+    return true;
   }
+  return false;
 }
 
-void Engine::forward(const dns::Message& msg, std::span<const std::uint8_t> wire,
-                     const net::ClientRef& from, const dns::ClientView& view, std::uint64_t now_ns,
-                     Sink& sink) {
-  const QuestionKey key = QuestionKey::of(msg);
-  const std::uint32_t in_flight = pending_.find_question(key);
+void Engine::reply_from_cache(const dns::ClientView& view, const net::ClientRef& to,
+                              const cache::Hit& hit, Sink& sink) {
+  const cache::Ageing ageing{
+      .age_s = hit.age_s,
+      .stale_ttl =
+          hit.freshness == cache::Freshness::Stale ? cache_->config().serve_stale.ttl_s : 0,
+  };
+  const std::size_t length = cache::reply_from_stored(hit.stored, view, ageing, config_.max_udp,
+                                                      {scratch_.get(), kScratchSize});
+  if (length == 0) {
+    Counters::bump(counters_.drop_reply_too_big);
+    reply_error(view, to, Rcode::ServFail, sink);
+    return;
+  }
+  sink.send_to_client(to, {scratch_.get(), length});
+  Counters::bump(counters_.replies);
+}
+
+void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink) {
+  const dns::ClientView& view = admitted.view;
+  const net::ClientRef& from = admitted.query->from;
+  const std::uint32_t in_flight = pending_.find_question(admitted.key);
   if (in_flight != kNoSlot && pending_[in_flight].waiter_count < config_.max_waiters_per_query) {
     upstream::Waiter* waiter = pending_.add_waiter(in_flight);
     if (waiter == nullptr) {
@@ -187,14 +257,34 @@ void Engine::forward(const dns::Message& msg, std::span<const std::uint8_t> wire
     return;
   }
   fill_waiter(*waiter, view, from);
-  query.key = key;
-  const auto question = msg.question.wire(wire);
-  query.question_length = static_cast<std::uint16_t>(question.size());
-  std::memcpy(query.question, question.data(), question.size());
+  query.key = admitted.key;
+  query.question_length = static_cast<std::uint16_t>(view.question.size());
+  std::memcpy(query.question, view.question.data(), view.question.size());
   query.query_flags = view.flags;
   query.started_ns = now_ns;
+  if (stale_held) {
+    query.stale_deadline_ns =
+        now_ns + std::uint64_t{cache_->config().serve_stale.client_timeout_ms} * 1'000'000;
+  }
   pending_.index_question(slot);
   Counters::bump(counters_.forwarded);
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
+}
+
+void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink) {
+  // De-duplicated by the pending table (§8.4): a refresh already in flight, or a
+  // client's query for the same question, will refresh the entry anyway.
+  if (pending_.find_question(admitted.key) != kNoSlot) return;
+  const std::uint32_t slot = pending_.allocate();
+  if (slot == kNoSlot) return;
+  upstream::PendingQuery& query = pending_[slot];
+  query.key = admitted.key;
+  query.question_length = static_cast<std::uint16_t>(admitted.view.question.size());
+  std::memcpy(query.question, admitted.view.question.data(), admitted.view.question.size());
+  query.query_flags = admitted.view.flags;
+  query.started_ns = now_ns;
+  pending_.index_question(slot);
+  Counters::bump(counters_.prefetches);
   send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
 }
 
@@ -223,7 +313,10 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   const std::uint64_t attempt = transport == net::Transport::Tcp
                                     ? budget_end - std::min(now_ns, budget_end)
                                     : selector_.attempt_timeout_ns(server);
-  timers_.schedule(slot, std::min(now_ns + attempt, budget_end));
+  query.attempt_deadline_ns = std::min(now_ns + attempt, budget_end);
+  const bool stale_first =
+      query.stale_deadline_ns > now_ns && query.stale_deadline_ns < query.attempt_deadline_ns;
+  timers_.schedule(slot, stale_first ? query.stale_deadline_ns : query.attempt_deadline_ns);
 
   const dns::ClientView as_client{
       .id = 0,
@@ -242,7 +335,7 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
   upstream::PendingQuery& query = pending_[slot];
   const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
   if (now_ns + kMinUsefulAttemptNs >= budget_end) {
-    fail_waiters(slot, sink);
+    fail_waiters(slot, now_ns, sink);
     pending_.release(slot);
     return;
   }
@@ -299,9 +392,16 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
   }
   if (msg.edns.extended_rcode != 0) {
     // An extended RCODE (BADVERS, BADCOOKIE) concerns our query, not the client's.
-    fail_waiters(slot, sink);
+    fail_waiters(slot, now_ns, sink);
+  } else if (msg.header.rcode() == static_cast<std::uint8_t>(Rcode::ServFail) &&
+             answer_waiters_stale(slot, now_ns, sink)) {
+    // RFC 8767 §4: a failed refresh is answered from stale data when there is some.
   } else {
     answer_waiters(slot, wire, msg, sink);
+  }
+  if (cache_ != nullptr && msg.edns.extended_rcode == 0) {
+    const cache::Probe probe{cache_->digest(query.key), &query.key};
+    cache_->offer(cache_reader_, probe, wire, msg, now_ns);
   }
   pending_.release(slot);
 }
@@ -324,7 +424,27 @@ void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wi
   }
 }
 
-void Engine::fail_waiters(std::uint32_t slot, Sink& sink) {
+bool Engine::answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  if (cache_ == nullptr || !cache_->config().serve_stale.enabled) return false;
+  if (pending_[slot].waiters == kNoSlot) return false;
+  const upstream::PendingQuery& query = pending_[slot];
+  const cache::Probe probe{cache_->digest(query.key), &query.key};
+  cache::Hit hit;
+  cache_->lookup(cache_reader_, {&probe, 1}, now_ns, {&hit, 1});
+  if (hit.freshness == cache::Freshness::Miss) return false;
+  // A fresh entry can appear meanwhile (another worker's answer): it is served as is.
+  for (std::uint32_t index = query.waiters; index != kNoSlot;) {
+    const upstream::Waiter& waiter = pending_.waiter(index);
+    reply_from_cache(view_of(waiter), waiter.client, hit, sink);
+    Counters::bump(hit.freshness == cache::Freshness::Stale ? counters_.stale_answers
+                                                            : counters_.cache_answers);
+    index = waiter.next;
+  }
+  return true;
+}
+
+void Engine::fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  if (answer_waiters_stale(slot, now_ns, sink)) return;
   for (std::uint32_t index = pending_[slot].waiters; index != kNoSlot;) {
     const upstream::Waiter& waiter = pending_.waiter(index);
     reply_error(view_of(waiter), waiter.client, Rcode::ServFail, sink);

@@ -31,6 +31,7 @@ std::uint32_t PendingTable::allocate() {
   query.waiter_count = 0;
   query.tried_mask = 0;
   query.attempts = 0;
+  query.stale_deadline_ns = 0;
   query.id_chain = query.key_chain = kNoSlot;
   ++in_use_;
   return slot;
@@ -41,15 +42,7 @@ void PendingTable::release(std::uint32_t slot) {
   if (!query.in_use) return;
   if (query.id_registered) unregister_id(slot);
   unindex_question(slot);
-  std::uint32_t waiter = query.waiters;
-  while (waiter != kNoSlot) {
-    const std::uint32_t following = waiters_[waiter].next;
-    waiters_[waiter].next = free_waiters_;
-    free_waiters_ = waiter;
-    waiter = following;
-  }
-  query.waiters = kNoSlot;
-  query.waiter_count = 0;
+  drop_waiters(slot);
   query.in_use = false;
   free_queries_.push_back(slot);
   --in_use_;
@@ -122,6 +115,19 @@ std::uint32_t PendingTable::find_id(std::uint16_t local_port, std::uint16_t id) 
 
 bool PendingTable::id_in_use(std::uint16_t local_port, std::uint16_t id) const {
   return find_id(local_port, id) != kNoSlot;
+}
+
+void PendingTable::drop_waiters(std::uint32_t slot) {
+  PendingQuery& query = queries_[slot];
+  std::uint32_t waiter = query.waiters;
+  while (waiter != kNoSlot) {
+    const std::uint32_t following = waiters_[waiter].next;
+    waiters_[waiter].next = free_waiters_;
+    free_waiters_ = waiter;
+    waiter = following;
+  }
+  query.waiters = kNoSlot;
+  query.waiter_count = 0;
 }
 
 Waiter* PendingTable::add_waiter(std::uint32_t slot) {

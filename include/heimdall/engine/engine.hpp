@@ -12,6 +12,7 @@
 #include <span>
 #include <vector>
 
+#include "heimdall/cache/cache.hpp"
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
 #include "heimdall/net/client_ref.hpp"
@@ -79,6 +80,10 @@ struct alignas(64) Counters {
   Counter drop_pending_full{0};   // answered SERVFAIL
   Counter upstream_unmatched{0};  // no pending query with that port, ID, server and question
   Counter upstream_malformed{0};
+  Counter cache_answers{0};  // replies built from a fresh cache entry
+  Counter stale_answers{
+      0};                 // RFC 8767: from an expired entry, upstreams having failed or being slow
+  Counter prefetches{0};  // refreshes sent for entries near the end of their TTL
 
   static void bump(Counter& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
@@ -89,8 +94,10 @@ class Engine {
  public:
   // `udp_source_ports`: the local ports this worker may send upstream queries from
   // (its own sockets, or for DPDK the ports that steer answers back to it).
+  // `cache`: shared by every worker, this one reading as `cache_reader` (and
+  // owning that shard); null forwards everything.
   Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
-         std::uint64_t seed);
+         std::uint64_t seed, cache::Cache* cache = nullptr, unsigned cache_reader = 0);
 
   void on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink);
   void on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns, Sink& sink);
@@ -111,17 +118,31 @@ class Engine {
   const upstream::Selector& selector() const { return selector_; }
 
  private:
-  void handle_query(const ClientQuery& query, std::uint64_t now_ns, Sink& sink);
+  // A query that parsed and passed validation, waiting for the burst's cache lookup.
+  struct Admitted {
+    dns::ClientView view;
+    dns::QuestionKey key;
+    const ClientQuery* query = nullptr;
+  };
+  static constexpr std::size_t kMaxBurst = 64;
+
+  void on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t now_ns, Sink& sink);
+  // Answers what is malformed or refused at once; true when `admitted` is to be looked up.
+  bool admit(const ClientQuery& query, Admitted& admitted, Sink& sink);
   void handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink);
-  void forward(const dns::Message& msg, std::span<const std::uint8_t> wire,
-               const net::ClientRef& from, const dns::ClientView& view, std::uint64_t now_ns,
-               Sink& sink);
+  void forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink);
+  void prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
   void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
                     std::uint64_t now_ns, Sink& sink);
+  void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   void retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   void answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
                       const dns::Message& msg, Sink& sink);
-  void fail_waiters(std::uint32_t slot, Sink& sink);
+  void fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  // Answers the slot's waiters from a stale cache entry, if one is there.
+  bool answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  void reply_from_cache(const dns::ClientView& view, const net::ClientRef& to,
+                        const cache::Hit& hit, Sink& sink);
   void reply_error(const dns::ClientView& view, const net::ClientRef& to, dns::Rcode rcode,
                    Sink& sink);
   std::uint32_t random32();
@@ -139,6 +160,11 @@ class Engine {
   std::size_t random_used_ = kRandomBlock / 4;
   std::mt19937_64 fallback_rng_;
   std::unique_ptr<std::uint8_t[]> scratch_;  // one message being built (64 KiB)
+  cache::Cache* cache_;
+  unsigned cache_reader_;
+  std::unique_ptr<Admitted[]> admitted_;  // kMaxBurst: the burst being looked up
+  std::unique_ptr<cache::Probe[]> probes_;
+  std::unique_ptr<cache::Hit[]> hits_;
   Counters counters_;
 };
 

@@ -46,8 +46,12 @@ struct PendingQuery {
   bool id_registered = false;
   std::uint32_t tried_mask = 0;
   std::uint8_t attempts = 0;
-  std::uint64_t started_ns = 0;  // the first client's arrival: the budget runs from here
-  std::uint64_t sent_ns = 0;     // this attempt's send time, for the RTT sample
+  std::uint64_t started_ns = 0;           // the first client's arrival: the budget runs from here
+  std::uint64_t sent_ns = 0;              // this attempt's send time, for the RTT sample
+  std::uint64_t attempt_deadline_ns = 0;  // when this attempt times out
+  // Serve-stale (RFC 8767, DESIGN.md §8.7): when the waiting clients get the stale
+  // answer the cache holds while the refresh goes on; 0 when there is none.
+  std::uint64_t stale_deadline_ns = 0;
 
   std::uint32_t waiters = kNoSlot;
   std::uint16_t waiter_count = 0;
@@ -82,6 +86,8 @@ class PendingTable {
   // Adds a waiter to the entry; returns it, or nullptr when the waiter pool is empty.
   Waiter* add_waiter(std::uint32_t slot);
   Waiter& waiter(std::uint32_t index) { return waiters_[index]; }
+  // Frees the entry's waiters (they have been answered); the query stays in flight.
+  void drop_waiters(std::uint32_t slot);
 
   std::uint32_t in_use() const { return in_use_; }
   std::uint32_t capacity() const { return static_cast<std::uint32_t>(queries_.size()); }

@@ -1,0 +1,396 @@
+// The cache through its public interface, with an injected clock: what a lookup
+// finds and for how long, what is stored, what is evicted, and how shards hand
+// answers to their owners.
+#include "heimdall/cache/cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "heimdall/cache/stored_answer.hpp"
+#include "heimdall/dns/build.hpp"
+#include "wire_builder.hpp"
+
+namespace heimdall::cache {
+namespace {
+
+using heimdall::testing::a_rdata;
+using heimdall::testing::Bytes;
+using heimdall::testing::Packet;
+using heimdall::testing::soa_rdata;
+
+constexpr std::uint64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kStart = 1000 * kSecond;  // the injected clock's origin
+
+Bytes query_for(const char* name, std::uint16_t id = 0x1234) {
+  return Packet().header(id, dns::flag::RD, 1, 0, 0, 0).question(name).bytes;
+}
+
+// A positive answer with `records` A records of the given TTL.
+Bytes answer_for(const char* name, std::uint32_t ttl, int records = 1, std::uint8_t first = 1) {
+  Packet p;
+  p.header(0x9999, dns::flag::QR | dns::flag::RD | dns::flag::RA, 1,
+           static_cast<std::uint16_t>(records), 0, 0)
+      .question(name);
+  for (int i = 0; i < records; ++i) {
+    p.pointer(12).record(dns::rrtype::A, ttl, a_rdata(static_cast<std::uint8_t>(first + i)));
+  }
+  return p.bytes;
+}
+
+Bytes negative_for(const char* name, std::uint8_t rcode, std::uint32_t soa_ttl,
+                   std::uint32_t minimum) {
+  return Packet()
+      .header(0x9999,
+              static_cast<std::uint16_t>(dns::flag::QR | dns::flag::RD | dns::flag::RA | rcode), 1,
+              0, 1, 0)
+      .question(name)
+      .name("example.com")
+      .record(dns::rrtype::SOA, soa_ttl, soa_rdata(minimum))
+      .bytes;
+}
+
+dns::Message parsed(const Bytes& wire) {
+  dns::Message msg;
+  EXPECT_EQ(dns::parse_message(wire, msg), dns::ParseError::Ok);
+  return msg;
+}
+
+dns::QuestionKey key_of(const char* name) { return dns::QuestionKey::of(parsed(query_for(name))); }
+
+// The first A record's TTL and last octet in a reply.
+struct FirstRecord {
+  std::uint32_t ttl = 0;
+  std::uint8_t last_octet = 0;
+};
+FirstRecord first_record(const Bytes& reply) {
+  const dns::Message msg = parsed(reply);
+  FirstRecord first;
+  dns::for_each_record(reply, msg, [&](const dns::Record& record) {
+    first.ttl = dns::load_u32(reply.data() + record.ttl_offset);
+    first.last_octet = reply[record.end - 1];
+    return false;
+  });
+  return first;
+}
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void make(unsigned shards = 1, unsigned readers = 1) {
+    cache_.reset();
+    cache_ = std::make_unique<Cache>(config_, shards, readers, 7);
+    for (unsigned reader = 0; reader < readers; ++reader) cache_->register_reader(reader);
+    readers_ = readers;
+  }
+  void TearDown() override {
+    if (cache_) {
+      for (unsigned reader = 0; reader < readers_; ++reader) cache_->unregister_reader(reader);
+    }
+  }
+
+  void offer(const char* name, const Bytes& answer, std::uint64_t now, unsigned reader = 0) {
+    const dns::QuestionKey key = key_of(name);
+    const dns::Message msg = parsed(answer);
+    cache_->offer(reader, Probe{cache_->digest(key), &key}, answer, msg, now);
+  }
+  Hit lookup(const char* name, std::uint64_t now, unsigned reader = 0) {
+    const dns::QuestionKey key = key_of(name);
+    const Probe probe{cache_->digest(key), &key};
+    Hit hit;
+    cache_->lookup(reader, {&probe, 1}, now, {&hit, 1});
+    return hit;
+  }
+  // The reply a client asking `client_query` gets from `hit`.
+  Bytes reply(const Hit& hit, const Bytes& client_query, std::uint16_t max_udp = 1232) {
+    const dns::Message msg = parsed(client_query);
+    dns::ClientView view{.id = msg.header.id,
+                         .flags = msg.header.flags,
+                         .question = msg.question.wire(client_query),
+                         .edns = msg.edns.present,
+                         .dnssec_ok = msg.edns.dnssec_ok,
+                         .reply_limit = dns::udp_reply_limit(msg.edns, max_udp)};
+    Bytes out(65535);
+    const Ageing ageing{
+        .age_s = hit.age_s,
+        .stale_ttl = hit.freshness == Freshness::Stale ? config_.serve_stale.ttl_s : 0};
+    out.resize(reply_from_stored(hit.stored, view, ageing, max_udp, out));
+    return out;
+  }
+  std::uint64_t entries() const { return cache_->shard_counters(0).entries.load(); }
+
+  CacheConfig config_;
+  std::unique_ptr<Cache> cache_;
+  unsigned readers_ = 0;
+};
+
+TEST_F(CacheTest, NamesDifferingOnlyInCaseShareOneEntryAndEachClientGetsItsOwnCase) {
+  make();
+  EXPECT_EQ(cache_->digest(key_of("WwW.Example.COM")), cache_->digest(key_of("www.example.com")));
+  offer("WwW.Example.COM", answer_for("WwW.Example.COM", 300), kStart);
+
+  const Hit hit = lookup("www.example.com", kStart);
+  ASSERT_EQ(hit.freshness, Freshness::Fresh);
+  const Bytes client = query_for("wWw.eXAMPLE.cOm", 0x4242);
+  const Bytes out = reply(hit, client);
+  ASSERT_GT(out.size(), 0u);
+  EXPECT_EQ(dns::load_u16(out.data()), 0x4242);
+  EXPECT_TRUE(std::equal(client.begin() + 12, client.end(), out.begin() + 12))
+      << "the reply echoes the client's question bytes";
+  EXPECT_EQ(entries(), 1u);
+}
+
+TEST_F(CacheTest, TtlsAgeWithTheClockAndTheEntryExpires) {
+  make();
+  offer("www.example.com", answer_for("www.example.com", 300), kStart);
+  const Hit later = lookup("www.example.com", kStart + 100 * kSecond + kSecond / 2);
+  ASSERT_EQ(later.freshness, Freshness::Fresh);
+  EXPECT_EQ(later.age_s, 100u);
+  EXPECT_EQ(first_record(reply(later, query_for("www.example.com"))).ttl, 200u);
+
+  EXPECT_EQ(lookup("www.example.com", kStart + 300 * kSecond).freshness, Freshness::Miss);
+  EXPECT_EQ(lookup("www.example.com", kStart - kSecond).freshness, Freshness::Fresh)
+      << "a reader whose clock is a little behind sees age 0, not a wrapped age";
+}
+
+TEST_F(CacheTest, NegativeAnswersLiveForTheSoaMinimumClampedByNegativeTtlMax) {
+  config_.ttl.negative_ttl_max = 100;
+  make();
+  offer("nx.example.com", negative_for("nx.example.com", 3 /*NXDOMAIN*/, 3600, 60), kStart);
+  offer("nodata.example.com", negative_for("nodata.example.com", 0, 3600, 900), kStart);
+  EXPECT_EQ(lookup("nx.example.com", kStart).ttl_s, 60u) << "min(SOA TTL, MINIMUM)";
+  EXPECT_EQ(lookup("nodata.example.com", kStart).ttl_s, 100u) << "clamped by negative_ttl_max";
+  const Bytes out =
+      reply(lookup("nx.example.com", kStart + 10 * kSecond), query_for("nx.example.com"));
+  EXPECT_EQ(parsed(out).header.rcode(), 3);
+  EXPECT_EQ(lookup("nx.example.com", kStart + 60 * kSecond).freshness, Freshness::Miss);
+}
+
+TEST_F(CacheTest, OperatorClampsBoundPositiveTtls) {
+  config_.ttl.min_ttl = 30;
+  config_.ttl.max_ttl = 600;
+  make();
+  offer("short.example.com", answer_for("short.example.com", 5), kStart);
+  offer("long.example.com", answer_for("long.example.com", 86400), kStart);
+  EXPECT_EQ(lookup("short.example.com", kStart).ttl_s, 30u);
+  EXPECT_EQ(lookup("long.example.com", kStart).ttl_s, 600u);
+}
+
+TEST_F(CacheTest, TruncatedAndRefusedAnswersAreNotStored) {
+  make();
+  Bytes truncated = answer_for("tc.example.com", 300);
+  truncated[2] |= dns::flag::TC >> 8;
+  offer("tc.example.com", truncated, kStart);
+  Bytes refused = answer_for("refused.example.com", 300);
+  refused[3] |= 5;
+  offer("refused.example.com", refused, kStart);
+  EXPECT_EQ(lookup("tc.example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(lookup("refused.example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(cache_->reader_counters(0).not_cacheable.load(), 2u);
+  EXPECT_EQ(entries(), 0u);
+}
+
+TEST_F(CacheTest, AFullShardEvictsWithClockSparingRecentlyReadEntries) {
+  config_.max_entries = 64;
+  make();
+  auto name = [](int i) { return "n" + std::to_string(i) + ".example.com"; };
+  for (int i = 0; i < 64; ++i) offer(name(i).c_str(), answer_for(name(i).c_str(), 300), kStart);
+  EXPECT_EQ(entries(), 64u);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(lookup(name(i).c_str(), kStart).freshness, Freshness::Fresh);
+  for (int i = 64; i < 72; ++i) offer(name(i).c_str(), answer_for(name(i).c_str(), 300), kStart);
+
+  EXPECT_EQ(entries(), 64u);
+  EXPECT_EQ(cache_->shard_counters(0).evictions.load(), 8u);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(lookup(name(i).c_str(), kStart).freshness, Freshness::Fresh)
+        << name(i) << " was read";
+  }
+  for (int i = 64; i < 72; ++i) {
+    EXPECT_EQ(lookup(name(i).c_str(), kStart).freshness, Freshness::Fresh) << name(i) << " is new";
+  }
+  int evicted = 0;
+  for (int i = 8; i < 64; ++i)
+    evicted += lookup(name(i).c_str(), kStart).freshness == Freshness::Miss;
+  EXPECT_EQ(evicted, 8);
+}
+
+TEST_F(CacheTest, MaxBytesBoundsEntryMemory) {
+  config_.max_bytes = 256 * 1024;  // four 64 KiB chunks
+  make();
+  for (int i = 0; i < 2000; ++i) {
+    const std::string name = "m" + std::to_string(i) + ".example.com";
+    offer(name.c_str(), answer_for(name.c_str(), 300, 10), kStart);  // ~250-byte entries
+    cache_->quiescent(0);  // let removed entries' memory come back
+  }
+  const ShardCounters& counters = cache_->shard_counters(0);
+  EXPECT_LE(counters.bytes.load(), config_.max_bytes);
+  EXPECT_GT(counters.evictions.load(), 0u);
+  EXPECT_GT(counters.entries.load(), 500u) << "evicted memory is reused once readers pass";
+  EXPECT_EQ(lookup("m1999.example.com", kStart).freshness, Freshness::Fresh);
+}
+
+Digest same_digest(const dns::QuestionKey&) { return Digest{.lo = 42, .hi = 42}; }
+
+TEST_F(CacheTest, ADigestCollisionIsAMissNeverAnotherQuestionsAnswer) {
+  config_.digest_override = same_digest;
+  make();
+  offer("a.example.com", answer_for("a.example.com", 300, 1, 1), kStart);
+  offer("b.example.com", answer_for("b.example.com", 300, 1, 2), kStart);
+
+  EXPECT_EQ(lookup("a.example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(cache_->reader_counters(0).collisions.load(), 1u);
+  const Hit b = lookup("b.example.com", kStart);
+  ASSERT_EQ(b.freshness, Freshness::Fresh);
+  EXPECT_EQ(first_record(reply(b, query_for("b.example.com"))).last_octet, 2);
+}
+
+TEST_F(CacheTest, AReplyTooBigForTheClientIsCutWithTc) {
+  make();
+  offer("big.example.com", answer_for("big.example.com", 300, 40), kStart);  // ~670 bytes
+  const Hit hit = lookup("big.example.com", kStart);
+  ASSERT_EQ(hit.freshness, Freshness::Fresh);
+  const Bytes plain = reply(hit, query_for("big.example.com"));
+  EXPECT_LE(plain.size(), 512u) << "no EDNS: 512 bytes";
+  EXPECT_TRUE(parsed(plain).header.has(dns::flag::TC));
+
+  Bytes edns_query =
+      Packet().header(1, dns::flag::RD, 1, 0, 0, 1).question("big.example.com").opt(1232).bytes;
+  const Bytes large = reply(hit, edns_query);
+  EXPECT_GT(large.size(), 512u);
+  EXPECT_FALSE(parsed(large).header.has(dns::flag::TC));
+  EXPECT_EQ(parsed(large).header.ancount, 40);
+}
+
+TEST_F(CacheTest, ExpiredEntriesAreServableAsStaleWithinMaxStale) {
+  config_.serve_stale = ServeStaleConfig{.enabled = true, .ttl_s = 30, .max_stale_s = 100};
+  make();
+  offer("www.example.com", answer_for("www.example.com", 10), kStart);
+  const Hit stale = lookup("www.example.com", kStart + 20 * kSecond);
+  ASSERT_EQ(stale.freshness, Freshness::Stale);
+  EXPECT_EQ(first_record(reply(stale, query_for("www.example.com"))).ttl, 30u)
+      << "RFC 8767 §4: stale answers carry the stale TTL";
+  EXPECT_EQ(lookup("www.example.com", kStart + 111 * kSecond).freshness, Freshness::Miss);
+
+  cache_->maintain(0, kStart + 111 * kSecond);
+  EXPECT_EQ(entries(), 0u) << "the owner's sweep removed it";
+  EXPECT_EQ(cache_->shard_counters(0).expired.load(), 1u);
+}
+
+TEST_F(CacheTest, AServfailDoesNotReplaceAnAnswerThatCanStillBeServed) {
+  config_.serve_stale.enabled = true;
+  config_.ttl.servfail_ttl = 5;
+  make();
+  offer("www.example.com", answer_for("www.example.com", 10), kStart);
+  Bytes servfail =
+      Packet()
+          .header(0x9999, dns::flag::QR | dns::flag::RD | dns::flag::RA | 2, 1, 0, 0, 0)
+          .question("www.example.com")
+          .bytes;
+  offer("www.example.com", servfail, kStart + 20 * kSecond);
+  EXPECT_EQ(lookup("www.example.com", kStart + 20 * kSecond).freshness, Freshness::Stale);
+  EXPECT_EQ(cache_->shard_counters(0).kept_over_servfail.load(), 1u);
+}
+
+TEST_F(CacheTest, PrefetchIsDueInTheLastTenthOfTheTtl) {
+  config_.prefetch = PrefetchConfig{.enabled = true, .threshold = 0.1, .min_ttl_s = 10};
+  make();
+  offer("www.example.com", answer_for("www.example.com", 100), kStart);
+  offer("short.example.com", answer_for("short.example.com", 5), kStart);
+  EXPECT_FALSE(lookup("www.example.com", kStart + 89 * kSecond).prefetch_due);
+  EXPECT_TRUE(lookup("www.example.com", kStart + 91 * kSecond).prefetch_due);
+  EXPECT_FALSE(lookup("short.example.com", kStart + 4 * kSecond + kSecond / 2).prefetch_due)
+      << "under min_ttl_s: not worth refreshing early";
+}
+
+TEST_F(CacheTest, AnswersForAnotherShardReachItsOwnerThroughTheRing) {
+  make(2, 2);
+  // Find a name owned by shard 1 and offer it from worker 0.
+  std::string name;
+  for (int i = 0; name.empty(); ++i) {
+    const std::string candidate = "h" + std::to_string(i) + ".example.com";
+    if (cache_->shard_of(cache_->digest(key_of(candidate.c_str()))) == 1) name = candidate;
+  }
+  offer(name.c_str(), answer_for(name.c_str(), 300), kStart, 0);
+  EXPECT_EQ(cache_->reader_counters(0).handed_over.load(), 1u);
+  EXPECT_EQ(lookup(name.c_str(), kStart, 0).freshness, Freshness::Miss) << "not inserted yet";
+
+  cache_->maintain(1, kStart);
+  EXPECT_EQ(cache_->shard_counters(1).handovers_received.load(), 1u);
+  EXPECT_EQ(lookup(name.c_str(), kStart, 0).freshness, Freshness::Fresh);
+  EXPECT_EQ(lookup(name.c_str(), kStart + 10 * kSecond, 1).age_s, 10u)
+      << "aged from when the answer arrived, not from the handover";
+}
+
+TEST_F(CacheTest, AFullHandoverRingDropsTheInsertInsteadOfWaiting) {
+  config_.handover_ring_slots = 1024;
+  make(2, 2);
+  int offered = 0;
+  for (int i = 0; offered < 2000; ++i) {
+    const std::string name = "r" + std::to_string(i) + ".example.com";
+    if (cache_->shard_of(cache_->digest(key_of(name.c_str()))) != 1) continue;
+    offer(name.c_str(), answer_for(name.c_str(), 300), kStart, 0);
+    ++offered;
+  }
+  const ReaderCounters& counters = cache_->reader_counters(0);
+  EXPECT_GT(counters.ring_drops.load(), 0u);
+  EXPECT_EQ(counters.handed_over.load() + counters.ring_drops.load(), 2000u);
+}
+
+TEST_F(CacheTest, FlushAllEmptiesTheCacheAtOnce) {
+  make();
+  offer("www.example.com", answer_for("www.example.com", 300), kStart);
+  cache_->flush_all();
+  EXPECT_EQ(lookup("www.example.com", kStart).freshness, Freshness::Miss);
+  offer("www.example.com", answer_for("www.example.com", 300), kStart);
+  EXPECT_EQ(lookup("www.example.com", kStart).freshness, Freshness::Fresh) << "new answers count";
+}
+
+TEST_F(CacheTest, FlushByNameRemovesTheNameAndEverythingBelowIt) {
+  make(2, 2);
+  const char* names[] = {"example.com", "www.example.com", "a.b.example.com", "notexample.com",
+                         "example.org"};
+  for (const char* name : names) {
+    const unsigned owner = cache_->shard_of(cache_->digest(key_of(name)));
+    offer(name, answer_for(name, 300), kStart, owner);
+  }
+  std::uint8_t wire[dns::kMaxNameWire];
+  const std::size_t length = dns::name_from_text("Example.COM", wire);
+  const std::uint64_t ticket = cache_->flush_name({wire, length});
+  EXPECT_FALSE(cache_->flush_done(ticket));
+  for (int loop = 0; loop < 1000 && !cache_->flush_done(ticket); ++loop) {
+    cache_->maintain(0, kStart);
+    cache_->maintain(1, kStart);
+  }
+  ASSERT_TRUE(cache_->flush_done(ticket));
+  EXPECT_EQ(lookup("example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(lookup("www.example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(lookup("a.b.example.com", kStart).freshness, Freshness::Miss);
+  EXPECT_EQ(lookup("notexample.com", kStart).freshness, Freshness::Fresh);
+  EXPECT_EQ(lookup("example.org", kStart).freshness, Freshness::Fresh);
+}
+
+TEST_F(CacheTest, DoAndCdQueriesHaveTheirOwnEntries) {
+  make();
+  offer("www.example.com", answer_for("www.example.com", 300), kStart);
+  const Bytes do_query = Packet()
+                             .header(1, dns::flag::RD, 1, 0, 0, 1)
+                             .question("www.example.com")
+                             .opt(1232, true)
+                             .bytes;
+  const dns::QuestionKey key = dns::QuestionKey::of(parsed(do_query));
+  const Probe probe{cache_->digest(key), &key};
+  Hit hit;
+  cache_->lookup(0, {&probe, 1}, kStart, {&hit, 1});
+  EXPECT_EQ(hit.freshness, Freshness::Miss) << "DESIGN.md §8.8: DO is part of the key";
+}
+
+TEST_F(CacheTest, RefusesConfigurationsItCannotHonour) {
+  config_.handover_ring_slots = 1000;
+  EXPECT_THROW(Cache(config_, 1, 1, 1), std::invalid_argument);
+  config_.handover_ring_slots = 2048;
+  EXPECT_THROW(Cache(config_, 2, 1, 1), std::invalid_argument) << "fewer readers than shards";
+}
+
+}  // namespace
+}  // namespace heimdall::cache
