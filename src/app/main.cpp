@@ -14,8 +14,10 @@
 
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 
+#include "heimdall/cache/cache.hpp"
 #include "heimdall/control/command_line.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/io/eal.hpp"
@@ -113,14 +115,59 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config) {
   return backend;
 }
 
+cache::CacheConfig cache_config(const control::CacheSettings& settings) {
+  cache::CacheConfig cache;
+  cache.max_entries = settings.max_entries;
+  cache.max_bytes = settings.max_bytes;
+  cache.ttl = cache::TtlPolicy{.min_ttl = settings.min_ttl,
+                               .max_ttl = settings.max_ttl,
+                               .negative_ttl_max = settings.negative_ttl_max,
+                               .servfail_ttl = settings.servfail_ttl};
+  cache.serve_stale =
+      cache::ServeStaleConfig{.enabled = settings.serve_stale.enabled,
+                              .ttl_s = settings.serve_stale.ttl_s,
+                              .max_stale_s = settings.serve_stale.max_stale_s,
+                              .client_timeout_ms = settings.serve_stale.client_timeout_ms};
+  cache.prefetch.enabled = settings.prefetch.enabled;
+  cache.prefetch.threshold = settings.prefetch.threshold;
+  return cache;
+}
+
+// DESIGN.md §8.6: the EAL heap is sized from the config. Without hugepages DPDK
+// reserves 64 MiB by default; the cache's hash tables come on top.
+std::size_t eal_memory_mb(const control::Config& config) {
+  std::size_t bytes = 64u << 20;
+  if (config.cache.enabled) {
+    bytes += cache::Cache::eal_bytes_needed(cache_config(config.cache), config.dataplane.workers);
+  }
+  return (bytes + (1u << 20) - 1) >> 20;
+}
+
 std::string join_endpoints(const std::vector<net::Endpoint>& endpoints) {
   std::string text;
   for (const auto& endpoint : endpoints) text += (text.empty() ? "" : ", ") + endpoint.to_string();
   return text.empty() ? "none" : text;
 }
 
+void log_cache_summary(const cache::Cache& cache) {
+  std::uint64_t hits = 0, misses = 0, entries = 0, inserts = 0, evictions = 0, drops = 0;
+  for (unsigned i = 0; i < cache.shard_count(); ++i) {
+    const cache::ReaderCounters& reader = cache.reader_counters(i);
+    const cache::ShardCounters& shard = cache.shard_counters(i);
+    hits += reader.hits.load(std::memory_order_relaxed);
+    misses += reader.misses.load(std::memory_order_relaxed);
+    drops += reader.ring_drops.load(std::memory_order_relaxed);
+    entries += shard.entries.load(std::memory_order_relaxed);
+    inserts += shard.inserts.load(std::memory_order_relaxed);
+    evictions += shard.evictions.load(std::memory_order_relaxed);
+  }
+  spdlog::info("cache: {} hits, {} misses, {} entries, {} inserts, {} evictions, {} ring drops",
+               hits, misses, entries, inserts, evictions, drops);
+}
+
 void log_summary(const io::SocketBackend& backend) {
-  std::uint64_t queries = 0, replies = 0, forwarded = 0, servfail = 0, timeouts = 0, dropped = 0;
+  std::uint64_t queries = 0, replies = 0, forwarded = 0, servfail = 0, timeouts = 0, dropped = 0,
+                stale = 0, prefetches = 0;
   for (std::size_t i = 0; i < backend.worker_count(); ++i) {
     const auto& c = backend.engine_counters(i);
     auto get = [](const engine::Counters::Counter& counter) {
@@ -132,10 +179,13 @@ void log_summary(const io::SocketBackend& backend) {
     servfail += get(c.servfail);
     timeouts += get(c.upstream_timeouts);
     dropped += get(c.drop_short) + get(c.drop_qr_set);
+    stale += get(c.stale_answers);
+    prefetches += get(c.prefetches);
   }
   spdlog::info(
-      "served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped",
-      queries, replies, forwarded, servfail, timeouts, dropped);
+      "served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped, "
+      "{} stale answers, {} prefetches",
+      queries, replies, forwarded, servfail, timeouts, dropped, stale, prefetches);
 }
 
 // What this build cannot run although the file is valid; empty when it can.
@@ -158,7 +208,9 @@ int serve(const control::Config& config) {
     spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
   }
 
-  io::start_eal(io::EalOptions{});
+  io::EalOptions eal;
+  eal.memory_mb = eal_memory_mb(config);
+  io::start_eal(eal);
 
   // Only this thread takes the stop and reload signals; every thread started from
   // here on inherits the mask.
@@ -169,11 +221,21 @@ int serve(const control::Config& config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<io::SocketBackend> backend;
   try {
-    backend = std::make_unique<io::SocketBackend>(socket_backend_config(config));
+    io::SocketBackendConfig backend_config = socket_backend_config(config);
+    if (config.cache.enabled) {
+      const unsigned workers = config.dataplane.workers;
+      cache = std::make_unique<cache::Cache>(cache_config(config.cache), workers, workers,
+                                             std::random_device{}());
+      backend_config.cache = cache.get();
+    }
+    backend = std::make_unique<io::SocketBackend>(backend_config);
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
+    backend.reset();
+    cache.reset();
     io::stop_eal();
     return kExitRuntime;
   }
@@ -196,7 +258,9 @@ int serve(const control::Config& config) {
   backend->request_stop();
   backend->join();
   log_summary(*backend);
+  if (cache) log_cache_summary(*cache);
   backend.reset();
+  cache.reset();  // after the workers: they were its readers
   io::stop_eal();
   return 0;
 }

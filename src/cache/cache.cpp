@@ -48,6 +48,17 @@ constexpr std::size_t kLargestStored = EntryPool::kLargestBlock - sizeof(Entry);
 constexpr std::size_t kLargestMessage =
     (sizeof(HandoverHeader) + kLargestStored + kElementBytes - 1) / kElementBytes * kElementBytes;
 
+// Positive answers: every TTL within the operator's clamps; negative answers: none
+// above the negative TTL the entry lives for (the SOA's, within negative_ttl_max).
+void clamp_to_verdict(std::span<std::uint8_t> stored, const Cacheability& verdict,
+                      const TtlPolicy& policy) {
+  if (verdict.kind == AnswerKind::Positive) {
+    clamp_stored_ttls(stored, policy.min_ttl, policy.max_ttl);
+  } else {
+    clamp_stored_ttls(stored, 0, verdict.ttl);
+  }
+}
+
 void* aligned_block(std::size_t bytes) {
   void* block =
       std::aligned_alloc(RTE_CACHE_LINE_SIZE, (bytes + RTE_CACHE_LINE_SIZE - 1) /
@@ -308,6 +319,7 @@ void Cache::insert_here(unsigned owner, const Probe& probe, std::span<const std:
                                           .stored_length = size});
   if (entry == nullptr) return;
   store_answer(answer, msg, {entry->stored(), size});
+  clamp_to_verdict({entry->stored(), size}, verdict, config_.ttl);
   shard.publish(entry, now_ns);
 }
 
@@ -332,10 +344,10 @@ void Cache::hand_over(unsigned reader, unsigned owner, const Probe& probe,
                               .stored_length = static_cast<std::uint32_t>(size)};
   std::memcpy(message, &header, sizeof(header));
   store_answer(answer, msg, {message + sizeof(header), size});
+  clamp_to_verdict({message + sizeof(header), size}, verdict, config_.ttl);
   const unsigned elements =
       static_cast<unsigned>((sizeof(header) + size + kElementBytes - 1) / kElementBytes);
   rte_ring* ring = handover_->rings[reader * shards_.size() + owner];
-  published(ring);
   if (rte_ring_sp_enqueue_bulk_elem(ring, message, kElementBytes, elements, nullptr) == 0) {
     ReaderCounters::bump(counters.ring_drops);  // never wait: the owner catches up or not
     return;
@@ -351,7 +363,6 @@ void Cache::drain_handovers(unsigned owner) {
     rte_ring* ring = handover_->rings[producer * shards_.size() + owner];
     for (unsigned taken = 0; taken < kDrainPerProducer; ++taken) {
       if (rte_ring_sc_dequeue_bulk_elem(ring, message, kElementBytes, 1, nullptr) == 0) break;
-      observed(ring);
       HandoverHeader header;
       std::memcpy(&header, message, sizeof(header));
       const unsigned elements = static_cast<unsigned>(

@@ -73,6 +73,15 @@ std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Messag
   return size;
 }
 
+void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std::uint32_t ceiling) {
+  const StoredHeader header = header_of(stored);
+  std::uint8_t* message = stored.data() + kHeaderBytes + 2 * std::size_t{header.ttl_count};
+  for (std::size_t i = 0; i < header.ttl_count; ++i) {
+    std::uint8_t* field = message + ttl_offset(stored, i);
+    dns::store_u32(field, std::clamp(dns::load_u32(field), floor, ceiling));
+  }
+}
+
 std::size_t reply_from_stored(std::span<const std::uint8_t> stored, const dns::ClientView& client,
                               const Ageing& ageing, std::uint16_t our_udp_size,
                               std::span<std::uint8_t> out) {

@@ -47,6 +47,12 @@ std::string describe(const YAML::Node& node) {
   }
 }
 
+std::string format_number(double number) {
+  std::ostringstream text;
+  text << number;
+  return text.str();
+}
+
 std::string join(std::initializer_list<std::string_view> names, std::string_view separator) {
   std::string text;
   for (const std::string_view name : names) {
@@ -128,6 +134,62 @@ class Reader {
       fail(value, expected + ", got '" + text + "'");
     }
     return static_cast<unsigned>(number);
+  }
+
+  bool get_bool(const Value& value) const {
+    if (value.node.IsScalar()) {
+      const std::string& text = value.node.Scalar();
+      if (text == "true" || text == "yes" || text == "on") return true;
+      if (text == "false" || text == "no" || text == "off") return false;
+    }
+    fail(value, "expected true or false, got " + describe(value.node));
+  }
+
+  // A fraction strictly between `low` and `high`, such as 0.1.
+  double get_fraction(const Value& value, double low, double high) const {
+    const std::string expected =
+        "expected a number above " + format_number(low) + " and below " + format_number(high);
+    if (!value.node.IsScalar()) fail(value, expected + ", got " + describe(value.node));
+    const std::string& text = value.node.Scalar();
+    double number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size() ||
+        !(number > low && number < high)) {
+      fail(value, expected + ", got '" + text + "'");
+    }
+    return number;
+  }
+
+  // A count of `unit_name`s with an optional suffix: a size (k, m, g: powers of
+  // 1024, "512m") or a duration (s, m, h, d: "6h"). The result is bounded.
+  std::uint64_t get_scaled(const Value& value,
+                           std::initializer_list<std::pair<std::string_view, std::uint64_t>> units,
+                           std::string_view example, std::uint64_t min, std::uint64_t max) const {
+    const std::string expected = "expected a number with an optional unit (" +
+                                 std::string(example) + "), from " + std::to_string(min) + " to " +
+                                 std::to_string(max);
+    if (!value.node.IsScalar()) fail(value, expected + ", got " + describe(value.node));
+    const std::string& text = value.node.Scalar();
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+    const std::string_view suffix(end, text.data() + text.size() - end);
+    std::uint64_t scale = suffix.empty() ? 1 : 0;
+    for (const auto& [name, factor] : units) {
+      if (suffix == name) scale = factor;
+    }
+    if (text.empty() || error != std::errc{} || end == text.data() || scale == 0 ||
+        number > max / scale || number * scale < min) {
+      fail(value, expected + ", got '" + text + "'");
+    }
+    return number * scale;
+  }
+  std::uint64_t get_bytes(const Value& value, std::uint64_t min, std::uint64_t max) const {
+    return get_scaled(value, {{"k", 1ull << 10}, {"m", 1ull << 20}, {"g", 1ull << 30}},
+                      "bytes, or k, m, g such as 512m", min, max);
+  }
+  unsigned get_seconds(const Value& value, unsigned min, unsigned max) const {
+    return static_cast<unsigned>(get_scaled(value, {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+                                            "seconds, or s, m, h, d such as 1d", min, max));
   }
 
   std::string get_string(const Value& value) const {
@@ -283,6 +345,70 @@ int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& 
   return servers->second.key_line;
 }
 
+void read_serve_stale(const Reader& reader, const Value& section, ServeStaleSettings& out) {
+  const auto fields = reader.fields(section, {"enabled", "ttl", "max_stale", "client_timeout_ms"});
+  if (const auto it = fields.find("enabled"); it != fields.end()) {
+    out.enabled = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("ttl"); it != fields.end()) {
+    out.ttl_s = reader.get_seconds(it->second, 1, 86400);
+  }
+  if (const auto it = fields.find("max_stale"); it != fields.end()) {
+    out.max_stale_s = reader.get_seconds(it->second, 1, 30 * 86400);
+  }
+  if (const auto it = fields.find("client_timeout_ms"); it != fields.end()) {
+    out.client_timeout_ms = reader.get_uint(it->second, 10, 60000);
+  }
+}
+
+void read_prefetch(const Reader& reader, const Value& section, PrefetchSettings& out) {
+  const auto fields = reader.fields(section, {"enabled", "threshold"});
+  if (const auto it = fields.find("enabled"); it != fields.end()) {
+    out.enabled = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("threshold"); it != fields.end()) {
+    out.threshold = reader.get_fraction(it->second, 0.0, 1.0);
+  }
+}
+
+void read_cache(const Reader& reader, const Value& section, CacheSettings& out) {
+  const auto fields =
+      reader.fields(section, {"enabled", "max_entries", "max_bytes", "min_ttl", "max_ttl",
+                              "negative_ttl_max", "servfail_ttl", "serve_stale", "prefetch"});
+  if (const auto it = fields.find("enabled"); it != fields.end()) {
+    out.enabled = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("max_entries"); it != fields.end()) {
+    out.max_entries = reader.get_uint(it->second, 64, 100'000'000);
+  }
+  if (const auto it = fields.find("max_bytes"); it != fields.end()) {
+    out.max_bytes = reader.get_bytes(it->second, 1ull << 20, 1ull << 40);
+  }
+  if (const auto it = fields.find("min_ttl"); it != fields.end()) {
+    out.min_ttl = reader.get_seconds(it->second, 0, 86400);
+  }
+  if (const auto it = fields.find("max_ttl"); it != fields.end()) {
+    out.max_ttl = reader.get_seconds(it->second, 1, 7 * 86400);
+  }
+  if (const auto it = fields.find("negative_ttl_max"); it != fields.end()) {
+    out.negative_ttl_max = reader.get_seconds(it->second, 0, 86400);
+  }
+  if (const auto it = fields.find("servfail_ttl"); it != fields.end()) {
+    out.servfail_ttl = reader.get_seconds(it->second, 0, 300);  // RFC 2308 §7: 5 minutes at most
+  }
+  if (const auto it = fields.find("serve_stale"); it != fields.end()) {
+    read_serve_stale(reader, it->second, out.serve_stale);
+  }
+  if (const auto it = fields.find("prefetch"); it != fields.end()) {
+    read_prefetch(reader, it->second, out.prefetch);
+  }
+  if (out.min_ttl > out.max_ttl) {
+    const auto min = fields.find("min_ttl");
+    reader.fail(min != fields.end() ? min->second : section,
+                "is above max_ttl (" + std::to_string(out.max_ttl) + ")");
+  }
+}
+
 void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
   const auto fields = reader.fields(section, {"level"});
   if (const auto it = fields.find("level"); it != fields.end()) {
@@ -357,11 +483,12 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   if (const Value* value = section("upstreams")) {
     servers_line = read_upstreams(reader, *value, config.upstreams);
   }
+  if (const Value* value = section("cache")) read_cache(reader, *value, config.cache);
   if (const Value* value = section("logging")) read_logging(reader, *value, config.logging);
 
   // Not active in this build: only their shape is checked, so that a file written
   // for a later version is not refused for their content.
-  for (const char* name : {"cache", "filter", "local_records", "management"}) {
+  for (const char* name : {"filter", "local_records", "management"}) {
     const Value* value = section(name);
     if (value == nullptr) continue;
     if (std::string_view(name) == "local_records") {

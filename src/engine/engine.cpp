@@ -131,14 +131,15 @@ void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
 
 void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
   upstream::PendingQuery& query = pending_[slot];
-  if (query.stale_deadline_ns != 0 && now_ns >= query.stale_deadline_ns &&
-      now_ns < query.attempt_deadline_ns) {
+  if (query.stale_deadline_ns != 0 && now_ns >= query.stale_deadline_ns) {
     // The clients have waited client_timeout_ms: they get the stale answer now and
     // the refresh goes on (RFC 8767 §5, DESIGN.md §8.7).
     query.stale_deadline_ns = 0;
     if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
-    timers_.schedule(slot, query.attempt_deadline_ns);
-    return;
+    if (now_ns < query.attempt_deadline_ns) {
+      timers_.schedule(slot, query.attempt_deadline_ns);
+      return;
+    }
   }
   Counters::bump(counters_.upstream_timeouts);
   selector_.on_failure(query.server, now_ns);

@@ -131,13 +131,14 @@ c     IN A 192.0.2.3
 
 class Knot:
     """knotd serving example.test. on a loopback port, with NSID set so tests can
-    check the upstream's options are not passed through."""
+    check the upstream's options are not passed through, and mod-stats counting
+    the queries that reach it."""
 
     def __init__(self, directory):
         self.port = free_port()
         zone_path = write_zone(directory)
-        conf = os.path.join(directory, "knot.conf")
-        with open(conf, "w") as f:
+        self.conf = os.path.join(directory, "knot.conf")
+        with open(self.conf, "w") as f:
             f.write(f"""server:
   listen: 127.0.0.1@{self.port}
   rundir: {directory}
@@ -145,19 +146,31 @@ class Knot:
 log:
   - target: stderr
     any: warning
+mod-stats:
+  - id: counts
+    request-protocol: on
+template:
+  - id: default
+    global-module: mod-stats/counts
 database:
   storage: {directory}
 zone:
   - domain: {ZONE}
     file: {zone_path}
 """)
-        self.process = Process(["knotd", "-c", conf], os.path.join(directory, "knot.log"))
+        self.process = Process(["knotd", "-c", self.conf], os.path.join(directory, "knot.log"))
         wait_until_answering(self.port, "knotd", self.process)
+
+    def queries(self):
+        """Queries knotd has answered so far, over UDP and TCP."""
+        out = run(["knotc", "-c", self.conf, "stats", "mod-stats.server-operation"]).stdout
+        match = re.search(r"server-operation\[query\] = (\d+)", out)
+        return int(match.group(1)) if match else 0
 
 
 class Heimdall:
     def __init__(self, directory, name, upstreams, strategy="fastest", timeout_ms=1500,
-                 workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024):
+                 workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024, cache=""):
         self.port = free_port()
         servers = "\n".join(f'    - address: "127.0.0.1:{port}"' for port in upstreams)
         self.config = os.path.join(directory, f"{name}.yaml")
@@ -174,6 +187,7 @@ upstreams:
   timeout_ms: {timeout_ms}
   servers:
 {servers}
+{cache}
 logging: {{level: info}}
 """)
         self.process = Process([HEIMDALL, "--config", self.config],
@@ -417,8 +431,10 @@ class UpstreamFailureTest(unittest.TestCase):
         server = Heimdall(self.directory, "failover", [self.dead_port, self.knot.port],
                           strategy="failover", timeout_ms=1500, workers=1)
         try:
-            for _ in range(3):
-                out = server.dig("www.example.test", "A")
+            # Three different cache keys (DO and CD are part of it), so that each
+            # query goes upstream and meets the dead server first.
+            for flags in ([], ["+cdflag"], ["+dnssec"]):
+                out = server.dig("www.example.test", "A", *flags)
                 self.assertIn(("www.example.test.", "A", "192.0.2.1"), dig_answers(out))
             # After max_failures timeouts the dead server is marked down and later
             # queries go straight to the live one.
@@ -428,6 +444,67 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 0.5)
         finally:
             self.assertEqual(server.process.stop(), 0)
+
+
+def answers_with_ttl(output):
+    """The answer section of dig output as (name, ttl, type, data) tuples."""
+    answers = []
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and not line.startswith(";") and fields[2] == "IN":
+            answers.append((fields[0], int(fields[1]), fields[3], " ".join(fields[4:])))
+    return answers
+
+
+class CacheTest(unittest.TestCase):
+    """The cache through the real binary: knotd counts what reaches it."""
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="heimdall-cache-")
+        self.knot = Knot(self.directory)
+
+    def tearDown(self):
+        self.knot.process.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def test_a_repeated_question_is_answered_from_the_cache_with_a_lower_ttl(self):
+        server = Heimdall(self.directory, "cache", [self.knot.port])
+        try:
+            before = self.knot.queries()
+            first = answers_with_ttl(server.dig("www.example.test", "A", "+noall", "+answer"))
+            self.assertEqual(first, [("www.example.test.", 300, "A", "192.0.2.1")])
+            self.assertEqual(self.knot.queries(), before + 1)
+            time.sleep(2.2)
+            for case in ("www.example.test", "WWW.Example.TEST"):
+                second = answers_with_ttl(server.dig(case, "A", "+noall", "+answer"))
+                self.assertEqual(len(second), 1, second)
+                self.assertEqual(second[0][0], case + ".", "each client's own case")
+                self.assertIn(second[0][1], (297, 298), "aged by the seconds in the cache")
+            self.assertEqual(self.knot.queries(), before + 1, "answered without the upstream")
+        finally:
+            self.assertEqual(server.process.stop(), 0)
+        self.assertRegex(server.process.output(), r"cache: [1-9]\d* hits")
+
+    def test_expired_answers_are_served_stale_once_the_upstream_stops(self):
+        stale = Heimdall(self.directory, "stale", [self.knot.port], timeout_ms=400,
+                         cache="cache: {max_ttl: 1, serve_stale: {enabled: true, ttl: 30}}")
+        plain = Heimdall(self.directory, "plain", [self.knot.port], timeout_ms=400,
+                         cache="cache: {max_ttl: 1, serve_stale: {enabled: false}}")
+        try:
+            for server in (stale, plain):
+                self.assertIn(("www.example.test.", "A", "192.0.2.1"),
+                              dig_answers(server.dig("www.example.test", "A")))
+            self.knot.process.stop()
+            time.sleep(1.5)  # past the clamped TTL
+            out = stale.dig("www.example.test", "A")
+            self.assertIn("status: NOERROR", out)
+            self.assertEqual(answers_with_ttl(out),
+                             [("www.example.test.", 30, "A", "192.0.2.1")], "RFC 8767 stale TTL")
+            self.assertIn("status: SERVFAIL", plain.dig("www.example.test", "A"))
+        finally:
+            self.assertEqual(stale.process.stop(), 0)
+            self.assertEqual(plain.process.stop(), 0)
+        self.assertRegex(stale.process.output(), r"[1-9]\d* stale answers")
 
 
 def tcp_query(sock, name, qid):

@@ -174,6 +174,14 @@ TEST_F(CacheTest, OperatorClampsBoundPositiveTtls) {
   offer("long.example.com", answer_for("long.example.com", 86400), kStart);
   EXPECT_EQ(lookup("short.example.com", kStart).ttl_s, 30u);
   EXPECT_EQ(lookup("long.example.com", kStart).ttl_s, 600u);
+  EXPECT_EQ(
+      first_record(reply(lookup("short.example.com", kStart), query_for("short.example.com"))).ttl,
+      30u)
+      << "clients are told the clamped TTL too";
+  EXPECT_EQ(first_record(reply(lookup("long.example.com", kStart + 100 * kSecond),
+                               query_for("long.example.com")))
+                .ttl,
+            500u);
 }
 
 TEST_F(CacheTest, TruncatedAndRefusedAnswersAreNotStored) {

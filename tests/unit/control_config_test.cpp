@@ -111,10 +111,24 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.upstreams.max_failures, defaults.upstreams.max_failures);
   EXPECT_EQ(config.upstreams.probe_interval_ms, defaults.upstreams.probe_interval_ms);
   EXPECT_EQ(config.logging.level, defaults.logging.level);
+  EXPECT_EQ(config.cache.enabled, defaults.cache.enabled);
+  EXPECT_EQ(config.cache.max_entries, defaults.cache.max_entries);
+  EXPECT_EQ(config.cache.max_bytes, defaults.cache.max_bytes);
+  EXPECT_EQ(config.cache.min_ttl, defaults.cache.min_ttl);
+  EXPECT_EQ(config.cache.max_ttl, defaults.cache.max_ttl);
+  EXPECT_EQ(config.cache.negative_ttl_max, defaults.cache.negative_ttl_max);
+  EXPECT_EQ(config.cache.servfail_ttl, defaults.cache.servfail_ttl);
+  EXPECT_EQ(config.cache.serve_stale.enabled, defaults.cache.serve_stale.enabled);
+  EXPECT_EQ(config.cache.serve_stale.ttl_s, defaults.cache.serve_stale.ttl_s);
+  EXPECT_EQ(config.cache.serve_stale.max_stale_s, defaults.cache.serve_stale.max_stale_s);
+  EXPECT_EQ(config.cache.serve_stale.client_timeout_ms,
+            defaults.cache.serve_stale.client_timeout_ms);
+  EXPECT_EQ(config.cache.prefetch.enabled, defaults.cache.prefetch.enabled);
+  EXPECT_DOUBLE_EQ(config.cache.prefetch.threshold, defaults.cache.prefetch.threshold);
   EXPECT_EQ(config.upstreams.servers.size(), 2u) << "the two example servers";
   EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
   EXPECT_EQ(config.inactive_sections,
-            (std::vector<std::string>{"cache", "filter", "local_records", "management"}));
+            (std::vector<std::string>{"filter", "local_records", "management"}));
 }
 
 TEST(ConfigFile, ReadsEveryImplementedKey) {
@@ -251,12 +265,65 @@ TEST(ConfigFile, DpdkBackendNeedsNoListenAddresses) {
 
 TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {
   const Config config = parse(std::string(kListen) + R"(management: {anything: [1, 2]}
-cache: {max_entries: lots, unknown_key: {x: 1}}
 local_records: ["router.lan. 300 IN A 192.168.1.1"]
 filter: {}
 )");
   EXPECT_EQ(config.inactive_sections,
-            (std::vector<std::string>{"cache", "filter", "local_records", "management"}));
+            (std::vector<std::string>{"filter", "local_records", "management"}));
+}
+
+// ------------------------------------------------------------------ cache
+
+TEST(ConfigFile, CacheKeysWithUnitsAndNestedSections) {
+  const Config config = parse(std::string(kListen) + R"(cache:
+  max_entries: 200000
+  max_bytes: 64m
+  min_ttl: 5
+  max_ttl: 1d
+  negative_ttl_max: 15m
+  servfail_ttl: 30
+  serve_stale: {enabled: true, ttl: 20, max_stale: 2h, client_timeout_ms: 900}
+  prefetch: {enabled: yes, threshold: 0.25}
+)");
+  const CacheSettings& cache = config.cache;
+  EXPECT_TRUE(cache.enabled);
+  EXPECT_EQ(cache.max_entries, 200000u);
+  EXPECT_EQ(cache.max_bytes, 64ull << 20);
+  EXPECT_EQ(cache.min_ttl, 5u);
+  EXPECT_EQ(cache.max_ttl, 86400u);
+  EXPECT_EQ(cache.negative_ttl_max, 900u);
+  EXPECT_EQ(cache.servfail_ttl, 30u);
+  EXPECT_TRUE(cache.serve_stale.enabled);
+  EXPECT_EQ(cache.serve_stale.ttl_s, 20u);
+  EXPECT_EQ(cache.serve_stale.max_stale_s, 7200u);
+  EXPECT_EQ(cache.serve_stale.client_timeout_ms, 900u);
+  EXPECT_TRUE(cache.prefetch.enabled);
+  EXPECT_DOUBLE_EQ(cache.prefetch.threshold, 0.25);
+  EXPECT_TRUE(config.inactive_sections.empty());
+}
+
+TEST(ConfigFile, CacheCanBeTurnedOff) {
+  EXPECT_FALSE(parse(std::string(kListen) + "cache: {enabled: false}\n").cache.enabled);
+}
+
+TEST(ConfigErrors, CacheValuesAreChecked) {
+  const std::string base(kListen);
+  expect_error(base + "cache: {max_entries: lots}\n", 2, "cache.max_entries",
+               "expected an integer from 64 to 100000000, got 'lots'");
+  expect_error(base + "cache: {max_bytes: 12q}\n", 2, "cache.max_bytes",
+               "expected a number with an optional unit (bytes, or k, m, g such as 512m)");
+  expect_error(base + "cache: {max_bytes: 1k}\n", 2, "cache.max_bytes", "from 1048576");
+  expect_error(base + "cache: {servfail_ttl: 10m}\n", 2, "cache.servfail_ttl", "to 300");
+  expect_error(base + "cache:\n  min_ttl: 600\n  max_ttl: 60\n", 3, "cache.min_ttl",
+               "is above max_ttl (60)");
+  expect_error(base + "cache: {serve_stale: {enabled: maybe}}\n", 2, "cache.serve_stale.enabled",
+               "expected true or false, got 'maybe'");
+  expect_error(base + "cache: {serve_stale: {max_stale: 1w}}\n", 2, "cache.serve_stale.max_stale",
+               "s, m, h, d such as 1d");
+  expect_error(base + "cache: {prefetch: {threshold: 1.5}}\n", 2, "cache.prefetch.threshold",
+               "expected a number above 0 and below 1, got '1.5'");
+  expect_error(base + "cache: {shards: 4}\n", 2, "cache.shards", "unknown key");
+  expect_error(base + "cache: 1000\n", 2, "cache", "expected a mapping, got '1000'");
 }
 
 // ------------------------------------------------------------ resolv.conf fallback
@@ -452,8 +519,6 @@ TEST(ConfigErrors, PortsMustBeAListOfMappings) {
 }
 
 TEST(ConfigErrors, InactiveSectionsMustHaveTheirShape) {
-  expect_error(std::string(kListen) + "cache: 1000\n", 2, "cache",
-               "expected a mapping, got '1000'");
   expect_error(std::string(kListen) + "filter: [ads]\n", 2, "filter",
                "expected a mapping, got a list");
   expect_error(std::string(kListen) + "management: on\n", 2, "management", "expected a mapping");

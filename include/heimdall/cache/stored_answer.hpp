@@ -34,6 +34,10 @@ std::size_t stored_size(std::span<const std::uint8_t> answer, const dns::Message
 std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Message& msg,
                          std::span<std::uint8_t> out);
 
+// Bounds every record TTL of a stored answer to [floor, ceiling], so that what a
+// client is told never outlives the entry (min_ttl/max_ttl, negative_ttl_max).
+void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std::uint32_t ceiling);
+
 // How the TTLs of a reply are set.
 struct Ageing {
   std::uint32_t age_s = 0;      // seconds since the answer was stored: subtracted, never below 0

@@ -53,6 +53,31 @@ struct UpstreamsConfig {
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
 };
 
+// Defaults as in DESIGN.md §5: serve-stale and prefetch on.
+struct ServeStaleSettings {
+  bool enabled = true;
+  unsigned ttl_s = 30;                // RFC 8767 §4: TTL of a stale answer
+  unsigned max_stale_s = 86400;       // how long past expiry an answer may be served
+  unsigned client_timeout_ms = 1800;  // a waiting client gets stale data after this
+};
+
+struct PrefetchSettings {
+  bool enabled = true;
+  double threshold = 0.1;  // fraction of the TTL left at which a hit refreshes the entry
+};
+
+struct CacheSettings {
+  bool enabled = true;
+  unsigned max_entries = 1'000'000;
+  std::uint64_t max_bytes = 512ull << 20;
+  unsigned min_ttl = 0;
+  unsigned max_ttl = 86400;
+  unsigned negative_ttl_max = 3600;
+  unsigned servfail_ttl = 0;  // RFC 2308 §7: at most 300; 0 = SERVFAIL is not cached
+  ServeStaleSettings serve_stale;
+  PrefetchSettings prefetch;
+};
+
 struct LoggingConfig {
   LogLevel level = LogLevel::Info;
 };
@@ -63,8 +88,9 @@ struct Config {
   EdnsConfig edns;
   ListenConfig listen;
   UpstreamsConfig upstreams;
+  CacheSettings cache;
   LoggingConfig logging;
-  // Sections of DESIGN.md §5 that this build parses for shape only (cache, filter,
+  // Sections of DESIGN.md §5 that this build parses for shape only (filter,
   // local_records, management); listed so start-up can say they are not active yet.
   std::vector<std::string> inactive_sections;
 };

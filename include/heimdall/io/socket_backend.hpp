@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "heimdall/cache/cache.hpp"
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/net/endpoint.hpp"
 
@@ -23,6 +24,9 @@ struct SocketBackendConfig {
   unsigned tcp_max_connections = 1024;       // across all workers
   unsigned upstream_sockets_per_worker = 8;  // source ports to spread upstream queries over
   engine::EngineConfig engine;
+  // Shared by the workers (worker i reads as reader i and owns shard i); it must
+  // outlive the backend. Null: no cache.
+  cache::Cache* cache = nullptr;
 };
 
 // Counters of the socket layer itself, one set per worker (same rules as

@@ -156,6 +156,8 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
       recv_messages_(new mmsghdr[kRecvBurst]),
       recv_iovecs_(new iovec[kRecvBurst]),
       recv_addresses_(new sockaddr_storage[kRecvBurst]) {
+  cache_ = config.cache;
+  index_ = index;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) fail("epoll_create1");
 
@@ -201,7 +203,7 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
 
   std::uint64_t seed = 0;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = monotonic_ns() ^ index;
-  engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed);
+  engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed, config.cache, index);
 }
 
 bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
@@ -305,17 +307,24 @@ void SocketWorker::run() {
   // Nothing in the socket path needs an lcore id yet; registering keeps the
   // thread ready for the DPDK libraries that will (DESIGN.md §8.1).
   const bool registered = register_thread_with_eal();
+  if (cache_ != nullptr) cache_->register_reader(index_);
   epoll_event events[kMaxEvents];
   bool stopping = false;
   std::uint64_t drain_deadline_ns = 0;
   for (;;) {
     // With queries in flight the loop wakes every millisecond for their timers.
     const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
+    // Offline while blocked (§1 rule 4): no cache entry is held across epoll_wait,
+    // and the owners' reclamation need not wait for this thread to wake up.
+    if (cache_ != nullptr) cache_->go_offline(index_);
     const int ready = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (cache_ != nullptr) cache_->go_online(index_);
     now_ns_ = monotonic_ns();
     for (int i = 0; i < ready; ++i) on_event(events[i]);
     engine_->on_timer(now_ns_, *this);
     flush_batches();
+    // Handed-over answers, expired entries and flushes of this worker's shard.
+    if (cache_ != nullptr) cache_->maintain(index_, now_ns_);
     if (now_ns_ >= next_sweep_ns_) {
       sweep(now_ns_);
       next_sweep_ns_ = now_ns_ + kSweepIntervalNs;
@@ -327,6 +336,7 @@ void SocketWorker::run() {
     }
     if (stopping && (drained() || now_ns_ >= drain_deadline_ns)) break;
   }
+  if (cache_ != nullptr) cache_->unregister_reader(index_);
   if (registered) unregister_thread_from_eal();
 }
 

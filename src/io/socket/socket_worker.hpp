@@ -117,6 +117,8 @@ class SocketWorker final : public engine::Sink {
   std::vector<TcpClient> tcp_clients_;
   std::vector<UpstreamTcp> upstream_tcp_;
   std::unique_ptr<engine::Engine> engine_;
+  cache::Cache* cache_ = nullptr;
+  unsigned index_ = 0;
   SocketCounters counters_;
   std::atomic<bool> stop_requested_{false};
   std::uint64_t now_ns_ = 0;
