@@ -122,7 +122,6 @@ class Shard {
   std::uint32_t hand_ = 0;
   std::uint32_t sweep_cursor_ = 0;
   std::uint32_t entries_ = 0;
-  std::uint64_t last_sweep_ns_ = 0;
   ShardCounters counters_;
 };
 
