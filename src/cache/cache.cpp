@@ -169,11 +169,11 @@ std::size_t Cache::eal_bytes_needed(const CacheConfig& config, unsigned shards) 
   // rte_hash's own allocations for one shard (DPDK 22.11 rte_cuckoo_hash.c): a
   // power-of-two bucket array of 8 entries, a key store of 32-byte slots, the
   // free-slot ring, and the RCU defer queue's ring of 16-byte elements.
-  const std::uint64_t per_shard = (config.max_entries + shards - 1) / shards;
-  const std::uint64_t entries = per_shard + per_shard / 4 + 64;
+  const std::uint32_t per_shard = (config.max_entries + shards - 1) / shards;
+  const std::uint64_t entries = Shard::table_entries(per_shard);
   const std::uint64_t slots = rte_align64pow2(entries);
-  const std::uint64_t queue = rte_align64pow2(
-      std::min<std::uint64_t>(entries, per_shard / 4 + Shard::kMaxRemovalsPerLoop) + 1);
+  const std::uint64_t queue =
+      rte_align64pow2(std::uint64_t{Shard::defer_queue_size(per_shard)} + 1);
   const std::uint64_t bytes = slots * 8 + (entries + 1) * 32 + slots * 4 + queue * 16 + (1u << 20);
   return static_cast<std::size_t>(bytes * shards * 5 / 4);  // DESIGN.md §8.6: 1.25x headroom
 }
@@ -218,9 +218,7 @@ void Cache::lookup(unsigned reader, std::span<const Probe> probes, std::uint64_t
                    std::span<Hit> hits) {
   ReaderCounters& counters = readers_[reader];
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
-  const std::uint64_t stale_window_ns =
-      config_.serve_stale.enabled ? std::uint64_t{config_.serve_stale.max_stale_s} * kNsPerSecond
-                                  : 0;
+  const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
 
   auto judge_found = [&](const Probe& probe, void* data, Hit& hit) {
     hit = Hit{};
@@ -432,10 +430,8 @@ std::uint64_t Cache::flush_name(std::span<const std::uint8_t> name_wire) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  for (std::size_t i = 0; i < name_wire.size(); ++i) {
-    const std::uint8_t byte = name_wire[i];
-    handover_->flush_name[i] = byte >= 'A' && byte <= 'Z' ? byte | 0x20 : byte;
-  }
+  for (std::size_t i = 0; i < name_wire.size(); ++i)
+    handover_->flush_name[i] = dns::fold(name_wire[i]);
   handover_->flush_name_length = static_cast<std::uint8_t>(name_wire.size());
   flush_ticket_.store(previous + 1, std::memory_order_release);
   return previous + 1;

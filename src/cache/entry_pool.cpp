@@ -45,8 +45,6 @@ std::size_t EntryPool::class_for(std::size_t size) {
                                     : static_cast<std::size_t>(found - kClassBytes.begin());
 }
 
-std::size_t EntryPool::class_bytes(std::size_t size_class) { return kClassBytes[size_class]; }
-
 bool EntryPool::carve_chunk(std::size_t size_class) {
   if (next_chunk_ == chunk_count_) return false;
   std::uint8_t* chunk = base_ + next_chunk_++ * kChunkBytes;

@@ -26,15 +26,12 @@ class EntryPool {
 
   // The smallest class whose blocks hold `size` bytes, or kNoClass over kLargestBlock.
   static std::size_t class_for(std::size_t size);
-  static std::size_t class_bytes(std::size_t size_class);
 
   // A block of class `size_class`, or nullptr when that class has no free block
   // and the reservation has no untouched chunk left.
   void* allocate(std::size_t size_class);
   void release(void* block, std::size_t size_class);
 
-  std::size_t reserved_bytes() const { return reserved_; }
-  std::size_t chunk_bytes_taken() const { return next_chunk_ * kChunkBytes; }
   std::size_t block_bytes_in_use() const { return in_use_; }
 
  private:

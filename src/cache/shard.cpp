@@ -55,9 +55,7 @@ Shard::Shard(unsigned index, std::uint32_t capacity, std::size_t pool_bytes, rte
   std::snprintf(name, sizeof(name), "cache%u_%u", table_serial.fetch_add(1), index);
   rte_hash_parameters params{};
   params.name = name;
-  // Key slots of removed entries stay taken until their grace period ends: a
-  // quarter more than the capacity keeps inserts from waiting on readers.
-  params.entries = capacity + capacity / 4 + 64;
+  params.entries = table_entries(capacity);
   params.key_len = sizeof(Digest);
   params.hash_func = digest_signature;
   params.hash_func_init_val = 0;
@@ -71,9 +69,7 @@ Shard::Shard(unsigned index, std::uint32_t capacity, std::size_t pool_bytes, rte
   rte_hash_rcu_config rcu{};
   rcu.v = qsbr;
   rcu.mode = RTE_HASH_QSBR_MODE_DQ;
-  // Removals wait here one grace period (a loop of every worker): the queue holds
-  // what the owner removes in that time, bounded by kMaxRemovalsPerLoop.
-  rcu.dq_size = std::min<std::uint32_t>(params.entries, capacity / 4 + kMaxRemovalsPerLoop);
+  rcu.dq_size = defer_queue_size(capacity);
   rcu.trigger_reclaim_limit = 0;  // every delete also reclaims what is past its grace period
   rcu.key_data_ptr = this;
   rcu.free_key_data_func = free_entry;
@@ -97,17 +93,12 @@ void Shard::free_entry(void* shard_pointer, void* entry_pointer) {
   auto* entry = static_cast<Entry*>(entry_pointer);
   // The grace period is over: every reader's quiescent state comes before this.
   observed(shard->qsbr_);
-  const std::size_t size_class = entry->size_class;
-  entry->~Entry();
-  shard->pool_.release(entry, size_class);
+  shard->discard(entry);
 }
 
 bool Shard::dead(const Entry& entry, std::uint64_t now_ns) const {
   if (entry.generation != generation_.load(std::memory_order_relaxed)) return true;
-  const std::uint64_t stale_window_ns =
-      config_.serve_stale.enabled ? std::uint64_t{config_.serve_stale.max_stale_s} * 1'000'000'000
-                                  : 0;
-  return now_ns >= entry.expires_ns() + stale_window_ns;
+  return now_ns >= entry.expires_ns() + config_.serve_stale.window_ns();
 }
 
 void Shard::remove(Entry* entry) {
@@ -175,25 +166,22 @@ Entry* Shard::prepare(const EntryShape& shape) {
   return entry;
 }
 
-bool Shard::publish(Entry* entry, std::uint64_t now_ns) {
+void Shard::publish(Entry* entry, std::uint64_t now_ns) {
   StoredHeader header;
   if (entry->stored_length < sizeof(header)) {
     discard(entry);
-    return false;
+    return;
   }
   std::memcpy(&header, entry->stored(), sizeof(header));
   const std::size_t name_offset =
       sizeof(header) + 2 * std::size_t{header.ttl_count} + dns::kHeaderSize;
   if (name_offset + entry->name_length + 4 > entry->stored_length) {
     discard(entry);
-    return false;
+    return;
   }
   entry->name_offset = static_cast<std::uint16_t>(name_offset);
-  // Label lengths are at most 63, below 'A': only letters change (RFC 4343).
   std::uint8_t* name = entry->stored() + name_offset;
-  for (std::size_t i = 0; i < entry->name_length; ++i) {
-    if (name[i] >= 'A' && name[i] <= 'Z') name[i] = static_cast<std::uint8_t>(name[i] | 0x20);
-  }
+  for (std::size_t i = 0; i < entry->name_length; ++i) name[i] = dns::fold(name[i]);
 
   void* found = nullptr;
   if (rte_hash_lookup_data(table_, &entry->digest, &found) >= 0) {
@@ -203,7 +191,7 @@ bool Shard::publish(Entry* entry, std::uint64_t now_ns) {
       // RFC 8767: an answer that can still be served stale beats a failure.
       discard(entry);
       ShardCounters::bump(counters_.kept_over_servfail);
-      return true;
+      return;
     }
     remove(existing);
     ShardCounters::bump(counters_.replaced);
@@ -223,13 +211,12 @@ bool Shard::publish(Entry* entry, std::uint64_t now_ns) {
     discard(entry);
     ShardCounters::bump(counters_.no_memory);
     update_gauges();
-    return true;
+    return;
   }
   clock_[entry->clock_slot] = entry;
   ++entries_;
   ShardCounters::bump(counters_.inserts);
   update_gauges();
-  return true;
 }
 
 void Shard::sweep(std::uint64_t now_ns, std::uint32_t slots) {

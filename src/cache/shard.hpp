@@ -4,6 +4,7 @@
 // Entry::mark_visited, which any reader may do between two quiescent states.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -72,6 +73,18 @@ class Shard {
   // steps are sized under it): the RCU defer queue is sized from it.
   static constexpr std::uint32_t kMaxRemovalsPerLoop = 16384;
 
+  // Key slots of the hash table for `capacity` entries: removed entries keep
+  // theirs until their grace period ends, so a quarter more keeps inserts from
+  // waiting on readers.
+  static std::uint32_t table_entries(std::uint32_t capacity) {
+    return capacity + capacity / 4 + 64;
+  }
+  // The RCU defer queue holds what the owner removes in one grace period (a loop
+  // of every worker), bounded by kMaxRemovalsPerLoop.
+  static std::uint32_t defer_queue_size(std::uint32_t capacity) {
+    return std::min(table_entries(capacity), capacity / 4 + kMaxRemovalsPerLoop);
+  }
+
   // `capacity` entries; `pool_bytes` of entry memory. `generation` is the cache's
   // flush-all counter.
   Shard(unsigned index, std::uint32_t capacity, std::size_t pool_bytes, rte_rcu_qsbr* qsbr,
@@ -88,9 +101,9 @@ class Shard {
   Entry* prepare(const EntryShape& shape);
   // Folds the entry's question name and publishes it, replacing any entry with the
   // same digest, except that a SERVFAIL never replaces an answer that can still
-  // be served. Returns false (and frees the entry) when the stored answer does not
-  // carry the question of `shape`.
-  bool publish(Entry* entry, std::uint64_t now_ns);
+  // be served. An entry whose stored answer is too short to carry its question is
+  // freed instead.
+  void publish(Entry* entry, std::uint64_t now_ns);
 
   // Removes up to `slots` slots' worth of dead entries (past expiry and the stale
   // window, or of an older generation).
@@ -108,7 +121,7 @@ class Shard {
   bool dead(const Entry& entry, std::uint64_t now_ns) const;
   void remove(Entry* entry);
   void evict_one(std::uint64_t now_ns);
-  void discard(Entry* entry);  // never published: straight back to the pool
+  void discard(Entry* entry);  // unpublished, or past its grace period: back to the pool
   void update_gauges();
 
   std::uint32_t capacity_;

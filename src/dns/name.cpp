@@ -11,10 +11,6 @@ constexpr std::uint8_t kPointerMask = 0xc0;
 // that is looping, whatever the pointers' direction.
 constexpr int kMaxPointerHops = 127;
 
-std::uint8_t fold(std::uint8_t c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<std::uint8_t>(c + 32) : c;
-}
-
 }  // namespace
 
 const char* to_string(ParseError error) {

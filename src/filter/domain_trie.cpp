@@ -155,10 +155,7 @@ bool TrieBuilder::add(std::span<const std::uint8_t> name, Action action, Scope s
     return false;
   }
   const auto offset = static_cast<std::uint32_t>(names_.size());
-  for (const std::uint8_t byte : name) {
-    names_.push_back((byte >= 'A' && byte <= 'Z') ? static_cast<std::uint8_t>(byte + 32) : byte);
-  }
-  // Length bytes are below 64 and so never in 'A'..'Z': folding every byte is safe.
+  for (const std::uint8_t byte : name) names_.push_back(dns::fold(byte));
   rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flags_of(action, scope), list});
   return true;
 }

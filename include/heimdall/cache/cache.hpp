@@ -36,6 +36,11 @@ struct ServeStaleConfig {
   std::uint32_t ttl_s = 30;                // RFC 8767 §4: the TTL of a stale answer
   std::uint32_t max_stale_s = 86400;       // how long past expiry an entry may still be served
   std::uint32_t client_timeout_ms = 1800;  // a waiting client gets the stale answer after this
+
+  // How long past expiry an entry is kept and may be served: 0 when disabled.
+  std::uint64_t window_ns() const {
+    return enabled ? std::uint64_t{max_stale_s} * 1'000'000'000 : 0;
+  }
 };
 
 struct PrefetchConfig {

@@ -28,6 +28,12 @@ enum class ParseError : std::uint8_t {
 
 const char* to_string(ParseError error);
 
+// RFC 4343 case folding of one byte of a wire name. Label lengths are at most 63,
+// below 'A', so folding every byte of a name (lengths included) is safe.
+inline std::uint8_t fold(std::uint8_t byte) {
+  return (byte >= 'A' && byte <= 'Z') ? static_cast<std::uint8_t>(byte | 0x20) : byte;
+}
+
 // A name in uncompressed wire form, every ASCII letter lowered (RFC 4343), in a
 // fixed buffer: comparing two keys is a length check and a memcmp.
 struct NameKey {

@@ -81,9 +81,8 @@ struct alignas(64) Counters {
   Counter upstream_unmatched{0};  // no pending query with that port, ID, server and question
   Counter upstream_malformed{0};
   Counter cache_answers{0};  // replies built from a fresh cache entry
-  Counter stale_answers{
-      0};                 // RFC 8767: from an expired entry, upstreams having failed or being slow
-  Counter prefetches{0};  // refreshes sent for entries near the end of their TTL
+  Counter stale_answers{0};  // RFC 8767: expired entries served, upstreams failing or slow
+  Counter prefetches{0};     // refreshes sent for entries near the end of their TTL
 
   static void bump(Counter& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
