@@ -249,7 +249,6 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
     reply_error(view, from, Rcode::ServFail, sink);
     return;
   }
-  upstream::PendingQuery& query = pending_[slot];
   upstream::Waiter* waiter = pending_.add_waiter(slot);
   if (waiter == nullptr) {
     pending_.release(slot);
@@ -258,18 +257,12 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
     return;
   }
   fill_waiter(*waiter, view, from);
-  query.key = admitted.key;
-  query.question_length = static_cast<std::uint16_t>(view.question.size());
-  std::memcpy(query.question, view.question.data(), view.question.size());
-  query.query_flags = view.flags;
-  query.started_ns = now_ns;
   if (stale_held) {
-    query.stale_deadline_ns =
+    pending_[slot].stale_deadline_ns =
         now_ns + std::uint64_t{cache_->config().serve_stale.client_timeout_ms} * 1'000'000;
   }
-  pending_.index_question(slot);
   Counters::bump(counters_.forwarded);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
+  launch(slot, admitted, now_ns, sink);
 }
 
 void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink) {
@@ -278,6 +271,12 @@ void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink
   if (pending_.find_question(admitted.key) != kNoSlot) return;
   const std::uint32_t slot = pending_.allocate();
   if (slot == kNoSlot) return;
+  Counters::bump(counters_.prefetches);
+  launch(slot, admitted, now_ns, sink);
+}
+
+void Engine::launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t now_ns,
+                    Sink& sink) {
   upstream::PendingQuery& query = pending_[slot];
   query.key = admitted.key;
   query.question_length = static_cast<std::uint16_t>(admitted.view.question.size());
@@ -285,7 +284,6 @@ void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink
   query.query_flags = admitted.view.flags;
   query.started_ns = now_ns;
   pending_.index_question(slot);
-  Counters::bump(counters_.prefetches);
   send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
 }
 
@@ -426,9 +424,10 @@ void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wi
 }
 
 bool Engine::answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
-  if (cache_ == nullptr || !cache_->config().serve_stale.enabled) return false;
-  if (pending_[slot].waiters == kNoSlot) return false;
   const upstream::PendingQuery& query = pending_[slot];
+  if (cache_ == nullptr || !cache_->config().serve_stale.enabled || query.waiters == kNoSlot) {
+    return false;
+  }
   const cache::Probe probe{cache_->digest(query.key), &query.key};
   cache::Hit hit;
   cache_->lookup(cache_reader_, {&probe, 1}, now_ns, {&hit, 1});

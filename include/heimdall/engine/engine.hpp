@@ -131,6 +131,8 @@ class Engine {
   void handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink);
   void forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink);
   void prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
+  // Fills the allocated `slot` with the admitted question and sends its first attempt.
+  void launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
   void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
                     std::uint64_t now_ns, Sink& sink);
   void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
