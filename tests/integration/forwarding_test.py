@@ -23,18 +23,29 @@ BIG_TXT_RECORDS = 40  # 40 TXT strings of 70 bytes: ~3.2 KB, over 1232 and 512
 SOA_TTL, SOA_MINIMUM = 900, 120
 
 
+def ephemeral_range():
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low, high = (int(v) for v in f.read().split())
+    return low, high
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    """A port free for both UDP and TCP on 127.0.0.1 right now, outside the
+    kernel's ephemeral range. Clients such as dig bind their source port with
+    SO_REUSEPORT, as our listeners do: a client given our port as its ephemeral
+    source would share it and receive its own query back."""
+    low, high = ephemeral_range()
+    candidates = [p for p in range(10000, 65536) if not low <= p <= high]
     while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    continue
+        port = random.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def build_query(name, qtype=1, qid=None, flags=0x0100, edns=None, qdcount=1):
