@@ -10,7 +10,7 @@ profile="${1:-build}"
 build_packages=(
   meson ninja-build pkg-config g++ python3
   libdpdk-dev dpdk liburcu-dev libspdlog-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhyperscan-dev libcurl4-openssl-dev
 )
 test_packages=(
   knot knot-dnsutils bind9-dnsutils dnsperf dnsdist

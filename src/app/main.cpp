@@ -12,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -20,6 +21,7 @@
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/control/command_line.hpp"
 #include "heimdall/control/config.hpp"
+#include "heimdall/control/filter_reloader.hpp"
 #include "heimdall/io/eal.hpp"
 #include "heimdall/io/socket_backend.hpp"
 
@@ -103,8 +105,8 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config) {
   backend.tcp_listen = config.listen.tcp;
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
-  for (const auto& server : config.upstreams.servers)
-    backend.engine.servers.push_back(server.address);
+  backend.engine.servers = control::all_upstream_servers(config.upstreams);
+  backend.engine.default_servers = control::default_server_mask(config.upstreams);
   backend.engine.max_udp = config.edns.max_udp;
   backend.engine.selector = upstream::SelectorConfig{
       .strategy = to_strategy(config.upstreams.strategy),
@@ -139,6 +141,15 @@ std::size_t eal_memory_mb(const control::Config& config) {
   std::size_t bytes = 64u << 20;
   if (config.cache.enabled) {
     bytes += cache::Cache::eal_bytes_needed(cache_config(config.cache), config.dataplane.workers);
+  }
+  if (!config.filter.groups.empty()) {
+    // Client groups: an rte_lpm (64 MiB of tbl24 plus tbl8 groups) and an rte_lpm6
+    // per snapshot, two snapshots during a reload, 25% for the allocator.
+    std::size_t prefixes = 0;
+    for (const auto& group : config.filter.groups) prefixes += group.clients.size();
+    const std::size_t per_snapshot =
+        (64u << 20) + (prefixes + 1) * 1024 + (prefixes * 14 + 256) * 1024;
+    bytes += 2 * per_snapshot * 5 / 4;
   }
   return (bytes + (1u << 20) - 1) >> 20;
 }
@@ -188,6 +199,26 @@ void log_summary(const io::SocketBackend& backend) {
       queries, replies, forwarded, servfail, timeouts, dropped, stale, prefetches);
 }
 
+void log_filter_summary(const io::SocketBackend& backend, const control::FilterReloader& filter) {
+  const control::FilterStats& stats = filter.stats();
+  std::uint64_t blocked = 0, local = 0;
+  std::vector<std::uint64_t> by_list(stats.lists.size());
+  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
+    const auto& c = backend.engine_counters(i);
+    blocked += c.blocked.load(std::memory_order_relaxed);
+    local += c.local_answers.load(std::memory_order_relaxed);
+    for (std::size_t list = 0; list < by_list.size(); ++list) {
+      by_list[list] += c.blocked_by_list[list].load(std::memory_order_relaxed);
+    }
+  }
+  spdlog::info("filter: {} blocked, {} local answers, {} reloads ({} abandoned)", blocked, local,
+               stats.reloads, stats.failed_reloads);
+  for (std::size_t list = 0; list < by_list.size(); ++list) {
+    spdlog::info("filter: list '{}': {} rules, {} blocked", stats.lists[list].name,
+                 stats.lists[list].rules, by_list[list]);
+  }
+}
+
 // What this build cannot run although the file is valid; empty when it can.
 std::string unsupported(const control::Config& config) {
   if (config.dataplane.backend != control::Backend::Dpdk) return {};
@@ -222,9 +253,17 @@ int serve(const control::Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<cache::Cache> cache;
+  std::unique_ptr<control::FilterReloader> filter;
   std::unique_ptr<io::SocketBackend> backend;
   try {
     io::SocketBackendConfig backend_config = socket_backend_config(config);
+    filter = std::make_unique<control::FilterReloader>(config, config.dataplane.workers);
+    if (filter->active()) {
+      // Before the first query: nothing is answered unfiltered. A dead list URL
+      // delays this by its download timeout at most.
+      filter->reload("start-up");
+      backend_config.filter = &filter->published();
+    }
     if (config.cache.enabled) {
       const unsigned workers = config.dataplane.workers;
       cache = std::make_unique<cache::Cache>(cache_config(config.cache), workers, workers,
@@ -235,6 +274,7 @@ int serve(const control::Config& config) {
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
     backend.reset();
+    filter.reset();
     cache.reset();
     io::stop_eal();
     return kExitRuntime;
@@ -246,10 +286,20 @@ int serve(const control::Config& config) {
                join_endpoints(socket_backend_config(config).engine.servers), config.source);
 
   for (;;) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) continue;
+    // Woken each second to watch list files and the refresh interval.
+    const timespec one_second{.tv_sec = 1, .tv_nsec = 0};
+    const int signal_number = sigtimedwait(&signals, nullptr, &one_second);
+    if (signal_number < 0) {
+      filter->tick(std::chrono::steady_clock::now());
+      continue;
+    }
     if (signal_number == SIGHUP) {
-      spdlog::warn("SIGHUP: configuration reload is not available in this version");
+      if (filter->active()) {
+        filter->reload("SIGHUP");
+      } else {
+        spdlog::info(
+            "SIGHUP: no filter lists to reload (the configuration itself is not reloaded)");
+      }
       continue;
     }
     spdlog::info("{}: draining in-flight queries and stopping", strsignal(signal_number));
@@ -259,8 +309,10 @@ int serve(const control::Config& config) {
   backend->join();
   log_summary(*backend);
   if (cache) log_cache_summary(*cache);
+  if (filter->active()) log_filter_summary(*backend, *filter);
   backend.reset();
-  cache.reset();  // after the workers: they were its readers
+  filter.reset();  // after the workers: they were its readers
+  cache.reset();
   io::stop_eal();
   return 0;
 }

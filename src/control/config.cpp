@@ -1,5 +1,6 @@
 #include "heimdall/control/config.hpp"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -12,6 +13,9 @@
 #include <sstream>
 #include <string_view>
 #include <utility>
+
+#include "heimdall/filter/client_groups.hpp"
+#include "heimdall/filter/local_data.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -320,11 +324,51 @@ void read_servers(const Reader& reader, const Value& list, UpstreamsConfig& out)
   }
 }
 
+// Dotted names compared as DNS does: letter case and a trailing dot do not count.
+bool same_name(const std::string& a, const std::string& b) {
+  std::uint8_t wire_a[dns::kMaxNameWire], wire_b[dns::kMaxNameWire];
+  const std::size_t length = dns::name_from_text(a.c_str(), wire_a);
+  if (length == 0 || length != dns::name_from_text(b.c_str(), wire_b)) return false;
+  for (std::size_t i = 0; i < length; ++i) {
+    if (dns::fold(wire_a[i]) != dns::fold(wire_b[i])) return false;
+  }
+  return true;
+}
+
+void read_forward_zones(const Reader& reader, const Value& list, UpstreamsConfig& out) {
+  reader.expect_list(list, "zones");
+  for (std::size_t i = 0; i < list.node.size(); ++i) {
+    const Value entry = reader.item(list, i);
+    const auto fields = reader.fields(entry, {"zone", "servers"});
+    const auto zone = fields.find("zone");
+    const auto servers = fields.find("servers");
+    if (zone == fields.end()) reader.fail(entry, "missing key 'zone'");
+    if (servers == fields.end()) reader.fail(entry, "missing key 'servers'");
+    ForwardZoneConfig config;
+    config.zone = reader.get_string(zone->second);
+    std::uint8_t wire[dns::kMaxNameWire];
+    if (dns::name_from_text(config.zone.c_str(), wire) <= 1) {
+      reader.fail(zone->second, "expected a domain name below the root, got '" + config.zone + "'");
+    }
+    for (const auto& seen : out.forward_zones) {
+      if (same_name(seen.zone, config.zone)) {
+        reader.fail(zone->second, "zone given twice: " + config.zone);
+      }
+    }
+    config.servers = reader.get_endpoints(servers->second);
+    if (config.servers.empty()) reader.fail(servers->second, "a zone needs at least one server");
+    out.forward_zones.push_back(std::move(config));
+  }
+}
+
 // Returns the line an error about missing servers points at: `servers` if given,
 // else `upstreams`.
 int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& out) {
-  const auto fields = reader.fields(
-      section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms", "servers"});
+  const auto fields = reader.fields(section, {"strategy", "timeout_ms", "max_failures",
+                                              "probe_interval_ms", "servers", "forward_zones"});
+  if (const auto it = fields.find("forward_zones"); it != fields.end()) {
+    read_forward_zones(reader, it->second, out);
+  }
   if (const auto it = fields.find("strategy"); it != fields.end()) {
     out.strategy = reader.get_choice<Strategy>(it->second, {{"round_robin", Strategy::RoundRobin},
                                                             {"fastest", Strategy::Fastest},
@@ -409,6 +453,204 @@ void read_cache(const Reader& reader, const Value& section, CacheSettings& out) 
   }
 }
 
+// `nxdomain`, `nodata`, `null`, `refused`, or {addresses: [192.0.2.1, 2001:db8::1]}.
+filter::BlockResponse read_response(const Reader& reader, const Value& value,
+                                    filter::BlockResponse response) {
+  if (value.node.IsMap()) {
+    const auto fields = reader.fields(value, {"addresses"});
+    const auto addresses = fields.find("addresses");
+    if (addresses == fields.end()) reader.fail(value, "missing key 'addresses'");
+    reader.expect_list(addresses->second, "addresses");
+    response.mode = filter::BlockMode::Addresses;
+    response.ipv4_count = response.ipv6_count = 0;
+    for (std::size_t i = 0; i < addresses->second.node.size(); ++i) {
+      const Value entry = reader.item(addresses->second, i);
+      const std::string text = reader.get_string(entry);
+      std::uint8_t bytes[16];
+      if (inet_pton(AF_INET, text.c_str(), bytes) == 1 &&
+          response.ipv4_count < filter::BlockResponse::kMaxAddresses) {
+        std::memcpy(response.ipv4[response.ipv4_count++].data(), bytes, 4);
+      } else if (inet_pton(AF_INET6, text.c_str(), bytes) == 1 &&
+                 response.ipv6_count < filter::BlockResponse::kMaxAddresses) {
+        std::memcpy(response.ipv6[response.ipv6_count++].data(), bytes, 16);
+      } else {
+        reader.fail(entry, "expected an IPv4 or IPv6 address (at most " +
+                               std::to_string(filter::BlockResponse::kMaxAddresses) +
+                               " of each), got '" + text + "'");
+      }
+    }
+    if (response.ipv4_count + response.ipv6_count == 0) {
+      reader.fail(addresses->second, "expected at least one address");
+    }
+    return response;
+  }
+  // YAML reads a bare `null` as the null value, not as a word: that is this mode.
+  if (value.node.IsNull()) {
+    response.mode = filter::BlockMode::Null;
+    return response;
+  }
+  response.mode =
+      reader.get_choice<filter::BlockMode>(value, {{"nxdomain", filter::BlockMode::NxDomain},
+                                                   {"nodata", filter::BlockMode::NoData},
+                                                   {"null", filter::BlockMode::Null},
+                                                   {"refused", filter::BlockMode::Refused}});
+  return response;
+}
+
+// How many trie lists (policies) a list takes: an RPZ zone has four actions.
+unsigned policies_of(const FilterListConfig& list) { return list.kind == ListKind::Rpz ? 4 : 1; }
+
+FilterListConfig read_filter_list(const Reader& reader, const Value& entry,
+                                  const filter::BlockResponse& default_response) {
+  const auto fields =
+      reader.fields(entry, {"name", "source", "format", "action", "match", "response"});
+  FilterListConfig list;
+  const auto name = fields.find("name");
+  const auto source = fields.find("source");
+  if (name == fields.end()) reader.fail(entry, "missing key 'name'");
+  if (source == fields.end()) reader.fail(entry, "missing key 'source'");
+  list.name = reader.get_string(name->second);
+  list.source = reader.get_string(source->second);
+  if (const auto it = fields.find("format"); it != fields.end()) {
+    if (it->second.node.IsScalar() && it->second.node.Scalar() == "rpz") {
+      list.kind = ListKind::Rpz;
+    } else {
+      list.format = reader.get_choice<filter::ListFormat>(
+          it->second, {{"auto", filter::ListFormat::Auto},
+                       {"hosts", filter::ListFormat::Hosts},
+                       {"domains", filter::ListFormat::Domains},
+                       {"adblock", filter::ListFormat::Adblock},
+                       {"wildcard", filter::ListFormat::Wildcard},
+                       {"regex", filter::ListFormat::Regex},
+                       {"rpz", filter::ListFormat::Auto}});  // handled above; named in errors
+    }
+  }
+  if (const auto it = fields.find("action"); it != fields.end()) {
+    list.action = reader.get_choice<filter::Action>(
+        it->second, {{"block", filter::Action::Block}, {"allow", filter::Action::Allow}});
+  }
+  if (const auto it = fields.find("match"); it != fields.end()) {
+    list.match = reader.get_choice<filter::Scope>(
+        it->second, {{"exact", filter::Scope::Exact}, {"subtree", filter::Scope::Subtree}});
+  }
+  if (const auto it = fields.find("response"); it != fields.end()) {
+    list.response = read_response(reader, it->second, default_response);
+  }
+  if (list.kind == ListKind::Rpz && (list.match || list.action != filter::Action::Block)) {
+    reader.fail(entry, "an RPZ zone says per rule what it does: no 'action' or 'match'");
+  }
+  return list;
+}
+
+void read_filter_lists(const Reader& reader, const Value& value, FilterConfig& out) {
+  reader.expect_list(value, "lists");
+  unsigned policies = 0;
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const Value entry = reader.item(value, i);
+    FilterListConfig list = read_filter_list(reader, entry, out.response);
+    for (const auto& seen : out.lists) {
+      if (seen.name == list.name) reader.fail(entry, "list name given twice: " + list.name);
+    }
+    policies += policies_of(list);
+    if (policies > filter::kMaxLists) {
+      reader.fail(entry, "too many lists: at most " + std::to_string(filter::kMaxLists) +
+                             " (an RPZ zone counts as 4)");
+    }
+    out.lists.push_back(std::move(list));
+  }
+}
+
+void read_client_groups(const Reader& reader, const Value& value, FilterConfig& out) {
+  reader.expect_list(value, "groups");
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const Value entry = reader.item(value, i);
+    const auto fields = reader.fields(entry, {"name", "clients", "lists"});
+    const auto name = fields.find("name");
+    const auto clients = fields.find("clients");
+    const auto lists = fields.find("lists");
+    if (name == fields.end()) reader.fail(entry, "missing key 'name'");
+    if (clients == fields.end()) reader.fail(entry, "missing key 'clients'");
+    if (lists == fields.end()) reader.fail(entry, "missing key 'lists'");
+    ClientGroupConfig group;
+    group.name = reader.get_string(name->second);
+    for (const auto& seen : out.groups) {
+      if (seen.name == group.name) reader.fail(name->second, "group name given twice");
+    }
+    reader.expect_list(clients->second, "networks");
+    for (std::size_t j = 0; j < clients->second.node.size(); ++j) {
+      const Value client = reader.item(clients->second, j);
+      const std::string text = reader.get_string(client);
+      filter::Prefix prefix;
+      if (!filter::Prefix::parse(text, prefix)) {
+        reader.fail(client,
+                    "expected a network such as 10.1.0.0/16 or 2001:db8::/48, got '" + text + "'");
+      }
+      group.clients.push_back(text);
+    }
+    reader.expect_list(lists->second, "list names");
+    for (std::size_t j = 0; j < lists->second.node.size(); ++j) {
+      const Value list = reader.item(lists->second, j);
+      const std::string text = reader.get_string(list);
+      bool known = false;
+      for (const auto& candidate : out.lists) known |= candidate.name == text;
+      if (!known) reader.fail(list, "no list named '" + text + "' in filter.lists");
+      group.lists.push_back(text);
+    }
+    out.groups.push_back(std::move(group));
+  }
+}
+
+void read_filter(const Reader& reader, const Value& section, FilterConfig& out) {
+  const auto fields =
+      reader.fields(section, {"response", "ttl", "refresh_interval", "watch_files", "state_dir",
+                              "download_timeout", "download_max_size", "lists", "groups"});
+  if (const auto it = fields.find("ttl"); it != fields.end()) {
+    out.response.ttl = reader.get_seconds(it->second, 0, 86400);
+  }
+  if (const auto it = fields.find("response"); it != fields.end()) {
+    out.response = read_response(reader, it->second, out.response);
+  }
+  if (const auto it = fields.find("refresh_interval"); it != fields.end()) {
+    out.refresh_interval_s = reader.get_seconds(it->second, 0, 30 * 86400);
+    if (out.refresh_interval_s != 0 && out.refresh_interval_s < 60) {
+      reader.fail(it->second, "expected 0 (never) or at least 1m");
+    }
+  }
+  if (const auto it = fields.find("watch_files"); it != fields.end()) {
+    out.watch_files = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("state_dir"); it != fields.end()) {
+    out.state_dir = reader.get_string(it->second);
+  }
+  if (const auto it = fields.find("download_timeout"); it != fields.end()) {
+    out.download_timeout_ms = reader.get_seconds(it->second, 1, 600) * 1000;
+  }
+  if (const auto it = fields.find("download_max_size"); it != fields.end()) {
+    out.download_max_bytes = reader.get_bytes(it->second, 1ull << 10, 4ull << 30);
+  }
+  if (const auto it = fields.find("lists"); it != fields.end()) {
+    read_filter_lists(reader, it->second, out);
+  }
+  if (const auto it = fields.find("groups"); it != fields.end()) {
+    read_client_groups(reader, it->second, out);
+  }
+}
+
+void read_local_records(const Reader& reader, const Value& value, std::vector<std::string>& out) {
+  reader.expect_list(value, "records");
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const Value entry = reader.item(value, i);
+    const std::string text = reader.get_string(entry);
+    filter::RecordLine record;
+    std::string error;
+    if (!filter::parse_record(text, "", 3600, record, error)) reader.fail(entry, error);
+    if (record.type == dns::rrtype::SOA || record.type == dns::rrtype::NS) {
+      reader.fail(entry, "SOA and NS records are not local records");
+    }
+    out.push_back(text);
+  }
+}
+
 void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
   const auto fields = reader.fields(section, {"level"});
   if (const auto it = fields.find("level"); it != fields.end()) {
@@ -484,19 +726,17 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     servers_line = read_upstreams(reader, *value, config.upstreams);
   }
   if (const Value* value = section("cache")) read_cache(reader, *value, config.cache);
+  if (const Value* value = section("filter")) read_filter(reader, *value, config.filter);
+  if (const Value* value = section("local_records")) {
+    read_local_records(reader, *value, config.local_records);
+  }
   if (const Value* value = section("logging")) read_logging(reader, *value, config.logging);
 
   // Not active in this build: only their shape is checked, so that a file written
   // for a later version is not refused for their content.
-  for (const char* name : {"filter", "local_records", "management"}) {
-    const Value* value = section(name);
-    if (value == nullptr) continue;
-    if (std::string_view(name) == "local_records") {
-      reader.expect_list(*value, "records");
-    } else {
-      reader.expect_map(*value);
-    }
-    config.inactive_sections.emplace_back(name);
+  if (const Value* value = section("management")) {
+    reader.expect_map(*value);
+    config.inactive_sections.emplace_back("management");
   }
 
   if (config.dataplane.backend == Backend::Socket && config.listen.udp.empty() &&
@@ -510,7 +750,28 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
                           Value{YAML::Node(), "upstreams.servers", servers_line, servers_line},
                           resolv_conf, config.upstreams);
   }
+  if (const std::size_t total = all_upstream_servers(config.upstreams).size();
+      total > kMaxUpstreamServers) {
+    reader.fail(servers_line, "upstreams",
+                "at most " + std::to_string(kMaxUpstreamServers) +
+                    " distinct servers with those of forward_zones, got " + std::to_string(total));
+  }
   return config;
+}
+
+std::vector<net::Endpoint> all_upstream_servers(const UpstreamsConfig& upstreams) {
+  std::vector<net::Endpoint> servers;
+  const auto add = [&](const net::Endpoint& server) {
+    for (const auto& seen : servers) {
+      if (seen == server) return;
+    }
+    servers.push_back(server);
+  };
+  for (const auto& server : upstreams.servers) add(server.address);
+  for (const auto& zone : upstreams.forward_zones) {
+    for (const auto& server : zone.servers) add(server);
+  }
+  return servers;
 }
 
 Config load_config_file(const std::string& path, const std::string& resolv_conf) {

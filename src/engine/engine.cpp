@@ -54,7 +54,8 @@ bool refusal(std::uint8_t rcode) {
 }  // namespace
 
 Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
-               std::uint64_t seed, cache::Cache* cache, unsigned cache_reader)
+               std::uint64_t seed, cache::Cache* cache, unsigned cache_reader,
+               const rcu::Published<filter::Snapshot>* filter)
     : config_(config),
       source_ports_(udp_source_ports.begin(), udp_source_ports.end()),
       selector_(config.servers, config.selector, seed),
@@ -65,6 +66,7 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       scratch_(new std::uint8_t[kScratchSize]),
       cache_(cache),
       cache_reader_(cache_reader),
+      filter_(filter),
       admitted_(new Admitted[kMaxBurst]),
       probes_(new cache::Probe[kMaxBurst]),
       hits_(new cache::Hit[kMaxBurst]) {
@@ -97,6 +99,7 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
   for (const ClientQuery& query : chunk) {
     if (admit(query, admitted_[admitted], sink)) ++admitted;
   }
+  if (filter_ != nullptr) admitted = apply_filter(admitted, sink);
   if (admitted == 0) return;
   if (cache_ == nullptr) {
     for (std::size_t i = 0; i < admitted; ++i) forward(admitted_[i], false, now_ns, sink);
@@ -118,6 +121,46 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
     Counters::bump(counters_.cache_answers);
     if (hit.prefetch_due) prefetch(query, now_ns, sink);
   }
+}
+
+std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
+  const filter::Snapshot* snapshot = filter_->read();
+  if (snapshot == nullptr) return admitted;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < admitted; ++i) {
+    Admitted& query = admitted_[i];
+    // Lists and local records are names in class IN; CHAOS and friends pass.
+    if (query.key.qclass != dns::rrclass::IN) {
+      if (kept != i) admitted_[kept] = query;
+      ++kept;
+      continue;
+    }
+    const filter::Decision decision =
+        snapshot->decide(query.query->from.peer, query.key.name, cache_reader_);
+    if (decision.verdict == filter::Decision::Verdict::Block ||
+        decision.verdict == filter::Decision::Verdict::Local) {
+      if (decision.verdict == filter::Decision::Verdict::Block) {
+        Counters::bump(counters_.blocked);
+        Counters::bump(counters_.blocked_by_list[snapshot->list_of(decision)]);
+      } else {
+        Counters::bump(counters_.local_answers);
+      }
+      const std::size_t length = snapshot->answer(decision, query.view, query.key.qtype,
+                                                  config_.max_udp, {scratch_.get(), kScratchSize});
+      if (length == 0) {
+        Counters::bump(counters_.filter_too_big);
+        reply_error(query.view, query.query->from, Rcode::ServFail, sink);
+      } else {
+        sink.send_to_client(query.query->from, {scratch_.get(), length});
+        Counters::bump(counters_.replies);
+      }
+      continue;
+    }
+    if (decision.zone != filter::kNoIndex) query.servers = snapshot->zone_servers(decision.zone);
+    if (kept != i) admitted_[kept] = query;
+    ++kept;
+  }
+  return kept;
 }
 
 void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns,
@@ -204,6 +247,7 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
   } else {
     admitted.key = QuestionKey::of(msg);
     admitted.query = &query;
+    admitted.servers = config_.default_servers;
     return true;
   }
   return false;
@@ -282,9 +326,10 @@ void Engine::launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t 
   query.question_length = static_cast<std::uint16_t>(admitted.view.question.size());
   std::memcpy(query.question, admitted.view.question.data(), admitted.view.question.size());
   query.query_flags = admitted.view.flags;
+  query.servers = admitted.servers;
   query.started_ns = now_ns;
   pending_.index_question(slot);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0), now_ns, sink);
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0, query.servers), now_ns, sink);
 }
 
 void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
@@ -339,7 +384,8 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
     return;
   }
   Counters::bump(counters_.retries);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask), now_ns, sink);
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask, query.servers),
+               now_ns, sink);
 }
 
 void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink) {
@@ -381,12 +427,12 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
     return;
   }
-  const bool untried_left = std::popcount(query.tried_mask) < static_cast<int>(selector_.size());
+  const bool untried_left = (query.servers & selector_.all_servers() & ~query.tried_mask) != 0;
   if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
       now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
     Counters::bump(counters_.retries);
-    send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask), now_ns,
-                 sink);
+    send_attempt(slot, net::Transport::Udp,
+                 selector_.choose(now_ns, query.tried_mask, query.servers), now_ns, sink);
     return;
   }
   if (msg.edns.extended_rcode != 0) {

@@ -2,8 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <array>
+#include <bit>
 #include <cstring>
 #include <new>
+#include <unordered_map>
 #include <utility>
 
 namespace heimdall::filter {
@@ -11,13 +14,14 @@ namespace heimdall::filter {
 // One node: a fingerprint of its label-path hash for quick rejection, where its
 // name's bytes are, and the rules it carries. An empty slot has name_length 0.
 struct DomainTrie::Slot {
-  std::uint32_t fingerprint;
   std::uint32_t name_offset;
+  std::uint16_t fingerprint;
   std::uint8_t name_length;
   std::uint8_t flags;
-  std::uint16_t block_list;
-  std::uint16_t allow_list;
-  std::uint16_t unused;
+  std::uint16_t block_set;  // index into sets_
+  std::uint16_t allow_set;
+  std::uint16_t data;  // kLocal or kAnswer
+  std::uint16_t zone;  // kZone
 };
 
 namespace {
@@ -25,6 +29,9 @@ namespace {
 // A subtree rule is an exact rule and a below rule together.
 constexpr std::uint8_t kBlockExact = 1, kBlockBelow = 2, kAllowExact = 4, kAllowBelow = 8;
 constexpr std::uint8_t kBlockAny = kBlockExact | kBlockBelow, kAllowAny = kAllowExact | kAllowBelow;
+// kLocal: `data` holds local records for the exact name. kAnswer: the node's block
+// rules answer with `data`. kZone: the name and below forward to `zone`.
+constexpr std::uint8_t kLocal = 16, kAnswer = 32, kZone = 64;
 constexpr std::size_t kMaxLabels = 128;
 
 std::uint8_t flags_of(Action action, Scope scope) {
@@ -72,7 +79,7 @@ std::size_t label_starts(const std::uint8_t* name, std::size_t length, std::uint
 }
 
 // The hash's low 32 bits scaled onto [0, capacity) with a multiply (Lemire's
-// "fastrange"); the high 32 bits are the fingerprint, so the two are independent.
+// "fastrange"); the top 16 bits are the fingerprint, so the two are independent.
 std::uint64_t slot_index(std::uint64_t hash, std::uint64_t capacity) {
   return ((hash & 0xffffffffULL) * capacity) >> 32;
 }
@@ -117,7 +124,7 @@ const DomainTrie::Slot* DomainTrie::find(std::uint64_t hash, const std::uint8_t*
                                          std::size_t length) const {
   static_assert(sizeof(Slot) == 16, "four slots per cache line");
   const auto* slots = reinterpret_cast<const Slot*>(slots_.data());
-  const auto fingerprint = static_cast<std::uint32_t>(hash >> 32);
+  const auto fingerprint = static_cast<std::uint16_t>(hash >> 48);
   for (std::uint64_t index = slot_index(hash, capacity_);; index = next_slot(index, capacity_)) {
     const Slot& slot = slots[index];
     if (slot.name_length == 0) return nullptr;
@@ -128,42 +135,157 @@ const DomainTrie::Slot* DomainTrie::find(std::uint64_t hash, const std::uint8_t*
   }
 }
 
-Decision DomainTrie::lookup(const dns::NameKey& name) const {
+Decision DomainTrie::lookup(const dns::NameKey& name, ListMask lists) const {
   if (nodes_ == 0) return {};
   std::uint8_t starts[kMaxLabels];
   const std::size_t count = label_starts(name.wire, name.length, starts);
   Decision block, allow;
+  std::uint16_t zone = kNoIndex;
   std::uint64_t hash = seed_;
   // From the top-level label down: each step is the node one label deeper.
   for (std::size_t i = count; i-- > 0;) {
     hash = mix_label(hash, name.wire + starts[i]);
     const Slot* slot = find(hash, name.wire + starts[i], name.length - starts[i]);
     if (slot == nullptr) continue;
+    if (slot->flags & kZone) zone = slot->zone;
+    if (i == 0 && (slot->flags & kLocal)) {
+      return {Decision::Verdict::Local, 0, slot->data, zone};
+    }
     // At the query's own name the exact rules apply; above it, the below rules.
     const std::uint8_t applies = i == 0 ? (kBlockExact | kAllowExact) : (kBlockBelow | kAllowBelow);
     const std::uint8_t matched = slot->flags & applies;
-    if (matched & kAllowAny) allow = {Decision::Verdict::Allow, slot->allow_list};
-    if (matched & kBlockAny) block = {Decision::Verdict::Block, slot->block_list};
+    if (matched & kAllowAny) {
+      const ListSet& set = sets_[slot->allow_set];
+      const ListMask allowing = (i == 0 ? set.exact : set.below) & lists;
+      if (allowing != 0) {
+        allow = {Decision::Verdict::Allow, static_cast<std::uint16_t>(std::countr_zero(allowing))};
+      }
+    }
+    if (matched & kBlockAny) {
+      const ListSet& set = sets_[slot->block_set];
+      const ListMask blocking = (i == 0 ? set.exact : set.below) & lists;
+      if (blocking != 0) {
+        const auto list = static_cast<std::uint16_t>(std::countr_zero(blocking));
+        const bool answers = list == set.answer && (slot->flags & kAnswer);
+        block = {Decision::Verdict::Block, list, answers ? slot->data : kNoIndex};
+      }
+    }
   }
-  return allow.verdict != Decision::Verdict::None ? allow : block;
+  Decision decision = allow.verdict != Decision::Verdict::None ? allow : block;
+  decision.zone = zone;
+  return decision;
 }
 
-bool TrieBuilder::add(std::span<const std::uint8_t> name, Action action, Scope scope,
-                      std::uint16_t list) {
+bool TrieBuilder::add_rule(std::span<const std::uint8_t> name, std::uint8_t flags,
+                           std::uint16_t list, std::uint16_t data) {
   std::uint8_t starts[kMaxLabels];
   if (name.size() > dns::kMaxNameWire || label_starts(name.data(), name.size(), starts) == 0) {
     return false;
   }
+  if (!(flags & kZone) && list >= kMaxLists) return false;
   const auto offset = static_cast<std::uint32_t>(names_.size());
   for (const std::uint8_t byte : name) names_.push_back(dns::fold(byte));
-  rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flags_of(action, scope), list});
+  rules_.push_back({offset, static_cast<std::uint8_t>(name.size()), flags, list, data});
   return true;
+}
+
+bool TrieBuilder::add(std::span<const std::uint8_t> name, Action action, Scope scope,
+                      std::uint16_t list) {
+  return add_rule(name, flags_of(action, scope), list, kNoIndex);
+}
+
+bool TrieBuilder::add_answer(std::span<const std::uint8_t> name, Scope scope, std::uint16_t list,
+                             std::uint16_t data) {
+  return add_rule(name, flags_of(Action::Block, scope) | kAnswer, list, data);
+}
+
+bool TrieBuilder::add_local(std::span<const std::uint8_t> name, std::uint16_t data) {
+  return add_rule(name, kLocal, 0, data);
+}
+
+bool TrieBuilder::add_zone(std::span<const std::uint8_t> name, std::uint16_t zone) {
+  return add_rule(name, kZone, zone, kNoIndex);
 }
 
 bool TrieBuilder::add_text(const char* name, Action action, Scope scope, std::uint16_t list) {
   std::uint8_t wire[dns::kMaxNameWire];
   const std::size_t length = dns::name_from_text(name, wire);
   return length != 0 && add({wire, length}, action, scope, list);
+}
+
+// Interns the distinct list sets of a build. Most nodes carry one list, whose
+// set is found without a hash lookup.
+class TrieBuilder::SetTable {
+ public:
+  explicit SetTable(std::vector<DomainTrie::ListSet>& sets) : sets_(sets) {
+    sets_.assign(1, {});
+    for (auto& scopes : single_) scopes.fill(0);
+  }
+
+  // The set `set` grown by `list`'s rule, which covers the name itself and/or
+  // the names below it.
+  std::uint16_t with(std::uint16_t set, unsigned list, bool exact, bool below, bool answers) {
+    DomainTrie::ListSet grown = sets_[set];
+    const ListMask bit = ListMask{1} << list;
+    if (exact) grown.exact |= bit;
+    if (below) grown.below |= bit;
+    if (answers && grown.answer == 0xff) grown.answer = static_cast<std::uint8_t>(list);
+    if (set == 0 && !answers) {
+      std::uint16_t& common = single_[list][(exact ? 1 : 0) | (below ? 2 : 0)];
+      if (common == 0) common = add(grown);
+      return common;
+    }
+    const auto found = index_.find(grown);
+    return found != index_.end() ? found->second : add(grown);
+  }
+
+ private:
+  struct Hash {
+    std::size_t operator()(const DomainTrie::ListSet& set) const { return key(set); }
+  };
+  static std::uint64_t key(const DomainTrie::ListSet& set) {
+    return (set.exact * 0x9e3779b97f4a7c15ULL) ^ (set.below * 0xc2b2ae3d27d4eb4fULL) ^ set.answer;
+  }
+  std::uint16_t add(const DomainTrie::ListSet& set) {
+    // Each list set is a subset of 64 lists with at most one answering list; far
+    // fewer than 65535 occur in practice, and the few beyond that share set 0xfffe.
+    if (sets_.size() >= kNoIndex) return static_cast<std::uint16_t>(sets_.size() - 1);
+    const auto index = static_cast<std::uint16_t>(sets_.size());
+    sets_.push_back(set);
+    index_.emplace(set, index);
+    return index;
+  }
+
+  std::vector<DomainTrie::ListSet>& sets_;
+  std::array<std::array<std::uint16_t, 4>, kMaxLists> single_;  // by list and scope
+  std::unordered_map<DomainTrie::ListSet, std::uint16_t, Hash> index_;
+};
+
+// A name given more than once: its sets grow; data stays with the first kind that
+// set it (local records before an answering rule).
+void TrieBuilder::merge(DomainTrie::Slot& slot, const PendingRule& rule, SetTable& sets) {
+  std::uint8_t flags = rule.flags;
+  if (flags & kZone) {
+    if (!(slot.flags & kZone)) slot.zone = rule.list;
+    slot.flags |= kZone;
+    return;
+  }
+  if (flags & kLocal) {
+    if (!(slot.flags & kLocal)) slot.data = rule.data;
+    slot.flags = static_cast<std::uint8_t>((slot.flags | kLocal) & ~kAnswer);
+    return;
+  }
+  if ((flags & kAnswer) && (slot.flags & (kLocal | kAnswer))) flags &= ~kAnswer;
+  if (flags & kBlockAny) {
+    slot.block_set = sets.with(slot.block_set, rule.list, flags & kBlockExact, flags & kBlockBelow,
+                               flags & kAnswer);
+    if (flags & kAnswer) slot.data = rule.data;
+  }
+  if (flags & kAllowAny) {
+    slot.allow_set =
+        sets.with(slot.allow_set, rule.list, flags & kAllowExact, flags & kAllowBelow, false);
+  }
+  slot.flags |= flags;
 }
 
 DomainTrie TrieBuilder::build(std::uint64_t seed) const {
@@ -181,20 +303,28 @@ DomainTrie TrieBuilder::build(std::uint64_t seed) const {
   trie.capacity_ = capacity;
   auto* slots = reinterpret_cast<DomainTrie::Slot*>(trie.slots_.data());
   std::size_t names_used = 0;
+  SetTable sets(trie.sets_);
 
   for (const PendingRule& rule : rules_) {
     const std::uint8_t* name = names_.data() + rule.name_offset;
     std::uint8_t starts[kMaxLabels];
     const std::size_t count = label_starts(name, rule.name_length, starts);
     const std::uint64_t hash = path_hash(seed, name, starts, count);
-    const auto fingerprint = static_cast<std::uint32_t>(hash >> 32);
+    const auto fingerprint = static_cast<std::uint16_t>(hash >> 48);
     std::uint64_t index = slot_index(hash, capacity);
     DomainTrie::Slot* slot = nullptr;
     for (;; index = next_slot(index, capacity)) {
       slot = &slots[index];
       if (slot->name_length == 0) {
         std::memcpy(trie.names_.data() + names_used, name, rule.name_length);
-        *slot = {fingerprint, static_cast<std::uint32_t>(names_used), rule.name_length, 0, 0, 0, 0};
+        *slot = {static_cast<std::uint32_t>(names_used),
+                 fingerprint,
+                 rule.name_length,
+                 0,
+                 0,
+                 0,
+                 kNoIndex,
+                 kNoIndex};
         names_used += rule.name_length;
         ++trie.nodes_;
         break;
@@ -204,10 +334,7 @@ DomainTrie TrieBuilder::build(std::uint64_t seed) const {
         break;
       }
     }
-    const bool blocks = rule.flags & kBlockAny;
-    if (blocks && !(slot->flags & kBlockAny)) slot->block_list = rule.list;
-    if (!blocks && !(slot->flags & kAllowAny)) slot->allow_list = rule.list;
-    slot->flags |= rule.flags;
+    merge(*slot, rule, sets);
   }
   return trie;
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstring>
+#include <string>
 
 namespace heimdall::filter {
 namespace {
@@ -47,6 +48,16 @@ bool is_comment(std::string_view line) {
          line.front() == '[';  // "[Adblock Plus 2.0]"
 }
 
+// In a regex list only `#` starts a comment: `[`, `!` and `;` can begin a regex.
+bool is_regex_comment(std::string_view line) { return line.empty() || line.front() == '#'; }
+
+// A mark no line of the other formats can carry in a name: a regex anchor or group
+// first, or an escape. `/…/` lines are adblock's own regex syntax, not a regex list.
+bool has_regex_mark(std::string_view line) {
+  if (line.starts_with('/') || line.starts_with("@@")) return false;
+  return line.front() == '^' || line.front() == '(' || line.find('\\') != std::string_view::npos;
+}
+
 // Names hosts files map for the machine itself: never rules.
 bool is_local_name(std::string_view name) {
   static constexpr std::array<std::string_view, 10> kLocal = {
@@ -88,6 +99,22 @@ class Reader {
   void reject() {
     if (report_.rejected < ListReport::kExamples) report_.first_rejected[report_.rejected] = line_;
     ++report_.rejected;
+  }
+
+  void add_regex(std::string_view pattern, Action action) {
+    if (options_.regexes == nullptr) {
+      reject();
+      return;
+    }
+    std::string error;
+    if (!options_.regexes->add(pattern, action, options_.list, &error)) {
+      if (report_.first_regex_error.empty()) {
+        report_.first_regex_error = "line " + std::to_string(line_) + ": " + error;
+      }
+      reject();
+      return;
+    }
+    ++report_.regex_rules;
   }
 
   void add(std::string_view name, Action action, Scope natural_scope) {
@@ -148,14 +175,55 @@ class Reader {
     }
   }
 
+  // A Pi-hole style line: the regex, then perhaps a ` # comment`. Pi-hole's
+  // `;querytype=`, `;invert` and `;reply=` change what the rule means, and a name
+  // never holds a `;`, so they are rejected rather than compiled as text.
+  void regex_line(std::string_view line) {
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '#' && (line[i - 1] == ' ' || line[i - 1] == '\t')) {
+        line = trim(line.substr(0, i));
+        break;
+      }
+    }
+    for (const std::string_view extension : {";querytype=", ";invert", ";reply="}) {
+      if (line.find(extension) != std::string_view::npos) {
+        reject();
+        return;
+      }
+    }
+    add_regex(line, options_.action);
+  }
+
+  // `/regex/` or `/regex/$options`. The regex may hold `$` and `/` itself, and
+  // options may hold `/` (`$client=10.0.0.0/8`), so the regex ends at the final
+  // `/` of the line, or else at the last `/$`, as AdGuard reads it.
+  void adblock_regex(std::string_view line, Action action) {
+    std::string_view pattern;
+    if (line.size() >= 3 && line.back() == '/') {
+      pattern = line.substr(1, line.size() - 2);
+    } else if (const std::size_t close = line.rfind("/$");
+               close != std::string_view::npos && close >= 2) {
+      pattern = line.substr(1, close - 1);
+      ++report_.options_ignored;
+    } else {
+      reject();  // `/banner/*` and other URL path rules
+      return;
+    }
+    add_regex(pattern, action);
+  }
+
   // `||name^`, `@@||name^`, each optionally followed by `$options` (ignored and
-  // counted) or a `|`. Anything else (paths, wildcards, cosmetic rules) is not a
-  // domain rule and is rejected.
+  // counted) or a `|`; `/regex/` and `@@/regex/`. Anything else (paths, wildcards,
+  // cosmetic rules) is not a domain rule and is rejected.
   void adblock(std::string_view line) {
     Action action = options_.action;
     if (line.starts_with("@@")) {
       action = Action::Allow;
       line.remove_prefix(2);
+    }
+    if (line.starts_with('/')) {
+      adblock_regex(line, action);
+      return;
     }
     if (!line.starts_with("||")) {
       reject();
@@ -179,7 +247,9 @@ class Reader {
           text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
       ++line_;
       const std::string_view line = trim(raw);
-      if (!is_comment(line)) {
+      const bool comment =
+          report_.format == ListFormat::Regex ? is_regex_comment(line) : is_comment(line);
+      if (!comment) {
         switch (report_.format) {
           case ListFormat::Hosts:
             hosts(line);
@@ -189,6 +259,9 @@ class Reader {
             break;
           case ListFormat::Wildcard:
             wildcard(line);
+            break;
+          case ListFormat::Regex:
+            regex_line(line);
             break;
           case ListFormat::Domains:
           case ListFormat::Auto:
@@ -228,6 +301,8 @@ const char* to_string(ListFormat format) {
       return "adblock";
     case ListFormat::Wildcard:
       return "wildcard";
+    case ListFormat::Regex:
+      return "regex";
   }
   return "unknown";
 }
@@ -236,6 +311,7 @@ ListFormat detect_format(std::string_view text) {
   text = without_bom(text);
   if (text.starts_with("[Adblock")) return ListFormat::Adblock;
   std::size_t seen = 0;
+  bool all_regex = true;
   std::size_t start = 0;
   while (start < text.size() && seen < kDetectLines) {
     const std::size_t end = text.find('\n', start);
@@ -248,8 +324,9 @@ ListFormat detect_format(std::string_view text) {
     if (line.starts_with("*.")) return ListFormat::Wildcard;
     std::string_view rest = line;
     if (is_address(next_token(rest)) && !trim(rest).empty()) return ListFormat::Hosts;
+    if (!has_regex_mark(line)) all_regex = false;
   }
-  return ListFormat::Domains;
+  return seen != 0 && all_regex ? ListFormat::Regex : ListFormat::Domains;
 }
 
 ListReport parse_list(std::string_view text, const ListOptions& options, TrieBuilder& builder) {

@@ -30,6 +30,7 @@ std::uint32_t PendingTable::allocate() {
   query.waiters = kNoSlot;
   query.waiter_count = 0;
   query.tried_mask = 0;
+  query.servers = UINT32_MAX;
   query.attempts = 0;
   query.stale_deadline_ns = 0;
   query.id_chain = query.key_chain = kNoSlot;

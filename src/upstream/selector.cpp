@@ -37,8 +37,8 @@ std::uint64_t Selector::next_random() {
   return rng_state_ * 0x2545F4914F6CDD1DULL;
 }
 
-unsigned Selector::choose(std::uint64_t now_ns, std::uint32_t tried_mask) {
-  const std::uint32_t all = all_servers_mask(servers_.size());
+unsigned Selector::choose(std::uint64_t now_ns, std::uint32_t tried_mask, std::uint32_t allowed) {
+  const std::uint32_t all = all_servers_mask(servers_.size()) & allowed;
   std::uint32_t untried = all & ~tried_mask;
   if (untried == 0) untried = all;  // every server had its turn: start over
 

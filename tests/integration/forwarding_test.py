@@ -181,7 +181,8 @@ zone:
 
 class Heimdall:
     def __init__(self, directory, name, upstreams, strategy="fastest", timeout_ms=1500,
-                 workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024, cache=""):
+                 workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024, extra="",
+                 upstreams_extra=""):
         self.port = free_port()
         servers = "\n".join(f'    - address: "127.0.0.1:{port}"' for port in upstreams)
         self.config = os.path.join(directory, f"{name}.yaml")
@@ -198,7 +199,8 @@ upstreams:
   timeout_ms: {timeout_ms}
   servers:
 {servers}
-{cache}
+{upstreams_extra}
+{extra}
 logging: {{level: info}}
 """)
         self.process = Process([HEIMDALL, "--config", self.config],
@@ -242,7 +244,7 @@ class ForwardingTest(unittest.TestCase):
         # The forwarding path itself: with the cache on, which path a test takes
         # would depend on what earlier tests cached. CacheTest covers the cache.
         cls.server = Heimdall(cls.directory, "main", [cls.knot.port],
-                              cache="cache: {enabled: false}")
+                              extra="cache: {enabled: false}")
 
     @classmethod
     def tearDownClass(cls):
@@ -501,9 +503,9 @@ class CacheTest(unittest.TestCase):
 
     def test_expired_answers_are_served_stale_once_the_upstream_stops(self):
         stale = Heimdall(self.directory, "stale", [self.knot.port], timeout_ms=400,
-                         cache="cache: {max_ttl: 1, serve_stale: {enabled: true, ttl: 30}}")
+                         extra="cache: {max_ttl: 1, serve_stale: {enabled: true, ttl: 30}}")
         plain = Heimdall(self.directory, "plain", [self.knot.port], timeout_ms=400,
-                         cache="cache: {max_ttl: 1, serve_stale: {enabled: false}}")
+                         extra="cache: {max_ttl: 1, serve_stale: {enabled: false}}")
         try:
             for server in (stale, plain):
                 self.assertIn(("www.example.test.", "A", "192.0.2.1"),

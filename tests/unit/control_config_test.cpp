@@ -127,8 +127,12 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_DOUBLE_EQ(config.cache.prefetch.threshold, defaults.cache.prefetch.threshold);
   EXPECT_EQ(config.upstreams.servers.size(), 2u) << "the two example servers";
   EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
-  EXPECT_EQ(config.inactive_sections,
-            (std::vector<std::string>{"filter", "local_records", "management"}));
+  EXPECT_EQ(config.inactive_sections, (std::vector<std::string>{"management"}));
+  EXPECT_TRUE(config.filter.lists.empty());
+  EXPECT_EQ(config.filter.response.mode, defaults.filter.response.mode);
+  EXPECT_EQ(config.filter.response.ttl, defaults.filter.response.ttl);
+  EXPECT_EQ(config.filter.state_dir, defaults.filter.state_dir);
+  EXPECT_EQ(config.filter.download_timeout_ms, defaults.filter.download_timeout_ms);
 }
 
 TEST(ConfigFile, ReadsEveryImplementedKey) {
@@ -268,8 +272,102 @@ TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {
 local_records: ["router.lan. 300 IN A 192.168.1.1"]
 filter: {}
 )");
-  EXPECT_EQ(config.inactive_sections,
-            (std::vector<std::string>{"filter", "local_records", "management"}));
+  EXPECT_EQ(config.inactive_sections, (std::vector<std::string>{"management"}));
+  EXPECT_EQ(config.local_records.size(), 1u);
+}
+
+// ------------------------------------------------------------------ filter
+
+TEST(ConfigFile, FilterListsGroupsAndLocalRecords) {
+  const Config config = parse(std::string(kListen) + R"(filter:
+  response: {addresses: [192.0.2.1, "2001:db8::1"]}
+  ttl: 1m
+  refresh_interval: 6h
+  watch_files: false
+  state_dir: /tmp/lists
+  download_timeout: 10s
+  download_max_size: 64m
+  lists:
+    - {name: ads, source: ads.txt}
+    - {name: rpz, source: "http://127.0.0.1:8080/rpz.zone", format: rpz}
+    - {name: kids, source: kids.txt, format: adblock, match: subtree, response: refused}
+    - {name: exceptions, source: allow.txt, format: domains, action: allow}
+  groups:
+    - {name: children, clients: [10.1.0.0/16, "2001:db8:1::/48", 192.0.2.7], lists: [ads, kids, exceptions]}
+local_records:
+  - "router.lan. 300 IN A 192.168.1.1"
+  - "router.lan. AAAA fd00::1"
+upstreams:
+  servers: ["127.0.0.1:5400"]
+  forward_zones:
+    - {zone: corp.example, servers: ["10.0.0.53", "127.0.0.1:5400"]}
+)");
+  const FilterConfig& filter = config.filter;
+  EXPECT_EQ(filter.response.mode, filter::BlockMode::Addresses);
+  EXPECT_EQ(filter.response.ipv4_count, 1);
+  EXPECT_EQ(filter.response.ipv6_count, 1);
+  EXPECT_EQ(filter.response.ttl, 60u);
+  EXPECT_EQ(filter.refresh_interval_s, 6u * 3600);
+  EXPECT_FALSE(filter.watch_files);
+  EXPECT_EQ(filter.state_dir, "/tmp/lists");
+  EXPECT_EQ(filter.download_timeout_ms, 10000u);
+  EXPECT_EQ(filter.download_max_bytes, 64ull << 20);
+  ASSERT_EQ(filter.lists.size(), 4u);
+  EXPECT_EQ(filter.lists[1].kind, ListKind::Rpz);
+  EXPECT_EQ(filter.lists[2].format, filter::ListFormat::Adblock);
+  EXPECT_EQ(filter.lists[2].match, filter::Scope::Subtree);
+  ASSERT_TRUE(filter.lists[2].response.has_value());
+  EXPECT_EQ(filter.lists[2].response->mode, filter::BlockMode::Refused);
+  EXPECT_EQ(filter.lists[2].response->ttl, 60u) << "the filter's ttl";
+  EXPECT_EQ(filter.lists[3].action, filter::Action::Allow);
+  ASSERT_EQ(filter.groups.size(), 1u);
+  EXPECT_EQ(filter.groups[0].clients.size(), 3u);
+  EXPECT_EQ(config.local_records.size(), 2u);
+  ASSERT_EQ(config.upstreams.forward_zones.size(), 1u);
+  const auto all = all_upstream_servers(config.upstreams);
+  ASSERT_EQ(all.size(), 2u) << "127.0.0.1:5400 counted once";
+  EXPECT_EQ(all[1].to_string(), "10.0.0.53:53");
+}
+
+TEST(ConfigErrors, FilterValuesAreChecked) {
+  const std::string base(kListen);
+  expect_error(base + "filter: {response: block}\n", 2, "filter.response",
+               "expected nxdomain | nodata | null | refused");
+  expect_error(base + "filter: {response: {addresses: [not-an-ip]}}\n", 2,
+               "filter.response.addresses[0]", "expected an IPv4 or IPv6 address");
+  expect_error(base + "filter: {refresh_interval: 10s}\n", 2, "filter.refresh_interval",
+               "at least 1m");
+  expect_error(base + "filter:\n  lists:\n    - {source: a.txt}\n", 4, "filter.lists[0]",
+               "missing key 'name'");
+  expect_error(base + "filter:\n  lists:\n    - {name: a, source: a.txt, format: csv}\n", 4,
+               "filter.lists[0].format", "hosts | domains | adblock | wildcard | regex | rpz");
+  expect_error(base + "filter:\n  lists:\n    - {name: a, source: a}\n    - {name: a, source: b}\n",
+               5, "filter.lists[1]", "list name given twice: a");
+  expect_error(base + "filter:\n  lists:\n    - {name: z, source: z, format: rpz, match: exact}\n",
+               4, "filter.lists[0]", "no 'action' or 'match'");
+  std::string many = base + "filter:\n  lists:\n";
+  for (int i = 0; i < 17; ++i) {
+    many += "    - {name: r" + std::to_string(i) + ", source: r, format: rpz}\n";
+  }
+  expect_error(many, 20, "filter.lists[16]", "too many lists: at most 64");
+  expect_error(base +
+                   "filter:\n  lists: [{name: a, source: a}]\n  groups:\n"
+                   "    - {name: g, clients: [10.0.0.0/33], lists: [a]}\n",
+               5, "filter.groups[0].clients[0]", "expected a network");
+  expect_error(base +
+                   "filter:\n  lists: [{name: a, source: a}]\n  groups:\n"
+                   "    - {name: g, clients: [10.0.0.0/8], lists: [b]}\n",
+               5, "filter.groups[0].lists[0]", "no list named 'b' in filter.lists");
+  expect_error(base + "local_records: [\"router.lan. 300 IN A 1.2.3\"]\n", 2, "local_records[0]",
+               "bad IPv4 address");
+  expect_error(base + "local_records: [\"lan. SOA a. b. 1 2 3 4 5\"]\n", 2, "local_records[0]",
+               "not local records");
+  expect_error(base +
+                   "upstreams:\n  servers: [\"127.0.0.1:53\"]\n  forward_zones:\n"
+                   "    - {zone: corp, servers: []}\n",
+               5, "upstreams.forward_zones[0].servers", "a zone needs at least one server");
+  expect_error(base + "upstreams:\n  forward_zones:\n    - {zone: ., servers: [\"10.0.0.1\"]}\n", 4,
+               "upstreams.forward_zones[0].zone", "below the root");
 }
 
 // ------------------------------------------------------------------ cache

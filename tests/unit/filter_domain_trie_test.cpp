@@ -88,14 +88,80 @@ TEST(DomainTrie, RulesAndQueriesAreCaseInsensitive) {
   EXPECT_EQ(verdict(trie, "ADS.example.com"), Verdict::Block);
 }
 
-TEST(DomainTrie, TheFirstListOfARuleIsKept) {
+TEST(DomainTrie, TheLowestListWithARuleDecides) {
   TrieBuilder builder;
-  builder.add_text("dup.example", Action::Block, Scope::Exact, 7);
   builder.add_text("dup.example", Action::Block, Scope::Subtree, 8);
+  builder.add_text("dup.example", Action::Block, Scope::Exact, 7);
   const DomainTrie trie = builder.build(42);
   EXPECT_EQ(trie.rules(), 2u);
   EXPECT_EQ(trie.nodes(), 1u);
-  EXPECT_EQ(trie.lookup(testing::folded_key("x.dup.example")).list, 7);
+  EXPECT_EQ(trie.lookup(testing::folded_key("dup.example")).list, 7);
+  EXPECT_EQ(trie.lookup(testing::folded_key("x.dup.example")).list, 8) << "7 is exact only";
+}
+
+TEST(DomainTrie, OnlyTheListsGivenToALookupMatch) {
+  TrieBuilder builder;
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 1);
+  builder.add_text("ads.example.com", Action::Block, Scope::Subtree, 3);
+  builder.add_text("good.ads.example.com", Action::Allow, Scope::Exact, 2);
+  const DomainTrie trie = builder.build(42);
+  const auto lookup = [&](const char* name, ListMask lists) {
+    return trie.lookup(testing::folded_key(name), lists);
+  };
+  const ListMask one = 1u << 1, two = 1u << 2, three = 1u << 3;
+  EXPECT_EQ(lookup("x.ads.example.com", one | three).list, 1);
+  EXPECT_EQ(lookup("x.ads.example.com", three).list, 3);
+  EXPECT_EQ(lookup("x.ads.example.com", two).verdict, Verdict::None);
+  EXPECT_EQ(lookup("good.ads.example.com", one).verdict, Verdict::Block)
+      << "the allowlist is not the client's";
+  EXPECT_EQ(lookup("good.ads.example.com", one | two).verdict, Verdict::Allow);
+  EXPECT_EQ(lookup("x.ads.example.com", 0).verdict, Verdict::None);
+  EXPECT_FALSE(builder.add_text("too.high", Action::Block, Scope::Exact, kMaxLists));
+}
+
+TEST(DomainTrie, LocalRecordsWinOverEveryRuleAtTheirExactName) {
+  TrieBuilder builder;
+  const auto wire = [](const char* text) { return testing::folded_key(text); };
+  builder.add_text("lan", Action::Block, Scope::Subtree, 0);
+  const dns::NameKey router = wire("router.lan");
+  ASSERT_TRUE(builder.add_local({router.wire, router.length}, 9));
+  const DomainTrie trie = builder.build(42);
+  const Decision local = trie.lookup(wire("ROUTER.lan"));
+  EXPECT_EQ(local.verdict, Verdict::Local);
+  EXPECT_EQ(local.data, 9);
+  EXPECT_EQ(verdict(trie, "x.router.lan"), Verdict::Block) << "local records are exact";
+}
+
+TEST(DomainTrie, TheDeepestZoneHoldsTheNameWhateverTheVerdict) {
+  TrieBuilder builder;
+  const dns::NameKey corp = testing::folded_key("corp.example");
+  const dns::NameKey lab = testing::folded_key("lab.corp.example");
+  ASSERT_TRUE(builder.add_zone({corp.wire, corp.length}, 0));
+  ASSERT_TRUE(builder.add_zone({lab.wire, lab.length}, 1));
+  builder.add_text("ads.corp.example", Action::Block, Scope::Exact, 0);
+  const DomainTrie trie = builder.build(42);
+  EXPECT_EQ(trie.lookup(testing::folded_key("corp.example")).zone, 0);
+  EXPECT_EQ(trie.lookup(testing::folded_key("www.corp.example")).zone, 0);
+  EXPECT_EQ(trie.lookup(testing::folded_key("a.b.lab.corp.example")).zone, 1);
+  EXPECT_EQ(trie.lookup(testing::folded_key("example")).zone, kNoIndex);
+  const Decision blocked = trie.lookup(testing::folded_key("ads.corp.example"));
+  EXPECT_EQ(blocked.verdict, Verdict::Block);
+  EXPECT_EQ(blocked.zone, 0);
+}
+
+TEST(DomainTrie, AnAnsweringRuleGivesItsDataOnlyWhenItsListDecides) {
+  TrieBuilder builder;
+  const dns::NameKey name = testing::folded_key("walled.example");
+  ASSERT_TRUE(builder.add_answer({name.wire, name.length}, Scope::Subtree, 4, 17));
+  builder.add_text("walled.example", Action::Block, Scope::Exact, 2);
+  const DomainTrie trie = builder.build(42);
+  const Decision below = trie.lookup(testing::folded_key("x.walled.example"));
+  EXPECT_EQ(below.list, 4);
+  EXPECT_EQ(below.data, 17);
+  const Decision exact = trie.lookup(testing::folded_key("walled.example"));
+  EXPECT_EQ(exact.list, 2) << "list 2 is lower";
+  EXPECT_EQ(exact.data, kNoIndex) << "and answers with its own response";
+  EXPECT_EQ(trie.lookup(testing::folded_key("walled.example"), 1u << 4).data, 17);
 }
 
 TEST(DomainTrie, RejectsTheRootAndMalformedNames) {

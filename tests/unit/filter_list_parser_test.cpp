@@ -132,5 +132,130 @@ TEST(ListParser, KeepsOnlyTheFirstFewRejectedLineNumbers) {
   EXPECT_EQ(p.report.rules, 0u);
 }
 
+struct ParsedRegexes {
+  ListReport report;
+  DomainTrie trie;
+  RegexSet regexes;
+  Decision operator()(const std::string& name) const {
+    return regexes.match(testing::folded_key(name), 0);
+  }
+};
+
+ParsedRegexes parse_regexes(std::string_view text, ListOptions options = {}) {
+  TrieBuilder builder;
+  RegexSetBuilder regexes;
+  options.regexes = &regexes;
+  ParsedRegexes parsed;
+  parsed.report = parse_list(text, options, builder);
+  parsed.trie = builder.build(7);
+  parsed.regexes = regexes.build(1);
+  return parsed;
+}
+
+TEST(ListParser, AdblockRegexRulesBlockAndAllow) {
+  const ParsedRegexes p = parse_regexes(
+      "[Adblock Plus 2.0]\n"
+      "/^ad[0-9]+\\./\n"
+      "@@/^ad1\\./\n"
+      "/tracker\\.example$/$important,client=10.0.0.0/8\n"
+      "||plain.example^\n"
+      "/banner/*\n"
+      "//\n",
+      {.list = 3});
+  EXPECT_EQ(p.report.format, ListFormat::Adblock);
+  EXPECT_EQ(p.report.lines, 7u);
+  EXPECT_EQ(p.report.regex_rules, 3u);
+  EXPECT_EQ(p.report.rules, 1u) << "only trie rules";
+  EXPECT_EQ(p.report.options_ignored, 1u);
+  EXPECT_EQ(p.report.rejected, 2u);
+  EXPECT_EQ(p.report.first_rejected[0], 6u);
+  EXPECT_EQ(p.report.first_rejected[1], 7u);
+  EXPECT_EQ(p.regexes.size(), 3u);
+  EXPECT_EQ(p("ad12.example.com").verdict, Verdict::Block);
+  EXPECT_EQ(p("ad12.example.com").list, 3);
+  EXPECT_EQ(p("ad1.example.com").verdict, Verdict::Allow);
+  EXPECT_EQ(p("x.tracker.example").verdict, Verdict::Block) << "`$` inside the regex is kept";
+  EXPECT_EQ(p("bad12.example.com").verdict, Verdict::None);
+  EXPECT_EQ(p.trie.lookup(testing::folded_key("plain.example")).verdict, Verdict::Block);
+}
+
+TEST(ListParser, RegexListsWithCommentsAndCrlf) {
+  const ParsedRegexes p = parse_regexes(
+      "# Pi-hole regex list\r\n"
+      "^ad[0-9]+\\.\r\n"
+      "\r\n"
+      "(^|\\.)doubleclick\\.net$ # inline comment\r\n"
+      "[_.-]telemetry[_.-]\r\n"
+      "  ^metrics\\.  \r\n",
+      {.format = ListFormat::Regex, .list = 2});
+  EXPECT_EQ(p.report.format, ListFormat::Regex);
+  EXPECT_EQ(p.report.lines, 6u);
+  EXPECT_EQ(p.report.regex_rules, 4u) << "a leading `[` is a regex here, not a comment";
+  EXPECT_EQ(p.report.rejected, 0u);
+  EXPECT_EQ(p.report.rules, 0u);
+  EXPECT_EQ(p("ad7.example.com").verdict, Verdict::Block);
+  EXPECT_EQ(p("ad7.example.com").list, 2);
+  EXPECT_EQ(p("stats.doubleclick.net").verdict, Verdict::Block) << "CR and comment are cut";
+  EXPECT_EQ(p("eu-telemetry.example.com").verdict, Verdict::Block);
+  EXPECT_EQ(p("metrics.example.com").verdict, Verdict::Block);
+  EXPECT_EQ(p("example.com").verdict, Verdict::None);
+}
+
+TEST(ListParser, ARegexListCanAllow) {
+  const ParsedRegexes p =
+      parse_regexes("^cdn[0-9]*\\.\n", {.format = ListFormat::Regex, .action = Action::Allow});
+  EXPECT_EQ(p("cdn4.example.com").verdict, Verdict::Allow);
+}
+
+TEST(ListParser, BadRegexesAreCountedWithTheirLineNumbers) {
+  const ParsedRegexes p = parse_regexes(
+      "^ok\\.\n"
+      "(a)\\1\n"
+      "^fine\\.\n"
+      "(unclosed\n"
+      "^ads\\.;querytype=AAAA\n"
+      ".*\n",
+      {.format = ListFormat::Regex});
+  EXPECT_EQ(p.report.regex_rules, 2u);
+  EXPECT_EQ(p.report.rejected, 4u);
+  EXPECT_EQ(p.report.first_rejected[0], 2u);
+  EXPECT_EQ(p.report.first_rejected[1], 4u);
+  EXPECT_EQ(p.report.first_rejected[2], 5u) << "Pi-hole extensions are not half-applied";
+  EXPECT_EQ(p.report.first_rejected[3], 6u);
+  EXPECT_EQ(p.report.first_regex_error.rfind("line 2: ", 0), 0u) << p.report.first_regex_error;
+  EXPECT_EQ(p("ok.example").verdict, Verdict::Block);
+  EXPECT_EQ(p("fine.example").verdict, Verdict::Block);
+}
+
+TEST(ListParser, RegexLinesWithoutARegexSetBuilderAreRejected) {
+  TrieBuilder builder;
+  const ListReport adblock =
+      parse_list("||ads.example^\n/^ad[0-9]+\\./\n@@/^ad1\\./\n", {}, builder);
+  EXPECT_EQ(adblock.format, ListFormat::Adblock);
+  EXPECT_EQ(adblock.rules, 1u);
+  EXPECT_EQ(adblock.regex_rules, 0u);
+  EXPECT_EQ(adblock.rejected, 2u);
+  EXPECT_EQ(adblock.first_rejected[0], 2u);
+  EXPECT_EQ(adblock.first_rejected[1], 3u);
+  const ListReport regex =
+      parse_list("# c\n^ad\\.\n^tracker\\.\n", {.format = ListFormat::Regex}, builder);
+  EXPECT_EQ(regex.regex_rules, 0u);
+  EXPECT_EQ(regex.rejected, 2u);
+  EXPECT_EQ(regex.first_rejected[0], 2u);
+  EXPECT_EQ(builder.size(), 1u);
+}
+
+TEST(ListParser, DetectsARegexListOnlyWhenNoOtherFormatFits) {
+  EXPECT_EQ(detect_format("# regex\n^ad[0-9]+\\.\n(^|\\.)tracker\\.com$\n[_.-]ads\n"),
+            ListFormat::Regex);
+  EXPECT_EQ(detect_format("^ad\\.\nads.example.com\n"), ListFormat::Domains)
+      << "a plain name could be a domain list with one bad line";
+  EXPECT_EQ(detect_format("^ad\\.\n||ads.example^\n"), ListFormat::Adblock);
+  EXPECT_EQ(detect_format("/^ad[0-9]+\\./\n"), ListFormat::Domains)
+      << "adblock's own regex syntax is not a regex list";
+  EXPECT_EQ(detect_format("ads\\.example\n"), ListFormat::Regex);
+  EXPECT_STREQ(to_string(ListFormat::Regex), "regex");
+}
+
 }  // namespace
 }  // namespace heimdall::filter

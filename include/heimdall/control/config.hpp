@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "heimdall/filter/block_answer.hpp"
+#include "heimdall/filter/domain_trie.hpp"
+#include "heimdall/filter/list_parser.hpp"
 #include "heimdall/net/endpoint.hpp"
 
 namespace heimdall::control {
@@ -44,6 +48,12 @@ struct UpstreamServerConfig {
   net::Endpoint address;
 };
 
+// Conditional forwarding: names in `zone` and below go to these servers only.
+struct ForwardZoneConfig {
+  std::string zone;  // dotted, as written
+  std::vector<net::Endpoint> servers;
+};
+
 struct UpstreamsConfig {
   Strategy strategy = Strategy::Fastest;
   unsigned timeout_ms = 1500;         // the client's whole budget (DESIGN.md §8.7)
@@ -51,6 +61,7 @@ struct UpstreamsConfig {
   unsigned probe_interval_ms = 1000;  // how often a down server is tried again
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
+  std::vector<ForwardZoneConfig> forward_zones;
 };
 
 // Defaults as in DESIGN.md §5: serve-stale and prefetch on.
@@ -78,6 +89,36 @@ struct CacheSettings {
   PrefetchSettings prefetch;
 };
 
+// How a list is read (filter.lists[]). RPZ zones are a format of their own.
+enum class ListKind : std::uint8_t { Rules, Rpz };
+
+struct FilterListConfig {
+  std::string name;
+  std::string source;  // a path (relative to the configuration file) or an http(s):// URL
+  ListKind kind = ListKind::Rules;
+  filter::ListFormat format = filter::ListFormat::Auto;
+  filter::Action action = filter::Action::Block;
+  std::optional<filter::Scope> match;
+  std::optional<filter::BlockResponse> response;  // this list's own, else filter.response
+};
+
+struct ClientGroupConfig {
+  std::string name;
+  std::vector<std::string> clients;  // prefixes, validated at load
+  std::vector<std::string> lists;    // names of filter.lists entries
+};
+
+struct FilterConfig {
+  filter::BlockResponse response;                     // default for every list: NXDOMAIN, TTL 300
+  unsigned refresh_interval_s = 0;                    // 0: lists are read again only on a trigger
+  bool watch_files = true;                            // a changed list file reloads the filter
+  std::string state_dir = "/var/lib/heimdall/lists";  // last good copies of URL lists
+  unsigned download_timeout_ms = 30000;
+  std::uint64_t download_max_bytes = 256ull << 20;
+  std::vector<FilterListConfig> lists;  // at most filter::kMaxLists policies
+  std::vector<ClientGroupConfig> groups;
+};
+
 struct LoggingConfig {
   LogLevel level = LogLevel::Info;
 };
@@ -89,9 +130,11 @@ struct Config {
   ListenConfig listen;
   UpstreamsConfig upstreams;
   CacheSettings cache;
+  FilterConfig filter;
+  std::vector<std::string> local_records;  // zone-file lines, checked at load
   LoggingConfig logging;
-  // Sections of DESIGN.md §5 that this build parses for shape only (filter,
-  // local_records, management); listed so start-up can say they are not active yet.
+  // Sections of DESIGN.md §5 that this build parses for shape only (management);
+  // listed so start-up can say they are not active yet.
   std::vector<std::string> inactive_sections;
 };
 
@@ -101,6 +144,10 @@ struct Config {
 // Throws ConfigError.
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::string& resolv_conf = "/etc/resolv.conf");
+
+// Every upstream the engine talks to: `servers` first (their indexes are the
+// default route), then the forwarding zones' servers not already among them.
+std::vector<net::Endpoint> all_upstream_servers(const UpstreamsConfig& upstreams);
 
 // Reads and parses a file. Throws ConfigError (also when the file cannot be read).
 Config load_config_file(const std::string& path,

@@ -4,6 +4,7 @@
 // bursts; the Engine never touches a socket and never allocates after construction.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +16,9 @@
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
+#include "heimdall/filter/snapshot.hpp"
 #include "heimdall/net/client_ref.hpp"
+#include "heimdall/rcu/qsbr.hpp"
 #include "heimdall/upstream/pending_table.hpp"
 #include "heimdall/upstream/selector.hpp"
 #include "heimdall/upstream/timer_wheel.hpp"
@@ -48,6 +51,8 @@ class Sink {
 
 struct EngineConfig {
   std::vector<net::Endpoint> servers;
+  // The servers of the default route; the others serve only forwarding zones.
+  std::uint32_t default_servers = UINT32_MAX;
   upstream::SelectorConfig selector;
   std::uint16_t max_udp = 1232;       // edns.max_udp: reply cap and what upstream queries advertise
   std::uint32_t max_pending = 8192;   // queries in flight per worker
@@ -80,9 +85,14 @@ struct alignas(64) Counters {
   Counter drop_pending_full{0};   // answered SERVFAIL
   Counter upstream_unmatched{0};  // no pending query with that port, ID, server and question
   Counter upstream_malformed{0};
-  Counter cache_answers{0};  // replies built from a fresh cache entry
-  Counter stale_answers{0};  // RFC 8767: expired entries served, upstreams failing or slow
-  Counter prefetches{0};     // refreshes sent for entries near the end of their TTL
+  Counter cache_answers{0};   // replies built from a fresh cache entry
+  Counter stale_answers{0};   // RFC 8767: expired entries served, upstreams failing or slow
+  Counter prefetches{0};      // refreshes sent for entries near the end of their TTL
+  Counter blocked{0};         // answered by a block rule (also counted per list below)
+  Counter local_answers{0};   // answered from the operator's local records
+  Counter filter_too_big{0};  // a block or local answer that did not fit: SERVFAIL
+  // By the list (the snapshot's list_names index) whose rule blocked the query.
+  std::array<Counter, filter::kMaxLists> blocked_by_list{};
 
   static void bump(Counter& counter, std::uint64_t by = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
@@ -94,9 +104,13 @@ class Engine {
   // `udp_source_ports`: the local ports this worker may send upstream queries from
   // (its own sockets, or for DPDK the ports that steer answers back to it).
   // `cache`: shared by every worker, this one reading as `cache_reader` (and
-  // owning that shard); null forwards everything.
+  // owning that shard); null forwards everything. `filter`: the published filter,
+  // read once per burst (the worker announces RCU quiescence between bursts), with
+  // `cache_reader` as this worker's index for its regex scratch; null filters
+  // nothing.
   Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
-         std::uint64_t seed, cache::Cache* cache = nullptr, unsigned cache_reader = 0);
+         std::uint64_t seed, cache::Cache* cache = nullptr, unsigned cache_reader = 0,
+         const rcu::Published<filter::Snapshot>* filter = nullptr);
 
   void on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink);
   void on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns, Sink& sink);
@@ -122,12 +136,16 @@ class Engine {
     dns::ClientView view;
     dns::QuestionKey key;
     const ClientQuery* query = nullptr;
+    std::uint32_t servers = UINT32_MAX;  // the upstreams it may go to
   };
   static constexpr std::size_t kMaxBurst = 64;
 
   void on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t now_ns, Sink& sink);
   // Answers what is malformed or refused at once; true when `admitted` is to be looked up.
   bool admit(const ClientQuery& query, Admitted& admitted, Sink& sink);
+  // Answers the admitted queries the filter decides (blocked, local records) and
+  // gives the rest their upstreams; returns how many are left, packed in front.
+  std::size_t apply_filter(std::size_t admitted, Sink& sink);
   void handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink);
   void forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink);
   void prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
@@ -163,6 +181,7 @@ class Engine {
   std::unique_ptr<std::uint8_t[]> scratch_;  // one message being built (64 KiB)
   cache::Cache* cache_;
   unsigned cache_reader_;
+  const rcu::Published<filter::Snapshot>* filter_;
   std::unique_ptr<Admitted[]> admitted_;  // kMaxBurst: the burst being looked up
   std::unique_ptr<cache::Probe[]> probes_;
   std::unique_ptr<cache::Hit[]> hits_;

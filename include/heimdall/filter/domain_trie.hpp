@@ -13,6 +13,15 @@
 // rule matches its name and every name below it; a below rule only the names
 // below it. An allow rule that matches wins
 // over every block rule that matches, at any depth (adblock `@@||name^`).
+// Every rule belongs to a list (a policy, 0..63). A lookup names the lists that
+// apply to the client (its group's), and only their rules match; among several
+// lists with a rule at one node, the lowest-numbered decides. A node stores the set
+// of its lists as an index into a table of distinct sets, so the sets cost nothing
+// per rule.
+// The same nodes carry what else the filter decides by name: the operator's local
+// records (exact name; they win over every rule), block rules with an answer of
+// their own (RPZ local data), and conditional-forwarding zones (name and below;
+// the deepest wins).
 //
 // Memory: 16 bytes per table slot (load factor 0.5) plus each distinct
 // name's wire bytes once, all in anonymous mmap'ed memory (DESIGN.md §8.6).
@@ -32,10 +41,20 @@ enum class Action : std::uint8_t { Block, Allow };
 // `||name^`). Below: everything below the name but not the name (`*.name`).
 enum class Scope : std::uint8_t { Exact, Subtree, Below };
 
+inline constexpr std::uint16_t kNoIndex = 0xffff;
+inline constexpr unsigned kMaxLists = 64;
+using ListMask = std::uint64_t;  // bit i: list i applies
+inline constexpr ListMask kAllLists = ~ListMask{0};
+
 struct Decision {
-  enum class Verdict : std::uint8_t { None, Block, Allow };
+  // Local: the operator's records for this exact name answer it.
+  enum class Verdict : std::uint8_t { None, Block, Allow, Local };
   Verdict verdict = Verdict::None;
   std::uint16_t list = 0;  // the list of the rule that decided (the deepest of its kind)
+  // Local: the records. Block: the rule's own answer (RPZ local data), or kNoIndex
+  // for the list's response.
+  std::uint16_t data = kNoIndex;
+  std::uint16_t zone = kNoIndex;  // the deepest forwarding zone holding the name, any verdict
 };
 
 // Anonymous mmap'ed memory, released on destruction.
@@ -61,19 +80,32 @@ class DomainTrie {
  public:
   DomainTrie() = default;
 
-  // The decision for a folded name (dns::NameKey from the query). No allocation.
-  Decision lookup(const dns::NameKey& name) const;
+  // The decision for a folded name (dns::NameKey from the query) by the rules of
+  // `lists`. No allocation.
+  Decision lookup(const dns::NameKey& name, ListMask lists = kAllLists) const;
 
   std::size_t rules() const { return rules_; }
   std::size_t nodes() const { return nodes_; }
-  std::size_t memory_bytes() const { return slots_.size() + names_.size(); }
+  std::size_t memory_bytes() const {
+    return slots_.size() + names_.size() + sets_.size() * sizeof(ListSet);
+  }
 
  private:
   friend class TrieBuilder;
 
-  struct Slot;  // 16 bytes: hash, name offset and length, rule flags, list
+  struct Slot;  // 16 bytes: name offset and length, fingerprint, rule flags, sets, data, zone
+  // The lists with a block (or allow) rule at a node, for the name itself and
+  // for the names below it; `answer` is the list whose rule answers with the
+  // node's data (0xff: none).
+  struct ListSet {
+    ListMask exact = 0;
+    ListMask below = 0;
+    std::uint8_t answer = 0xff;
+    bool operator==(const ListSet&) const = default;
+  };
   const Slot* find(std::uint64_t hash, const std::uint8_t* name, std::size_t length) const;
 
+  std::vector<ListSet> sets_;  // set 0 is empty
   MappedBytes slots_;
   MappedBytes names_;
   std::uint64_t capacity_ = 0;  // slots
@@ -86,11 +118,21 @@ class DomainTrie {
 class TrieBuilder {
  public:
   // `name` is in uncompressed wire form; letters are folded here. A name given
-  // twice merges its rules; for one action and scope the first list is kept.
-  // Returns false (and adds nothing) for a malformed or root name.
+  // twice merges its rules; for one action and scope the first list (and answer) is kept.
+  // Returns false (and adds nothing) for a malformed or root name, or a list
+  // of kMaxLists or more.
   bool add(std::span<const std::uint8_t> name, Action action, Scope scope, std::uint16_t list);
   // Dotted text ("ads.example.com", trailing dot optional).
   bool add_text(const char* name, Action action, Scope scope, std::uint16_t list);
+  // A block rule that answers with `data` (an index the caller keeps) instead of
+  // its list's response. A node's data is shared with local records: where both
+  // are given, the local records keep it and the rule blocks with the list's response.
+  bool add_answer(std::span<const std::uint8_t> name, Scope scope, std::uint16_t list,
+                  std::uint16_t data);
+  // The operator's records for exactly `name`.
+  bool add_local(std::span<const std::uint8_t> name, std::uint16_t data);
+  // `name` and everything below it are forwarded to `zone`'s upstreams.
+  bool add_zone(std::span<const std::uint8_t> name, std::uint16_t zone);
 
   std::size_t size() const { return rules_.size(); }
 
@@ -103,8 +145,13 @@ class TrieBuilder {
     std::uint32_t name_offset;
     std::uint8_t name_length;
     std::uint8_t flags;
-    std::uint16_t list;
+    std::uint16_t list;  // or the zone, for a zone rule
+    std::uint16_t data;
   };
+  bool add_rule(std::span<const std::uint8_t> name, std::uint8_t flags, std::uint16_t list,
+                std::uint16_t data);
+  class SetTable;
+  static void merge(DomainTrie::Slot& slot, const PendingRule& rule, SetTable& sets);
   std::vector<std::uint8_t> names_;
   std::vector<PendingRule> rules_;
 };

@@ -13,6 +13,7 @@
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/rcu/qsbr.hpp"
 
 namespace heimdall::io {
 
@@ -27,6 +28,9 @@ struct SocketBackendConfig {
   // Shared by the workers (worker i reads as reader i and owns shard i); it must
   // outlive the backend. Null: no cache.
   cache::Cache* cache = nullptr;
+  // The published filter, read by every worker; it must outlive the backend. Null:
+  // no filtering.
+  const rcu::Published<filter::Snapshot>* filter = nullptr;
 };
 
 // Counters of the socket layer itself, one set per worker (same rules as

@@ -37,6 +37,7 @@ struct PendingQuery {
   std::uint16_t question_length = 0;
   std::uint8_t question[kMaxQuestionWire] = {};  // as the first client sent it: forwarded as is
   std::uint16_t query_flags = 0;  // the first client's flags: RD, CD, AD for the upstream query
+  std::uint32_t servers = UINT32_MAX;  // the upstreams it may go to (a forwarding zone's)
 
   // The attempt in flight: matched on server address, transport, local port and ID.
   std::uint8_t server = 0;

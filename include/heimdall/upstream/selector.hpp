@@ -39,11 +39,14 @@ class Selector {
   Selector(std::span<const net::Endpoint> servers, const SelectorConfig& config,
            std::uint64_t seed);
 
-  // The server for the next attempt of a query that already tried the servers in
+  // The server for the next attempt of a query that may use the servers in
+  // `allowed` (a forwarding zone's, or all) and already tried those in
   // `tried_mask`. Prefers servers that are up and untried, ordered by the strategy;
   // a down server whose probe time has come carries this query as its probe; when
-  // every server was tried it starts over, so a query never lacks a server.
-  unsigned choose(std::uint64_t now_ns, std::uint32_t tried_mask);
+  // every allowed server was tried it starts over, so a query never lacks a server.
+  // `allowed` must name at least one server.
+  unsigned choose(std::uint64_t now_ns, std::uint32_t tried_mask,
+                  std::uint32_t allowed = UINT32_MAX);
 
   void on_answer(unsigned server, std::uint64_t rtt_ns);
   void on_failure(unsigned server, std::uint64_t now_ns);
@@ -52,6 +55,9 @@ class Selector {
   std::uint64_t attempt_timeout_ns(unsigned server) const;
 
   std::size_t size() const { return servers_.size(); }
+  std::uint32_t all_servers() const {
+    return servers_.size() >= 32 ? UINT32_MAX : (std::uint32_t{1} << servers_.size()) - 1;
+  }
   const ServerState& server(unsigned index) const { return servers_[index]; }
 
  private:

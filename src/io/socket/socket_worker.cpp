@@ -203,7 +203,8 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
 
   std::uint64_t seed = 0;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = monotonic_ns() ^ index;
-  engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed, config.cache, index);
+  engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed, config.cache, index,
+                                             config.filter);
 }
 
 bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
@@ -308,16 +309,21 @@ void SocketWorker::run() {
   // thread ready for the DPDK libraries that will (DESIGN.md §8.1).
   const bool registered = register_thread_with_eal();
   if (cache_ != nullptr) cache_->register_reader(index_);
+  const rcu::ReaderThread filter_reader;
   epoll_event events[kMaxEvents];
   bool stopping = false;
   std::uint64_t drain_deadline_ns = 0;
   for (;;) {
     // With queries in flight the loop wakes every millisecond for their timers.
     const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
-    // Offline while blocked (§1 rule 4): no cache entry is held across epoll_wait,
-    // and the owners' reclamation need not wait for this thread to wake up.
+    // Offline while blocked (§1 rule 4): no cache entry or filter snapshot is held
+    // across epoll_wait, and neither the owners' reclamation nor a filter reload
+    // waits for this thread to wake up. Going offline once per loop is also this
+    // thread's quiescent state for both RCU domains.
     if (cache_ != nullptr) cache_->go_offline(index_);
+    rcu::ReaderThread::offline();
     const int ready = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    rcu::ReaderThread::online();
     if (cache_ != nullptr) cache_->go_online(index_);
     now_ns_ = monotonic_ns();
     for (int i = 0; i < ready; ++i) on_event(events[i]);

@@ -1,0 +1,137 @@
+// Records the filter answers by itself: the operator's `local_records` and the
+// local data of RPZ zones. Parsed from zone-file lines and collected by the control
+// thread (which allocates), then immutable and read by every worker, which only
+// writes replies into its own buffer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "heimdall/dns/build.hpp"
+#include "heimdall/filter/domain_trie.hpp"
+
+namespace heimdall::filter {
+
+// SRV is answered but has no use elsewhere in Heimdall, so it lives here.
+inline constexpr std::uint16_t kTypeSrv = 33;
+// Rdata longer than this is refused: larger records than a 4096-bit DKIM key have
+// no place in a forwarder's own answers.
+inline constexpr std::size_t kMaxRdata = 2048;
+
+// One record in wire form, parsed from presentation format.
+struct RecordLine {
+  std::uint8_t owner[dns::kMaxNameWire] = {};  // uncompressed, letter case as written
+  std::uint8_t owner_length = 0;
+  std::uint16_t type = 0;
+  std::uint16_t rrclass = dns::rrclass::IN;
+  std::uint32_t ttl = 0;
+  std::uint8_t rdata[kMaxRdata] = {};  // names in it uncompressed, as written
+  std::uint16_t rdata_length = 0;
+
+  std::span<const std::uint8_t> owner_wire() const { return {owner, owner_length}; }
+  std::span<const std::uint8_t> rdata_wire() const { return {rdata, rdata_length}; }
+};
+
+// A zone-file name into uncompressed wire form: with a trailing dot it is absolute,
+// `@` is the origin, anything else is relative to `origin` (dotted text, trailing
+// dot optional; empty means the root, so every name is absolute). Escapes (`\.`)
+// are not supported. Returns the wire length, 0 when the name is invalid.
+std::size_t zone_name(std::string_view text, std::string_view origin, std::span<std::uint8_t> out);
+
+// A zone-file TTL: seconds, or BIND's units ("1h30m", "2d", "1w"); at most
+// 2^31-1 (RFC 2181 §8).
+bool parse_ttl(std::string_view text, std::uint32_t& out);
+
+// Parses one record in zone-file syntax, "router.lan. 300 IN A 192.168.1.1":
+// - the owner is the first token (a line with a blank owner is the zone reader's
+//   business); TTL and class are optional, in either order; class IN only;
+//   TTLs as parse_ttl() reads them; a missing TTL is `default_ttl`;
+// - names (owner and rdata) are completed with `origin` as zone_name() does;
+// - types: A, AAAA, CNAME, PTR, MX, SRV, TXT (one or more strings, quoted or not,
+//   with \X and \DDD escapes), and NS and SOA for the apex of RPZ zones;
+// - `(` `)` are ignored and `;` starts a comment, so a record a zone reader joined
+//   from several lines parses as one.
+// Returns false with a message such as "unknown type 'FOO'" or "bad IPv4 address
+// '1.2.3'" in `error`.
+bool parse_record(std::string_view line, std::string_view origin, std::uint32_t default_ttl,
+                  RecordLine& out, std::string& error);
+
+class LocalData {
+ public:
+  LocalData() = default;
+
+  // The reply to `client` for its question of type `qtype`, from the records of
+  // the owner `data` (an index LocalDataBuilder::add returned):
+  // - an owner holding a CNAME answers the CNAME whatever the type; its target is
+  //   not chased, the client's resolver follows it;
+  // - ANY gets every record of the owner (the operator's own data: nothing to hide,
+  //   and RFC 8482's cost argument does not apply to a handful of local records);
+  // - otherwise the records of type `qtype`, or NODATA with a synthesized SOA whose
+  //   TTL and MINIMUM are the owner's smallest TTL, as block answers do.
+  // Every owner name is a pointer to the question, so data reached through an RPZ
+  // wildcard answers the query's own name. Class IN is assumed: the caller filters
+  // only IN queries. Header: RA set, AA not (we are not the zone's authority), RD
+  // and CD copied. An OPT only when the query had one (DESIGN.md §8.9). The reply
+  // fits min(out.size(), client.reply_limit): whole RRsets are dropped from the end
+  // and TC set, down to header + question + OPT. Returns the bytes written, 0 when
+  // not even that fits or `data` is not an owner of this set. No allocation.
+  std::size_t answer(const dns::ClientView& client, std::uint16_t qtype, std::uint16_t data,
+                     std::uint16_t our_udp_size, std::span<std::uint8_t> out) const;
+
+  std::size_t owners() const { return owners_.size(); }
+  std::size_t records() const { return records_.size(); }
+  std::size_t memory_bytes() const;
+
+ private:
+  friend class LocalDataBuilder;
+
+  struct Owner {
+    std::uint32_t first;  // into records_, grouped by type so each RRset is contiguous
+    std::uint32_t count;
+    std::uint32_t negative_ttl;
+    bool cname;
+  };
+  struct Record {
+    std::uint32_t rdata_offset;  // into rdata_
+    std::uint32_t ttl;           // one per RRset (RFC 2181 §5.2): the smallest given
+    std::uint16_t type;
+    std::uint16_t rdata_length;
+  };
+
+  std::size_t write_answer(const dns::ClientView& client, std::size_t first, std::size_t last,
+                           std::uint16_t our_udp_size, std::span<std::uint8_t> out) const;
+
+  std::vector<Owner> owners_;
+  std::vector<Record> records_;
+  std::vector<std::uint8_t> rdata_;
+};
+
+class LocalDataBuilder {
+ public:
+  // Adds a record to its owner's set and returns the owner's index: the same for
+  // the same owner, whatever its letter case. Refused with kNoIndex and a message
+  // in `error`: a CNAME next to any other record of its owner, including a second
+  // CNAME (RFC 1034 §3.6.2, RFC 2181 §10.1), and a new owner once 0..0xfffe are
+  // taken. A record given twice is kept once.
+  std::uint16_t add(const RecordLine& record, std::string* error = nullptr);
+
+  std::size_t owners() const { return owners_.size(); }
+
+  LocalData build() const;
+
+ private:
+  struct Pending {
+    std::uint16_t type;
+    std::uint32_t ttl;
+    std::vector<std::uint8_t> rdata;
+  };
+  std::vector<std::vector<Pending>> owners_;
+  std::unordered_map<std::string, std::uint16_t> index_;  // folded owner wire -> index
+};
+
+}  // namespace heimdall::filter

@@ -1,0 +1,105 @@
+// Snapshots the control thread publishes and every worker reads: the filter now,
+// later the configuration and the neighbour table (DESIGN.md §1 rule 4, §8.3).
+// liburcu's QSBR flavour: a reader costs nothing but announcing a quiescent state
+// once per loop; the writer swaps the pointer and frees the old object once every
+// registered worker has been quiescent or offline since (a grace period).
+//
+// Thin wrappers, so that the publication is a release/acquire pair ThreadSanitizer
+// can see (liburcu is not instrumented, DESIGN.md §8.10): each quiescent state
+// releases, and the end of a grace period acquires, one sync object.
+#pragma once
+
+#include <urcu-qsbr.h>
+
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#if defined(__SANITIZE_THREAD__)
+#define HEIMDALL_RCU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HEIMDALL_RCU_TSAN 1
+#endif
+#endif
+
+#ifdef HEIMDALL_RCU_TSAN
+extern "C" void __tsan_acquire(void* address);
+extern "C" void __tsan_release(void* address);
+#endif
+
+namespace heimdall::rcu {
+
+namespace detail {
+inline char grace_sync;  // the sync object the annotations name
+inline void reader_done() {
+#ifdef HEIMDALL_RCU_TSAN
+  __tsan_release(&grace_sync);
+#endif
+}
+inline void grace_period_over() {
+#ifdef HEIMDALL_RCU_TSAN
+  __tsan_acquire(&grace_sync);
+#endif
+}
+}  // namespace detail
+
+// A worker thread reads snapshots while one of these lives on its stack.
+class ReaderThread {
+ public:
+  ReaderThread() { rcu_register_thread(); }
+  ~ReaderThread() {
+    detail::reader_done();
+    rcu_unregister_thread();
+  }
+  ReaderThread(const ReaderThread&) = delete;
+  ReaderThread& operator=(const ReaderThread&) = delete;
+
+  // Once per loop: no snapshot pointer read before this is used after it.
+  static void quiescent() {
+    detail::reader_done();
+    rcu_quiescent_state();
+  }
+  // Around a blocking system call, so that writers need not wait for it.
+  static void offline() {
+    detail::reader_done();
+    rcu_thread_offline();
+  }
+  static void online() { rcu_thread_online(); }
+};
+
+// Waits until every reader has passed a quiescent state. Never from a registered
+// reader that is online: it would wait for itself.
+inline void synchronize() {
+  synchronize_rcu();
+  detail::grace_period_over();
+}
+
+// One published object of type T, owned by its publisher.
+template <typename T>
+class Published {
+ public:
+  Published() = default;
+  ~Published() { delete current_.load(std::memory_order_relaxed); }
+  Published(const Published&) = delete;
+  Published& operator=(const Published&) = delete;
+
+  // Workers: valid until this thread's next quiescent state. Null before the first
+  // publication.
+  const T* read() const { return current_.load(std::memory_order_acquire); }
+
+  // The single writer: makes `next` current and frees the previous object after a
+  // grace period (so it blocks for one; never call it from a worker).
+  void publish(std::unique_ptr<T> next) {
+    std::unique_ptr<T> previous(current_.exchange(next.release(), std::memory_order_acq_rel));
+    if (previous) {
+      synchronize();
+      previous.reset();
+    }
+  }
+
+ private:
+  std::atomic<T*> current_{nullptr};
+};
+
+}  // namespace heimdall::rcu

@@ -1,0 +1,216 @@
+#include "heimdall/control/filter_loader.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "heimdall/control/list_fetch.hpp"
+#include "heimdall/filter/list_parser.hpp"
+#include "heimdall/filter/rpz.hpp"
+
+namespace heimdall::control {
+namespace {
+
+std::uint32_t mask_of(const std::vector<net::Endpoint>& all,
+                      const std::vector<net::Endpoint>& servers) {
+  std::uint32_t mask = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    for (const auto& server : servers) {
+      if (all[i] == server) mask |= std::uint32_t{1} << i;
+    }
+  }
+  return mask;
+}
+
+// Lists given by relative path live next to the configuration file; the embedded
+// configuration has no file, so they are relative to the working directory.
+std::filesystem::path base_directory(const Config& config) {
+  if (config.source.empty() || config.source.front() == '<') {
+    return std::filesystem::current_path();
+  }
+  return std::filesystem::absolute(config.source).parent_path();
+}
+
+// A file name for a list's last good copy: its name with anything but letters,
+// digits, '-' and '_' replaced, so no list name can reach outside the directory.
+std::string copy_name(const std::string& list_name) {
+  std::string name;
+  for (const char c : list_name) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_';
+    name += plain ? c : '_';
+  }
+  return name + ".list";
+}
+
+void note_rejected(ListLoad& status, const std::size_t* lines, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (lines[i] != 0) status.first_rejected.push_back(lines[i]);
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> zone_server_masks(const UpstreamsConfig& upstreams) {
+  const std::vector<net::Endpoint> all = all_upstream_servers(upstreams);
+  std::vector<std::uint32_t> masks;
+  for (const auto& zone : upstreams.forward_zones) masks.push_back(mask_of(all, zone.servers));
+  return masks;
+}
+
+std::uint32_t default_server_mask(const UpstreamsConfig& upstreams) {
+  std::vector<net::Endpoint> defaults;
+  for (const auto& server : upstreams.servers) defaults.push_back(server.address);
+  return mask_of(all_upstream_servers(upstreams), defaults);
+}
+
+FilterLoader::FilterLoader(const Config& config, unsigned workers)
+    : config_(config), workers_(workers) {
+  const std::filesystem::path base = base_directory(config);
+  for (const FilterListConfig& list : config.filter.lists) {
+    Source source;
+    if (is_url(list.source)) {
+      source.location = list.source;
+      source.last_good = (std::filesystem::path(config.filter.state_dir) / copy_name(list.name));
+    } else {
+      source.location = (base / list.source).lexically_normal().string();
+      files_.push_back(source.location);
+    }
+    sources_.push_back(std::move(source));
+  }
+}
+
+FilterLoad FilterLoader::load(bool keep_previous) const {
+  const auto started = std::chrono::steady_clock::now();
+  FilterLoad result;
+  filter::TrieBuilder trie;
+  filter::RegexSetBuilder regexes;
+  filter::LocalDataBuilder local;
+  filter::SnapshotParts parts;
+  std::vector<filter::ListMask> list_policies;
+
+  if (!config_.filter.lists.empty()) {
+    // The last good copies need their directory; without it URLs still load,
+    // they just have no fallback (the fetch reports the copy not kept).
+    std::error_code ignored;
+    std::filesystem::create_directories(config_.filter.state_dir, ignored);
+  }
+  const FetchLimits limits{
+      .connect_timeout_ms = std::min(5000u, config_.filter.download_timeout_ms),
+      .timeout_ms = config_.filter.download_timeout_ms,
+      .max_bytes = config_.filter.download_max_bytes};
+  for (std::size_t index = 0; index < config_.filter.lists.size(); ++index) {
+    const FilterListConfig& list = config_.filter.lists[index];
+    const Source& source = sources_[index];
+    const auto first_policy = static_cast<std::uint16_t>(parts.policies.size());
+    const filter::BlockResponse response = list.response.value_or(config_.filter.response);
+    filter::ListMask mask = 0;
+    if (list.kind == ListKind::Rpz) {
+      // NXDOMAIN, NODATA, PASSTHRU, local data: the last two answer by themselves.
+      for (const filter::BlockMode mode :
+           {filter::BlockMode::NxDomain, filter::BlockMode::NoData, filter::BlockMode::NxDomain,
+            filter::BlockMode::NxDomain}) {
+        filter::BlockResponse rpz = config_.filter.response;
+        rpz.mode = mode;
+        parts.policies.push_back({static_cast<std::uint16_t>(index), rpz});
+      }
+      mask = filter::ListMask{0xf} << first_policy;
+    } else {
+      parts.policies.push_back({static_cast<std::uint16_t>(index), response});
+      mask = filter::ListMask{1} << first_policy;
+    }
+    list_policies.push_back(mask);
+    parts.list_names.push_back(list.name);
+
+    ListLoad& status = result.lists.emplace_back();
+    status.name = list.name;
+    status.source = source.location;
+    const FetchedList fetched = fetch_list(source.location, source.last_good, limits);
+    status.read = fetched.ok;
+    status.from_last_good = fetched.from_last_good;
+    status.error = fetched.error;
+    if (!fetched.ok) {
+      if (keep_previous) {
+        result.duration_ns = static_cast<std::uint64_t>(
+            std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
+        return result;
+      }
+      continue;
+    }
+    if (list.kind == ListKind::Rpz) {
+      const filter::RpzReport report = filter::parse_rpz(
+          fetched.text,
+          filter::RpzPolicies{first_policy, static_cast<std::uint16_t>(first_policy + 1),
+                              static_cast<std::uint16_t>(first_policy + 2),
+                              static_cast<std::uint16_t>(first_policy + 3)},
+          trie, local);
+      status.format = "rpz";
+      status.rules = report.rules;
+      status.rejected = report.rejected;
+      status.unsupported = report.unsupported;
+      note_rejected(status, report.first_rejected, filter::RpzReport::kExamples);
+    } else {
+      const filter::ListOptions options{.format = list.format,
+                                        .action = list.action,
+                                        .match = list.match,
+                                        .list = first_policy,
+                                        .regexes = &regexes};
+      const filter::ListReport report = filter::parse_list(fetched.text, options, trie);
+      status.format = filter::to_string(report.format);
+      status.rules = report.rules;
+      status.regex_rules = report.regex_rules;
+      status.rejected = report.rejected;
+      status.skipped = report.skipped;
+      status.first_regex_error = report.first_regex_error;
+      note_rejected(status, report.first_rejected, filter::ListReport::kExamples);
+    }
+  }
+
+  for (const std::string& text : config_.local_records) {
+    filter::RecordLine record;
+    std::string error;
+    std::uint16_t data = filter::kNoIndex;
+    if (filter::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
+    if (data == filter::kNoIndex) {
+      result.local_record_errors.push_back("'" + text + "': " + error);
+      continue;
+    }
+    trie.add_local(record.owner_wire(), data);
+    ++result.local_records;
+  }
+
+  for (std::size_t zone = 0; zone < config_.upstreams.forward_zones.size(); ++zone) {
+    std::uint8_t wire[dns::kMaxNameWire];
+    const std::size_t length =
+        dns::name_from_text(config_.upstreams.forward_zones[zone].zone.c_str(), wire);
+    trie.add_zone({wire, length}, static_cast<std::uint16_t>(zone));
+  }
+  parts.zone_servers = zone_server_masks(config_.upstreams);
+
+  filter::ClientGroupsBuilder groups;
+  for (const ClientGroupConfig& group : config_.filter.groups) {
+    filter::ListMask lists = 0;
+    for (const std::string& name : group.lists) {
+      for (std::size_t i = 0; i < config_.filter.lists.size(); ++i) {
+        if (config_.filter.lists[i].name == name) lists |= list_policies[i];
+      }
+    }
+    const unsigned index = groups.add_group(lists);
+    for (const std::string& text : group.clients) {
+      filter::Prefix prefix;
+      if (filter::Prefix::parse(text, prefix)) groups.add_prefix(index, prefix);
+    }
+  }
+
+  parts.trie = trie.build(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
+  parts.regexes = regexes.build(workers_);
+  parts.local = local.build();
+  if (!config_.filter.groups.empty()) parts.groups = groups.build(filter::kAllLists);
+  result.snapshot = std::make_unique<filter::Snapshot>(std::move(parts));
+  result.duration_ns = static_cast<std::uint64_t>(
+      std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
+  return result;
+}
+
+}  // namespace heimdall::control

@@ -1,0 +1,33 @@
+#include "heimdall/filter/snapshot.hpp"
+
+namespace heimdall::filter {
+
+Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name,
+                          unsigned worker) const {
+  const ListMask lists = parts_.groups.lists_for(client);
+  Decision decision = parts_.trie.lookup(name, lists);
+  if (decision.verdict != Decision::Verdict::None || parts_.regexes.size() == 0) return decision;
+  Decision by_regex = parts_.regexes.match(name, worker);
+  if (by_regex.verdict == Decision::Verdict::None || !(lists & (ListMask{1} << by_regex.list))) {
+    return decision;
+  }
+  by_regex.zone = decision.zone;
+  return by_regex;
+}
+
+std::size_t Snapshot::answer(const Decision& decision, const dns::ClientView& client,
+                             std::uint16_t qtype, std::uint16_t our_udp_size,
+                             std::span<std::uint8_t> out) const {
+  if (decision.data != kNoIndex) {
+    return parts_.local.answer(client, qtype, decision.data, our_udp_size, out);
+  }
+  return build_block_answer(client, qtype, parts_.policies[decision.list].response, our_udp_size,
+                            out);
+}
+
+std::size_t Snapshot::memory_bytes() const {
+  return parts_.trie.memory_bytes() + parts_.regexes.memory_bytes() + parts_.local.memory_bytes() +
+         parts_.groups.memory_bytes();
+}
+
+}  // namespace heimdall::filter
