@@ -240,9 +240,11 @@ class ReloadTest(unittest.TestCase):
         wait_for_log(self.server.process, "filter: built")
 
     def tearDown(self):
-        self.server.process.stop()
+        code = self.server.process.stop()
+        log = self.server.process.output()
         self.knot.process.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+        self.assertEqual(code, 0, f"heimdall exited {code} on SIGTERM:\n{log}")
 
     def write_version(self, version):
         # Even versions block www, odd ones mail; ads and ns1 never change.
@@ -368,11 +370,12 @@ class HttpListTest(unittest.TestCase):
         self.servers = []
 
     def tearDown(self):
-        for server in self.servers:
-            server.process.stop()
+        codes = [(server.process.stop(), server.process.output()) for server in self.servers]
         self.http.stop()
         self.knot.process.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+        for code, log in codes:
+            self.assertEqual(code, 0, f"heimdall exited {code} on SIGTERM:\n{log}")
 
     def start(self, name):
         url = f"http://127.0.0.1:{self.http.port}/ads.txt"

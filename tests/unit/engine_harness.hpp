@@ -148,7 +148,7 @@ class EngineTest : public ::testing::Test {
                                                 .budget_ns = 1500 * kMs};
     config_.max_pending = 64;
     config_.max_waiters = 128;
-    engine_ = std::make_unique<Engine>(config_, ports_, 42, cache_, 0);
+    engine_ = std::make_unique<Engine>(config_, ports_, 42, cache_, 0, filter_);
   }
 
   void ask(const Bytes& wire, const net::ClientRef& from, std::uint64_t now = 0) {
@@ -166,6 +166,7 @@ class EngineTest : public ::testing::Test {
 
   EngineConfig config_;
   cache::Cache* cache_ = nullptr;  // set before make_engine to test with a cache
+  const rcu::Published<filter::Snapshot>* filter_ = nullptr;  // likewise for a filter
   std::vector<std::uint16_t> ports_ = {40001, 40002, 40003};
   std::unique_ptr<Engine> engine_;
   RecordingSink sink_;
