@@ -22,6 +22,7 @@
 #include "heimdall/control/command_line.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/filter_reloader.hpp"
+#include "heimdall/filter/client_groups.hpp"
 #include "heimdall/io/eal.hpp"
 #include "heimdall/io/socket_backend.hpp"
 
@@ -143,13 +144,16 @@ std::size_t eal_memory_mb(const control::Config& config) {
     bytes += cache::Cache::eal_bytes_needed(cache_config(config.cache), config.dataplane.workers);
   }
   if (!config.filter.groups.empty()) {
-    // Client groups: an rte_lpm (64 MiB of tbl24 plus tbl8 groups) and an rte_lpm6
-    // per snapshot, two snapshots during a reload, 25% for the allocator.
-    std::size_t prefixes = 0;
-    for (const auto& group : config.filter.groups) prefixes += group.clients.size();
-    const std::size_t per_snapshot =
-        (64u << 20) + (prefixes + 1) * 1024 + (prefixes * 14 + 256) * 1024;
-    bytes += 2 * per_snapshot * 5 / 4;
+    // Client groups: an rte_lpm and an rte_lpm6 per snapshot (64 MiB of tbl24
+    // each), two snapshots during a reload, 25% for the allocator.
+    std::size_t v4 = 0, v6 = 0;
+    for (const auto& group : config.filter.groups) {
+      for (const auto& text : group.clients) {
+        filter::Prefix prefix;
+        if (filter::Prefix::parse(text, prefix)) ++(prefix.address.family == AF_INET ? v4 : v6);
+      }
+    }
+    bytes += 2 * filter::ClientGroups::table_bytes(v4, v6) * 5 / 4;
   }
   return (bytes + (1u << 20) - 1) >> 20;
 }
@@ -260,8 +264,9 @@ int serve(const control::Config& config) {
     filter = std::make_unique<control::FilterReloader>(config, config.dataplane.workers);
     if (filter->active()) {
       // Before the first query: nothing is answered unfiltered. A dead list URL
-      // delays this by its download timeout at most.
-      filter->reload("start-up");
+      // delays this by its download timeout at most; a list that cannot be read is
+      // left out (and logged), but a filter that cannot be built stops start-up.
+      if (!filter->reload("start-up")) throw std::runtime_error("the filter could not be built");
       backend_config.filter = &filter->published();
     }
     if (config.cache.enabled) {

@@ -124,6 +124,10 @@ void apply_overrides(Config& config, const CommandLine& command_line) {
       config.upstreams.servers.push_back(UpstreamServerConfig{endpoint});
     }
     config.upstreams.servers_from_resolv_conf = false;
+    if (all_upstream_servers(config.upstreams).size() > kMaxUpstreams) {
+      throw ConfigError("--upstream: at most " + std::to_string(kMaxUpstreams) +
+                        " distinct servers together with upstreams.forward_zones");
+    }
   }
   if (command_line.workers) config.dataplane.workers = *command_line.workers;
   if (command_line.log_level) config.logging.level = *command_line.log_level;

@@ -536,8 +536,10 @@ FilterListConfig read_filter_list(const Reader& reader, const Value& entry,
   if (const auto it = fields.find("response"); it != fields.end()) {
     list.response = read_response(reader, it->second, default_response);
   }
-  if (list.kind == ListKind::Rpz && (list.match || list.action != filter::Action::Block)) {
-    reader.fail(entry, "an RPZ zone says per rule what it does: no 'action' or 'match'");
+  if (list.kind == ListKind::Rpz &&
+      (list.match || list.response || list.action != filter::Action::Block)) {
+    reader.fail(entry,
+                "an RPZ zone says per rule what it does: no 'action', 'match' or 'response'");
   }
   return list;
 }
@@ -560,8 +562,19 @@ void read_filter_lists(const Reader& reader, const Value& value, FilterConfig& o
   }
 }
 
+// Equal networks: same family and length, same bits up to the length.
+bool same_network(const filter::Prefix& a, const filter::Prefix& b) {
+  if (a.address.family != b.address.family || a.length != b.length) return false;
+  for (unsigned bit = 0; bit < a.length; ++bit) {
+    const auto mask = static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    if ((a.address.address[bit / 8] & mask) != (b.address.address[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
 void read_client_groups(const Reader& reader, const Value& value, FilterConfig& out) {
   reader.expect_list(value, "groups");
+  std::vector<std::pair<filter::Prefix, std::string>> networks;
   for (std::size_t i = 0; i < value.node.size(); ++i) {
     const Value entry = reader.item(value, i);
     const auto fields = reader.fields(entry, {"name", "clients", "lists"});
@@ -585,6 +598,13 @@ void read_client_groups(const Reader& reader, const Value& value, FilterConfig& 
         reader.fail(client,
                     "expected a network such as 10.1.0.0/16 or 2001:db8::/48, got '" + text + "'");
       }
+      // One network in two groups would silently belong to the first.
+      for (const auto& [seen_prefix, seen_group] : networks) {
+        if (same_network(seen_prefix, prefix)) {
+          reader.fail(client, "network " + text + " is already in group '" + seen_group + "'");
+        }
+      }
+      networks.emplace_back(prefix, group.name);
       group.clients.push_back(text);
     }
     reader.expect_list(lists->second, "list names");
@@ -636,8 +656,11 @@ void read_filter(const Reader& reader, const Value& section, FilterConfig& out) 
   }
 }
 
+// Each record is also added to a trial set, so a CNAME beside other data (RFC 1034
+// §3.6.2) is refused here with its line, not at the first reload.
 void read_local_records(const Reader& reader, const Value& value, std::vector<std::string>& out) {
   reader.expect_list(value, "records");
+  filter::LocalDataBuilder trial;
   for (std::size_t i = 0; i < value.node.size(); ++i) {
     const Value entry = reader.item(value, i);
     const std::string text = reader.get_string(entry);
@@ -647,6 +670,7 @@ void read_local_records(const Reader& reader, const Value& value, std::vector<st
     if (record.type == dns::rrtype::SOA || record.type == dns::rrtype::NS) {
       reader.fail(entry, "SOA and NS records are not local records");
     }
+    if (trial.add(record, &error) == filter::kNoIndex) reader.fail(entry, error);
     out.push_back(text);
   }
 }

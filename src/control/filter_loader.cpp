@@ -81,7 +81,7 @@ FilterLoader::FilterLoader(const Config& config, unsigned workers)
   }
 }
 
-FilterLoad FilterLoader::load(bool keep_previous) const {
+FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
   const auto started = std::chrono::steady_clock::now();
   FilterLoad result;
   filter::TrieBuilder trie;
@@ -131,7 +131,7 @@ FilterLoad FilterLoader::load(bool keep_previous) const {
     status.from_last_good = fetched.from_last_good;
     status.error = fetched.error;
     if (!fetched.ok) {
-      if (keep_previous) {
+      if (index < in_force.size() && in_force[index]) {
         result.duration_ns = static_cast<std::uint64_t>(
             std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
         return result;

@@ -33,20 +33,29 @@ FilterReloader::FileState FilterReloader::state_of(const std::string& path) {
 
 bool FilterReloader::reload(const char* why) {
   if (!active_) return false;
-  const bool have_previous = published_.read() != nullptr;
   std::vector<FileState> before;
   for (const auto& file : loader_.files()) before.push_back(state_of(file));
-  FilterLoad load = loader_.load(have_previous);
-  // The files as read are the ones not to reload for again.
-  seen_ = std::move(before);
-  pending_ = seen_;
-  stats_.lists = load.lists;
-  stats_.last_duration_ns = load.duration_ns;
+  // The files as read are the ones not to reload for again, whatever the outcome.
+  seen_ = before;
+  pending_ = std::move(before);
+  FilterLoad load;
+  try {
+    load = loader_.load(in_force_);
+  } catch (const std::exception& error) {
+    spdlog::error("filter: reload ({}) failed: {}; the previous filter stays in force", why,
+                  error.what());
+    ++stats_.failed_reloads;
+    return false;
+  }
   log_load(load, why);
   if (!load.snapshot) {
     ++stats_.failed_reloads;
     return false;
   }
+  in_force_.clear();
+  for (const ListLoad& list : load.lists) in_force_.push_back(list.read);
+  stats_.lists = load.lists;
+  stats_.last_duration_ns = load.duration_ns;
   stats_.rules = load.snapshot->trie().rules();
   stats_.memory_bytes = load.snapshot->memory_bytes();
   published_.publish(std::move(load.snapshot));  // returns after the old one is freed
@@ -103,7 +112,7 @@ void FilterReloader::log_load(const FilterLoad& load, const char* why) const {
   }
   if (!load.snapshot) {
     spdlog::error(
-        "filter: reload ({}) abandoned after {:.1f} ms: a list could not be read; "
+        "filter: reload ({}) abandoned after {:.1f} ms: a list in force could not be read; "
         "the previous filter stays in force",
         why, ms);
     return;

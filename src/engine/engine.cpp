@@ -129,8 +129,9 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < admitted; ++i) {
     Admitted& query = admitted_[i];
-    // Lists and local records are names in class IN; CHAOS and friends pass.
-    if (query.key.qclass != dns::rrclass::IN) {
+    // Lists and local records are names in class IN (ANY includes it); CHAOS and
+    // friends pass.
+    if (query.key.qclass != dns::rrclass::IN && query.key.qclass != dns::rrclass::ANY) {
       if (kept != i) admitted_[kept] = query;
       ++kept;
       continue;

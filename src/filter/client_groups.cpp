@@ -96,11 +96,16 @@ ListMask ClientGroups::lists_for(const net::Endpoint& client) const {
 }
 
 std::size_t ClientGroups::memory_bytes() const {
-  // tbl24 of 2^24 four-byte entries plus the tbl8 groups we asked for; LPM6 is
-  // sized by its tbl8 groups of 256 four-byte entries.
+  return table_bytes(v4_rules_, v6_rules_);
+}
+
+std::size_t ClientGroups::table_bytes(std::size_t v4_prefixes, std::size_t v6_prefixes) {
+  // Both tables have a tbl24 of 2^24 four-byte entries, plus the tbl8 groups of
+  // 256 four-byte entries we ask for (the rule tables are small beside them).
+  constexpr std::size_t kTbl24 = (std::size_t{1} << 24) * 4, kTbl8 = 256 * 4;
   std::size_t bytes = 0;
-  if (v4_ != nullptr) bytes += (std::size_t{1} << 24) * 4 + (v4_rules_ + 1) * 256 * 4;
-  if (v6_ != nullptr) bytes += (v6_rules_ * 14 + 256) * 256 * 4;
+  if (v4_prefixes != 0) bytes += kTbl24 + (v4_prefixes + 1) * kTbl8;
+  if (v6_prefixes != 0) bytes += kTbl24 + (v6_prefixes * 14 + 256) * kTbl8;
   return bytes;
 }
 

@@ -15,11 +15,10 @@ namespace heimdall::filter {
 // name's bytes are, and the rules it carries. An empty slot has name_length 0.
 struct DomainTrie::Slot {
   std::uint32_t name_offset;
-  std::uint16_t fingerprint;
   std::uint8_t name_length;
   std::uint8_t flags;
-  std::uint16_t block_set;  // index into sets_
-  std::uint16_t allow_set;
+  std::uint16_t fingerprint;
+  std::uint32_t sets;  // index into sets_
   std::uint16_t data;  // kLocal or kAnswer
   std::uint16_t zone;  // kZone
 };
@@ -154,16 +153,16 @@ Decision DomainTrie::lookup(const dns::NameKey& name, ListMask lists) const {
     // At the query's own name the exact rules apply; above it, the below rules.
     const std::uint8_t applies = i == 0 ? (kBlockExact | kAllowExact) : (kBlockBelow | kAllowBelow);
     const std::uint8_t matched = slot->flags & applies;
+    if (matched == 0) continue;
+    const ListSet& set = sets_[slot->sets];
     if (matched & kAllowAny) {
-      const ListSet& set = sets_[slot->allow_set];
-      const ListMask allowing = (i == 0 ? set.exact : set.below) & lists;
+      const ListMask allowing = (i == 0 ? set.allow_exact : set.allow_below) & lists;
       if (allowing != 0) {
         allow = {Decision::Verdict::Allow, static_cast<std::uint16_t>(std::countr_zero(allowing))};
       }
     }
     if (matched & kBlockAny) {
-      const ListSet& set = sets_[slot->block_set];
-      const ListMask blocking = (i == 0 ? set.exact : set.below) & lists;
+      const ListMask blocking = (i == 0 ? set.block_exact : set.block_below) & lists;
       if (blocking != 0) {
         const auto list = static_cast<std::uint16_t>(std::countr_zero(blocking));
         const bool answers = list == set.answer && (slot->flags & kAnswer);
@@ -222,16 +221,17 @@ class TrieBuilder::SetTable {
     for (auto& scopes : single_) scopes.fill(0);
   }
 
-  // The set `set` grown by `list`'s rule, which covers the name itself and/or
-  // the names below it.
-  std::uint16_t with(std::uint16_t set, unsigned list, bool exact, bool below, bool answers) {
+  // The set `set` grown by `list`'s rule (its block and allow flags).
+  std::uint32_t with(std::uint32_t set, unsigned list, std::uint8_t flags, bool answers) {
     DomainTrie::ListSet grown = sets_[set];
     const ListMask bit = ListMask{1} << list;
-    if (exact) grown.exact |= bit;
-    if (below) grown.below |= bit;
+    if (flags & kBlockExact) grown.block_exact |= bit;
+    if (flags & kBlockBelow) grown.block_below |= bit;
+    if (flags & kAllowExact) grown.allow_exact |= bit;
+    if (flags & kAllowBelow) grown.allow_below |= bit;
     if (answers && grown.answer == 0xff) grown.answer = static_cast<std::uint8_t>(list);
     if (set == 0 && !answers) {
-      std::uint16_t& common = single_[list][(exact ? 1 : 0) | (below ? 2 : 0)];
+      std::uint32_t& common = single_[list][flags & (kBlockAny | kAllowAny)];
       if (common == 0) common = add(grown);
       return common;
     }
@@ -244,21 +244,25 @@ class TrieBuilder::SetTable {
     std::size_t operator()(const DomainTrie::ListSet& set) const { return key(set); }
   };
   static std::uint64_t key(const DomainTrie::ListSet& set) {
-    return (set.exact * 0x9e3779b97f4a7c15ULL) ^ (set.below * 0xc2b2ae3d27d4eb4fULL) ^ set.answer;
+    std::uint64_t hash = set.answer;
+    for (const ListMask mask : {set.block_exact, set.block_below, set.allow_exact, set.allow_below}) {
+      hash = (hash ^ mask) * 0x9e3779b97f4a7c15ULL;
+      hash ^= hash >> 29;
+    }
+    return hash;
   }
-  std::uint16_t add(const DomainTrie::ListSet& set) {
-    // Each list set is a subset of 64 lists with at most one answering list; far
-    // fewer than 65535 occur in practice, and the few beyond that share set 0xfffe.
-    if (sets_.size() >= kNoIndex) return static_cast<std::uint16_t>(sets_.size() - 1);
-    const auto index = static_cast<std::uint16_t>(sets_.size());
+  // At most one set per node, and nodes fit in 32 bits.
+  std::uint32_t add(const DomainTrie::ListSet& set) {
+    const auto index = static_cast<std::uint32_t>(sets_.size());
     sets_.push_back(set);
     index_.emplace(set, index);
     return index;
   }
 
   std::vector<DomainTrie::ListSet>& sets_;
-  std::array<std::array<std::uint16_t, 4>, kMaxLists> single_;  // by list and scope
-  std::unordered_map<DomainTrie::ListSet, std::uint16_t, Hash> index_;
+  // The set of one list's rule on a node with no other: by list and rule flags.
+  std::array<std::array<std::uint32_t, 16>, kMaxLists> single_;
+  std::unordered_map<DomainTrie::ListSet, std::uint32_t, Hash> index_;
 };
 
 // A name given more than once: its sets grow; data stays with the first kind that
@@ -276,15 +280,8 @@ void TrieBuilder::merge(DomainTrie::Slot& slot, const PendingRule& rule, SetTabl
     return;
   }
   if ((flags & kAnswer) && (slot.flags & (kLocal | kAnswer))) flags &= ~kAnswer;
-  if (flags & kBlockAny) {
-    slot.block_set = sets.with(slot.block_set, rule.list, flags & kBlockExact, flags & kBlockBelow,
-                               flags & kAnswer);
-    if (flags & kAnswer) slot.data = rule.data;
-  }
-  if (flags & kAllowAny) {
-    slot.allow_set =
-        sets.with(slot.allow_set, rule.list, flags & kAllowExact, flags & kAllowBelow, false);
-  }
+  slot.sets = sets.with(slot.sets, rule.list, flags, flags & kAnswer);
+  if (flags & kAnswer) slot.data = rule.data;
   slot.flags |= flags;
 }
 
@@ -317,14 +314,13 @@ DomainTrie TrieBuilder::build(std::uint64_t seed) const {
       slot = &slots[index];
       if (slot->name_length == 0) {
         std::memcpy(trie.names_.data() + names_used, name, rule.name_length);
-        *slot = {static_cast<std::uint32_t>(names_used),
-                 fingerprint,
-                 rule.name_length,
-                 0,
-                 0,
-                 0,
-                 kNoIndex,
-                 kNoIndex};
+        *slot = {.name_offset = static_cast<std::uint32_t>(names_used),
+                 .name_length = rule.name_length,
+                 .flags = 0,
+                 .fingerprint = fingerprint,
+                 .sets = 0,
+                 .data = kNoIndex,
+                 .zone = kNoIndex};
         names_used += rule.name_length;
         ++trie.nodes_;
         break;

@@ -39,6 +39,7 @@ std::size_t to_text(const dns::NameKey& name, char (&out)[kMaxText]) {
 template <typename Rule>
 struct Scan {
   const Rule* rules;
+  ListMask lists = kAllLists;
   bool allow = false;
   bool block = false;
   std::uint16_t list = 0;
@@ -49,6 +50,7 @@ int on_match(unsigned id, unsigned long long /*from*/, unsigned long long /*to*/
              unsigned /*flags*/, void* context) {
   auto& scan = *static_cast<Scan<Rule>*>(context);
   const Rule& rule = scan.rules[id];
+  if (!(scan.lists & (ListMask{1} << rule.list))) return 0;  // not the client's list
   if (rule.action == Action::Allow) {
     scan.allow = true;
     scan.list = rule.list;
@@ -77,7 +79,8 @@ RegexSet::RegexSet(RegexSet&& other) noexcept
     : database_(std::exchange(other.database_, nullptr)),
       scratch_(std::exchange(other.scratch_, {})),
       rules_(std::exchange(other.rules_, {})),
-      memory_bytes_(std::exchange(other.memory_bytes_, 0)) {}
+      memory_bytes_(std::exchange(other.memory_bytes_, 0)),
+      has_allow_(std::exchange(other.has_allow_, false)) {}
 
 RegexSet& RegexSet::operator=(RegexSet&& other) noexcept {
   if (this != &other) {
@@ -86,6 +89,7 @@ RegexSet& RegexSet::operator=(RegexSet&& other) noexcept {
     scratch_ = std::exchange(other.scratch_, {});
     rules_ = std::exchange(other.rules_, {});
     memory_bytes_ = std::exchange(other.memory_bytes_, 0);
+    has_allow_ = std::exchange(other.has_allow_, false);
   }
   return *this;
 }
@@ -97,9 +101,10 @@ void RegexSet::release() noexcept {
   database_ = nullptr;
   rules_.clear();
   memory_bytes_ = 0;
+  has_allow_ = false;
 }
 
-Decision RegexSet::match(const dns::NameKey& name, unsigned worker) const {
+Decision RegexSet::match(const dns::NameKey& name, unsigned worker, ListMask lists) const {
   Decision decision;
   if (database_ == nullptr || worker >= scratch_.size()) return decision;
   char text[kMaxText];
@@ -107,7 +112,7 @@ Decision RegexSet::match(const dns::NameKey& name, unsigned worker) const {
   // The root has no text to match, and Hyperscan never reports an empty match
   // (every rule was compiled without HS_FLAG_ALLOWEMPTY).
   if (length == 0 || length == kBadName) return decision;
-  Scan<Rule> scan{.rules = rules_.data()};
+  Scan<Rule> scan{.rules = rules_.data(), .lists = lists};
   const hs_error_t status = hs_scan(database_, text, static_cast<unsigned>(length), 0,
                                     scratch_[worker], on_match<Rule>, &scan);
   if (status != HS_SUCCESS && status != HS_SCAN_TERMINATED) return decision;
@@ -124,6 +129,10 @@ Decision RegexSet::match(const dns::NameKey& name, unsigned worker) const {
 
 bool RegexSetBuilder::add(std::string_view pattern, Action action, std::uint16_t list,
                           std::string* error) {
+  if (list >= kMaxLists) {
+    if (error != nullptr) *error = "list " + std::to_string(list) + " is out of range";
+    return false;
+  }
   // Hyperscan takes C strings: a NUL inside would silently cut the pattern short.
   if (pattern.find('\0') != std::string_view::npos) {
     if (error != nullptr) *error = "pattern contains a NUL byte";
@@ -180,6 +189,7 @@ RegexSet RegexSetBuilder::build(unsigned workers) const {
   }
   set.database_ = database;
   set.rules_ = rules_;
+  for (const auto& rule : rules_) set.has_allow_ |= rule.action == Action::Allow;
 
   set.scratch_.reserve(workers);  // before any scratch exists, so push_back cannot throw
   hs_scratch_t* prototype = nullptr;

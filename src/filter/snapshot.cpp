@@ -6,9 +6,19 @@ Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name,
                           unsigned worker) const {
   const ListMask lists = parts_.groups.lists_for(client);
   Decision decision = parts_.trie.lookup(name, lists);
-  if (decision.verdict != Decision::Verdict::None || parts_.regexes.size() == 0) return decision;
-  Decision by_regex = parts_.regexes.match(name, worker);
-  if (by_regex.verdict == Decision::Verdict::None || !(lists & (ListMask{1} << by_regex.list))) {
+  const RegexSet& regexes = parts_.regexes;
+  // The regexes decide a name the trie has no verdict on; an allow regex also
+  // beats a block in the trie (DESIGN.md §8.13), so blocked names are scanned
+  // when the set has allow rules.
+  const bool consult =
+      decision.verdict == Decision::Verdict::None
+          ? regexes.size() != 0
+          : decision.verdict == Decision::Verdict::Block && regexes.has_allow_rules();
+  if (!consult) return decision;
+  Decision by_regex = regexes.match(name, worker, lists);
+  if (by_regex.verdict == Decision::Verdict::None ||
+      (decision.verdict == Decision::Verdict::Block &&
+       by_regex.verdict != Decision::Verdict::Allow)) {
     return decision;
   }
   by_regex.zone = decision.zone;

@@ -344,7 +344,17 @@ TEST(ConfigErrors, FilterValuesAreChecked) {
   expect_error(base + "filter:\n  lists:\n    - {name: a, source: a}\n    - {name: a, source: b}\n",
                5, "filter.lists[1]", "list name given twice: a");
   expect_error(base + "filter:\n  lists:\n    - {name: z, source: z, format: rpz, match: exact}\n",
-               4, "filter.lists[0]", "no 'action' or 'match'");
+               4, "filter.lists[0]", "no 'action', 'match' or 'response'");
+  expect_error(
+      base + "filter:\n  lists:\n    - {name: z, source: z, format: rpz, response: nodata}\n", 4,
+      "filter.lists[0]", "no 'action', 'match' or 'response'");
+  expect_error(base +
+                   "filter:\n  lists: [{name: a, source: a}]\n  groups:\n"
+                   "    - {name: g, clients: [10.0.0.0/8], lists: [a]}\n"
+                   "    - {name: h, clients: [10.1.2.3/8], lists: []}\n",
+               6, "filter.groups[1].clients[0]", "already in group 'g'");
+  expect_error(base + "local_records:\n  - \"a.lan. CNAME b.lan.\"\n  - \"A.LAN. A 192.0.2.1\"\n",
+               4, "local_records[1]", "CNAME");
   std::string many = base + "filter:\n  lists:\n";
   for (int i = 0; i < 17; ++i) {
     many += "    - {name: r" + std::to_string(i) + ", source: r, format: rpz}\n";

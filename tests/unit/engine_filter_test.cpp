@@ -101,13 +101,18 @@ TEST_F(EngineFilterTest, LocalRecordsAreAnswered) {
   EXPECT_EQ(engine_->counters().local_answers.load(), 1u);
 }
 
-TEST_F(EngineFilterTest, OtherClassesAreNotFiltered) {
+TEST_F(EngineFilterTest, ClassAnyIsFilteredOtherClassesAreNot) {
   with_filter({});
   Bytes chaos = query(9, "ads.example.com", dns::rrtype::TXT);
   chaos[chaos.size() - 1] = 3;  // class CH
   ask(chaos, client(1, 5000));
   EXPECT_EQ(sink_.sent.size(), 1u);
   EXPECT_TRUE(sink_.replies.empty());
+  Bytes any = query(10, "ads.example.com", dns::rrtype::A);
+  any[any.size() - 1] = 255;  // class ANY
+  ask(any, client(1, 5000));
+  EXPECT_EQ(sink_.sent.size(), 1u) << "not forwarded";
+  EXPECT_EQ(sink_.replies.size(), 1u);
 }
 
 TEST_F(EngineFilterTest, AClientGroupWithoutListsIsNotFiltered) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <string>
+#include <vector>
 
 #include "heimdall/filter/domain_trie.hpp"
 #include "wire_builder.hpp"
@@ -117,6 +119,38 @@ TEST(DomainTrie, OnlyTheListsGivenToALookupMatch) {
   EXPECT_EQ(lookup("good.ads.example.com", one | two).verdict, Verdict::Allow);
   EXPECT_EQ(lookup("x.ads.example.com", 0).verdict, Verdict::None);
   EXPECT_FALSE(builder.add_text("too.high", Action::Block, Scope::Exact, kMaxLists));
+}
+
+TEST(DomainTrie, ManyDistinctCombinationsOfListsStayApart) {
+  // More distinct (list set, scope) combinations than a 16-bit index holds.
+  TrieBuilder builder;
+  std::vector<ListMask> expected;
+  std::uint64_t state = 12345;
+  for (int i = 0; i < 70000; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const ListMask lists = (state >> 20) & 0x1ffff;  // a random subset of 17 lists
+    expected.push_back(lists);
+    const std::string name = "n" + std::to_string(i) + ".test";
+    for (unsigned list = 0; list < 17; ++list) {
+      if (lists & (ListMask{1} << list)) {
+        builder.add_text(name.c_str(), Action::Block, Scope::Exact, static_cast<std::uint16_t>(list));
+      }
+    }
+  }
+  const DomainTrie trie = builder.build(3);
+  for (int i = 0; i < 70000; ++i) {
+    const dns::NameKey key = testing::folded_key("n" + std::to_string(i) + ".test");
+    for (const ListMask client : {ListMask{0x1ffff}, ListMask{0x10000}, ListMask{0x00f0f}}) {
+      const Decision decision = trie.lookup(key, client);
+      const ListMask matching = expected[i] & client;
+      if (matching == 0) {
+        ASSERT_EQ(decision.verdict, Verdict::None) << i;
+      } else {
+        ASSERT_EQ(decision.verdict, Verdict::Block) << i;
+        ASSERT_EQ(decision.list, std::countr_zero(matching)) << i;
+      }
+    }
+  }
 }
 
 TEST(DomainTrie, LocalRecordsWinOverEveryRuleAtTheirExactName) {

@@ -33,8 +33,8 @@ struct ListLoad {
 };
 
 struct FilterLoad {
-  // Null when a list file could not be read and `keep_previous` was asked: the
-  // snapshot in force stays, every list as it was.
+  // Null when a list that is in force could not be read: the snapshot in force
+  // stays, every list as it was.
   std::unique_ptr<filter::Snapshot> snapshot;
   std::vector<ListLoad> lists;
   std::size_t local_records = 0;
@@ -52,11 +52,13 @@ class FilterLoader {
   // `workers`: how many regex scratch spaces a snapshot carries.
   FilterLoader(const Config& config, unsigned workers);
 
-  // Reads and builds. With `keep_previous`, a list file that cannot be read stops
-  // the build (the caller keeps its snapshot: that list's previous version stays in
-  // force); without, the list is left out and its error reported. A URL that fails
-  // uses its last good copy either way.
-  FilterLoad load(bool keep_previous) const;
+  // Reads and builds. A list that cannot be read (a URL falls back to its last
+  // good copy first) stops the build when `in_force[list]` says the snapshot in
+  // force has it, so its previous version stays in force; otherwise it is left
+  // out and its error reported. An empty `in_force`: nothing is in force yet.
+  // Throws when the build itself fails (a regex set Hyperscan cannot compile as a
+  // whole, no EAL memory for the client groups).
+  FilterLoad load(const std::vector<bool>& in_force) const;
 
   // The local list files, for change watching.
   const std::vector<std::string>& files() const { return files_; }

@@ -26,7 +26,7 @@ struct FilterStats {
   std::int64_t last_reload_unix_s = 0;
   std::size_t rules = 0;  // trie rules of the snapshot in force
   std::size_t memory_bytes = 0;
-  std::vector<ListLoad> lists;  // as of the latest attempt
+  std::vector<ListLoad> lists;  // what the snapshot in force was built from
 };
 
 class FilterReloader {
@@ -39,7 +39,8 @@ class FilterReloader {
   const rcu::Published<filter::Snapshot>& published() const { return published_; }
 
   // Builds and publishes a new snapshot; `why` names the trigger in the log.
-  // Returns false when the previous snapshot stays in force.
+  // Returns false when the previous snapshot (if any) stays in force: a list in
+  // force could not be read, or the build failed.
   bool reload(const char* why);
 
   // About once a second, from the control thread: reloads when a list file has
@@ -65,6 +66,7 @@ class FilterReloader {
   unsigned refresh_interval_s_;
   bool watch_files_;
   rcu::Published<filter::Snapshot> published_;
+  std::vector<bool> in_force_;      // by list: read into the snapshot in force
   std::vector<FileState> seen_;     // as of the last reload
   std::vector<FileState> pending_;  // as of the last tick, while a change settles
   std::chrono::steady_clock::time_point next_refresh_;

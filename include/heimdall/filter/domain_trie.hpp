@@ -14,10 +14,10 @@
 // below it. An allow rule that matches wins
 // over every block rule that matches, at any depth (adblock `@@||name^`).
 // Every rule belongs to a list (a policy, 0..63). A lookup names the lists that
-// apply to the client (its group's), and only their rules match; among several
-// lists with a rule at one node, the lowest-numbered decides. A node stores the set
-// of its lists as an index into a table of distinct sets, so the sets cost nothing
-// per rule.
+// apply to the client (its group's), and only their rules match. The deepest
+// matching block rule decides; among several lists with a rule at that name, the
+// lowest-numbered. A node stores which lists have which rules at it as a 32-bit
+// index into a table of the distinct combinations, so they cost nothing per rule.
 // The same nodes carry what else the filter decides by name: the operator's local
 // records (exact name; they win over every rule), block rules with an answer of
 // their own (RPZ local data), and conditional-forwarding zones (name and below;
@@ -94,12 +94,14 @@ class DomainTrie {
   friend class TrieBuilder;
 
   struct Slot;  // 16 bytes: name offset and length, fingerprint, rule flags, sets, data, zone
-  // The lists with a block (or allow) rule at a node, for the name itself and
-  // for the names below it; `answer` is the list whose rule answers with the
-  // node's data (0xff: none).
+  // The lists with block and allow rules at a node, for the name itself (exact)
+  // and for the names below it; `answer` is the list whose block rule answers
+  // with the node's data (0xff: none).
   struct ListSet {
-    ListMask exact = 0;
-    ListMask below = 0;
+    ListMask block_exact = 0;
+    ListMask block_below = 0;
+    ListMask allow_exact = 0;
+    ListMask allow_below = 0;
     std::uint8_t answer = 0xff;
     bool operator==(const ListSet&) const = default;
   };

@@ -40,11 +40,13 @@ class RegexSet {
   // An allow rule that matches wins over a block rule that matches (like the trie).
   // Decision::list is the deciding rule's list: for block, the lowest list among the
   // block rules that match; for allow, the first allow rule Hyperscan reports (the
-  // scan stops there). `worker` (< workers()) selects that worker's scratch. No
-  // allocation; a Hyperscan error or a worker out of range gives no decision.
-  Decision match(const dns::NameKey& name, unsigned worker) const;
+  // scan stops there). Only rules of `lists` (the client's) count. `worker`
+  // (< workers()) selects that worker's scratch. No allocation; a Hyperscan error
+  // or a worker out of range gives no decision.
+  Decision match(const dns::NameKey& name, unsigned worker, ListMask lists = kAllLists) const;
 
   std::size_t size() const { return rules_.size(); }  // rules
+  bool has_allow_rules() const { return has_allow_; }
   unsigned workers() const { return static_cast<unsigned>(scratch_.size()); }
   std::size_t memory_bytes() const { return memory_bytes_; }  // database + every scratch
 
@@ -62,6 +64,7 @@ class RegexSet {
   std::vector<hs_scratch*> scratch_;  // one per worker; index = worker
   std::vector<Rule> rules_;           // index = Hyperscan expression id
   std::size_t memory_bytes_ = 0;
+  bool has_allow_ = false;
 };
 
 // Collects regex rules and builds a RegexSet. Control-thread code: it allocates.

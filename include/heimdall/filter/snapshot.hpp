@@ -43,9 +43,10 @@ class Snapshot {
  public:
   explicit Snapshot(SnapshotParts parts) : parts_(std::move(parts)) {}
 
-  // The trie decides with the lists of the client's group; the regex rules are
-  // consulted only when it has no verdict (DESIGN.md §8.13) and only count when
-  // their list is one of the client's. The zone always comes from the trie.
+  // The trie decides with the lists of the client's group; the regex rules (of
+  // those lists too) are consulted when it has no verdict (DESIGN.md §8.13), and
+  // an allow regex also overrides a block in the trie. The zone always comes
+  // from the trie.
   // No allocation; `worker` names the caller's regex scratch.
   Decision decide(const net::Endpoint& client, const dns::NameKey& name, unsigned worker) const;
 
