@@ -48,12 +48,23 @@ std::uint8_t flags_of(Action action, Scope scope) {
 }
 
 // Extends the hash of a label path by one label (its length byte and bytes),
+// eight bytes per multiply (a byte at a time was most of a cached lookup's cost),
 // ending in a full avalanche so that table index and fingerprint are independent.
+// Never reads past the label.
 std::uint64_t mix_label(std::uint64_t hash, const std::uint8_t* label) {
-  const std::uint8_t length = label[0];
-  for (std::uint8_t i = 0; i <= length; ++i) {
-    hash ^= label[i];
-    hash *= 0x100000001b3ULL;
+  const std::size_t size = std::size_t{label[0]} + 1;
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, label + i, 8);
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+    hash ^= hash >> 32;
+  }
+  if (i < size) {
+    std::uint64_t word = 0;
+    for (std::size_t shift = 0; i < size; ++i, shift += 8) word |= std::uint64_t{label[i]} << shift;
+    hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+    hash ^= hash >> 32;
   }
   hash ^= hash >> 33;
   hash *= 0xff51afd7ed558ccdULL;
