@@ -426,6 +426,14 @@ LocalData LocalDataBuilder::build() const {
     }
     data.owners_.push_back(owner);
   }
+  for (std::size_t i = 0; i < owners_.size(); ++i) {
+    LocalData::Owner& owner = data.owners_[i];
+    if (!owner.cname) continue;
+    const LocalData::Record& cname = data.records_[owner.first];
+    const auto target =
+        index_.find(folded({data.rdata_.data() + cname.rdata_offset, cname.rdata_length}));
+    if (target != index_.end()) owner.cname_target = target->second;
+  }
   return data;
 }
 
@@ -439,54 +447,78 @@ std::size_t LocalData::answer(const dns::ClientView& client, std::uint16_t qtype
                               std::span<std::uint8_t> out) const {
   if (data >= owners_.size()) return 0;
   out = out.first(std::min<std::size_t>(out.size(), client.reply_limit));
-  const Owner& owner = owners_[data];
-  std::size_t first = owner.first, last = owner.first + owner.count;
-  if (!owner.cname && qtype != dns::rrtype::ANY) {
+  Segment segments[kMaxChain + 1];
+  std::size_t count = 0;
+  const Owner* owner = &owners_[data];
+  while (owner->cname) {
+    segments[count++] = {owner->first, std::size_t{owner->first} + owner->count};
+    const bool asked_for_it = qtype == dns::rrtype::CNAME || qtype == dns::rrtype::ANY;
+    if (asked_for_it || owner->cname_target == kNoIndex || count == kMaxChain) {
+      return write_answer(client, segments, count, our_udp_size, out);
+    }
+    owner = &owners_[owner->cname_target];
+  }
+  std::size_t first = owner->first, last = owner->first + owner->count;
+  if (qtype != dns::rrtype::ANY) {
     while (first < last && records_[first].type != qtype) ++first;
     std::size_t end = first;
     while (end < last && records_[end].type == qtype) ++end;
     last = end;
   }
-  if (first == last) {
-    const BlockResponse nodata{.mode = BlockMode::NoData, .ttl = owner.negative_ttl};
+  if (first != last) {
+    segments[count++] = {first, last};
+  } else if (count == 0) {
+    const BlockResponse nodata{.mode = BlockMode::NoData, .ttl = owner->negative_ttl};
     const std::size_t written = build_block_answer(client, qtype, nodata, our_udp_size, out);
     if (written != 0) return written;
   }
-  return write_answer(client, first, last, our_udp_size, out);
+  return write_answer(client, segments, count, our_udp_size, out);
 }
 
-// Records [first, last) as whole RRsets while they fit; an empty range is only
-// asked for when not even the NODATA answer fitted, so it is truncated by definition.
-std::size_t LocalData::write_answer(const dns::ClientView& client, std::size_t first,
-                                    std::size_t last, std::uint16_t our_udp_size,
+// The segments' records as whole RRsets while they fit, each segment owned by the
+// previous one's CNAME target (the first by the question's name). No segment is
+// only asked for when not even the NODATA answer fitted, so it is truncated by
+// definition.
+std::size_t LocalData::write_answer(const dns::ClientView& client, const Segment* segments,
+                                    std::size_t segment_count, std::uint16_t our_udp_size,
                                     std::span<std::uint8_t> out) const {
   const std::size_t opt_size = client.edns ? dns::kOptRecordSize : 0;
   std::size_t position = dns::kHeaderSize + client.question.size();
   if (position + opt_size > out.size()) return 0;
   std::memcpy(out.data() + dns::kHeaderSize, client.question.data(), client.question.size());
   const std::size_t room = out.size() - opt_size;
-  bool truncated = first == last;
+  bool truncated = segment_count == 0;
   std::uint16_t count = 0;
-  for (std::size_t set = first; set < last && !truncated;) {
-    std::size_t end = set, size = 0;
-    for (; end < last && records_[end].type == records_[set].type; ++end) {
-      size += kFixedRecordSize + records_[end].rdata_length;
+  std::uint16_t owner_pointer = kPointerToQuestion;
+  for (std::size_t segment = 0; segment < segment_count && !truncated; ++segment) {
+    const std::size_t last = segments[segment].last;
+    std::uint16_t next_owner = owner_pointer;
+    for (std::size_t set = segments[segment].first; set < last && !truncated;) {
+      std::size_t end = set, size = 0;
+      for (; end < last && records_[end].type == records_[set].type; ++end) {
+        size += kFixedRecordSize + records_[end].rdata_length;
+      }
+      if (size > room - position) {
+        truncated = true;
+        break;
+      }
+      for (; set < end; ++set, ++count) {
+        const Record& record = records_[set];
+        std::uint8_t* p = out.data() + position;
+        dns::store_u16(p, owner_pointer);
+        dns::store_u16(p + 2, record.type);
+        dns::store_u16(p + 4, dns::rrclass::IN);
+        dns::store_u32(p + 6, record.ttl);
+        dns::store_u16(p + 10, record.rdata_length);
+        std::memcpy(p + kFixedRecordSize, rdata_.data() + record.rdata_offset, record.rdata_length);
+        // The next name in the chain is this CNAME's target, written right here.
+        if (record.type == dns::rrtype::CNAME) {
+          next_owner = static_cast<std::uint16_t>(0xc000 | (position + kFixedRecordSize));
+        }
+        position += kFixedRecordSize + record.rdata_length;
+      }
     }
-    if (size > room - position) {
-      truncated = true;
-      break;
-    }
-    for (; set < end; ++set, ++count) {
-      const Record& record = records_[set];
-      std::uint8_t* p = out.data() + position;
-      dns::store_u16(p, kPointerToQuestion);
-      dns::store_u16(p + 2, record.type);
-      dns::store_u16(p + 4, dns::rrclass::IN);
-      dns::store_u32(p + 6, record.ttl);
-      dns::store_u16(p + 10, record.rdata_length);
-      std::memcpy(p + kFixedRecordSize, rdata_.data() + record.rdata_offset, record.rdata_length);
-      position += kFixedRecordSize + record.rdata_length;
-    }
+    owner_pointer = next_owner;
   }
   dns::Header header;
   header.id = client.id;

@@ -190,8 +190,9 @@ local_records:
         mx = self.server.dig("router.lan", "MX")
         self.assertEqual(self.status(mx), "NOERROR")
         self.assertIn("ANSWER: 0", mx)
-        self.assertIn(("alias.lan.", "CNAME", "router.lan."),
-                      dig_answers(self.server.dig("alias.lan", "A")))
+        alias = dig_answers(self.server.dig("alias.lan", "A"))
+        self.assertIn(("alias.lan.", "CNAME", "router.lan."), alias)
+        self.assertIn(("router.lan.", "A", "192.168.1.1"), alias, "a local target is followed")
 
     def test_a_client_group_without_lists_is_not_filtered(self):
         blocked = self.server.dig("ads.example.test")

@@ -241,13 +241,34 @@ TEST_F(LocalDataAnswer, AnotherTypeGetsNodataWithAnSoa) {
   EXPECT_EQ(dns::negative_ttl(r.wire, r.msg), 120u) << "the owner's smallest TTL";
 }
 
-TEST_F(LocalDataAnswer, ACnameAnswersEveryType) {
-  for (const std::uint16_t qtype : {dns::rrtype::A, dns::rrtype::AAAA, dns::rrtype::CNAME}) {
-    const Reply r = ask(data_, alias_, {.qname = "www.lan", .qtype = qtype});
-    ASSERT_EQ(r.records.size(), 1u) << qtype;
-    EXPECT_EQ(r.records[0].type, dns::rrtype::CNAME);
-    EXPECT_EQ(r.rdata(0), name_wire("router.lan")) << "not chased";
-  }
+TEST_F(LocalDataAnswer, ACnameIsFollowedToItsLocalTarget) {
+  const Reply a = ask(data_, alias_, {.qname = "WWW.lan", .qtype = dns::rrtype::A});
+  ASSERT_EQ(a.records.size(), 3u);
+  EXPECT_EQ(a.records[0].type, dns::rrtype::CNAME);
+  EXPECT_EQ(a.owner(0), "www.lan.");
+  EXPECT_EQ(a.rdata(0), name_wire("router.lan"));
+  EXPECT_EQ(a.records[1].type, dns::rrtype::A);
+  EXPECT_EQ(a.owner(1), "router.lan.") << "owned by the CNAME's target";
+  EXPECT_EQ(a.rdata(2), (Bytes{192, 168, 1, 2}));
+  // A type the target lacks: the CNAME alone (NOERROR), as an authority answers.
+  const Reply aaaa = ask(data_, alias_, {.qname = "www.lan", .qtype = dns::rrtype::AAAA});
+  ASSERT_EQ(aaaa.records.size(), 1u);
+  EXPECT_EQ(aaaa.records[0].type, dns::rrtype::CNAME);
+  const Reply cname = ask(data_, alias_, {.qname = "www.lan", .qtype = dns::rrtype::CNAME});
+  ASSERT_EQ(cname.records.size(), 1u) << "asked for the CNAME itself";
+}
+
+TEST(LocalDataChains, ExternalTargetsAndLoopsEndTheChain) {
+  LocalDataBuilder builder;
+  const std::uint16_t outside = builder.add(parsed("out.lan. CNAME www.example.com."));
+  const std::uint16_t loop = builder.add(parsed("a.lan. CNAME b.lan."));
+  builder.add(parsed("b.lan. CNAME a.lan."));
+  const LocalData data = builder.build();
+  const Reply external = ask(data, outside, {.qname = "out.lan"});
+  ASSERT_EQ(external.records.size(), 1u) << "left to the client's resolver";
+  const Reply looped = ask(data, loop, {.qname = "a.lan"});
+  EXPECT_EQ(looped.records.size(), 8u) << "at most 8 CNAMEs";
+  EXPECT_EQ(looped.msg.header.rcode(), 0);
 }
 
 TEST_F(LocalDataAnswer, AnyGetsEveryRecord) {

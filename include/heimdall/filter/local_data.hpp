@@ -67,14 +67,17 @@ class LocalData {
 
   // The reply to `client` for its question of type `qtype`, from the records of
   // the owner `data` (an index LocalDataBuilder::add returned):
-  // - an owner holding a CNAME answers the CNAME whatever the type; its target is
-  //   not chased, the client's resolver follows it;
+  // - an owner holding a CNAME answers the CNAME whatever the type, followed by
+  //   its target's answer when the target is local data too (up to 8 CNAMEs, as an
+  //   authority does for its own names, RFC 1034 §4.3.2: stub resolvers do not
+  //   ask again); a target elsewhere is left to the client's resolver;
   // - ANY gets every record of the owner (the operator's own data: nothing to hide,
   //   and RFC 8482's cost argument does not apply to a handful of local records);
   // - otherwise the records of type `qtype`, or NODATA with a synthesized SOA whose
   //   TTL and MINIMUM are the owner's smallest TTL, as block answers do.
-  // Every owner name is a pointer to the question, so data reached through an RPZ
-  // wildcard answers the query's own name. Class IN is assumed: the caller filters
+  // The first owner name is a pointer to the question, so data reached through an
+  // RPZ wildcard answers the query's own name; a chased target's records point to
+  // the CNAME's target name. Class IN is assumed: the caller filters
   // only IN queries. Header: RA set, AA not (we are not the zone's authority), RD
   // and CD copied. An OPT only when the query had one (DESIGN.md §8.9). The reply
   // fits min(out.size(), client.reply_limit): whole RRsets are dropped from the end
@@ -95,7 +98,13 @@ class LocalData {
     std::uint32_t count;
     std::uint32_t negative_ttl;
     bool cname;
+    std::uint16_t cname_target = kNoIndex;  // the owner its CNAME names, if local data
   };
+  struct Segment {  // records [first, last) owned by one name of a CNAME chain
+    std::size_t first;
+    std::size_t last;
+  };
+  static constexpr std::size_t kMaxChain = 8;
   struct Record {
     std::uint32_t rdata_offset;  // into rdata_
     std::uint32_t ttl;           // one per RRset (RFC 2181 §5.2): the smallest given
@@ -103,8 +112,9 @@ class LocalData {
     std::uint16_t rdata_length;
   };
 
-  std::size_t write_answer(const dns::ClientView& client, std::size_t first, std::size_t last,
-                           std::uint16_t our_udp_size, std::span<std::uint8_t> out) const;
+  std::size_t write_answer(const dns::ClientView& client, const Segment* segments,
+                           std::size_t count, std::uint16_t our_udp_size,
+                           std::span<std::uint8_t> out) const;
 
   std::vector<Owner> owners_;
   std::vector<Record> records_;
