@@ -6,6 +6,7 @@
 // its CPU set back so later threads are not squeezed onto one core); signals are
 // blocked before the workers start so that only the main thread receives them; on
 // SIGINT/SIGTERM the workers stop reading, answer what is in flight, and exit.
+#include <malloc.h>
 #include <rte_version.h>
 #include <signal.h>
 #include <spdlog/async.h>
@@ -325,6 +326,11 @@ int serve(const control::Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Filter reloads allocate and free tens of MiB at a time. A fixed threshold keeps
+  // every such block in its own mapping, given back to the kernel when freed;
+  // glibc's sliding threshold would move them to the heap, where a freed builder
+  // can stay resident and lift the next reload's peak.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   control::CommandLine command_line;
   try {
     command_line = control::parse_command_line(argc, argv);

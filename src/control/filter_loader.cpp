@@ -151,6 +151,8 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
       status.unsupported = report.unsupported;
       note_rejected(status, report.first_rejected, filter::RpzReport::kExamples);
     } else {
+      // Address space for the rules: a rule takes at most its line and a few bytes.
+      trie.reserve(2 * fetched.text.size());
       const filter::ListOptions options{.format = list.format,
                                         .action = list.action,
                                         .match = list.match,
@@ -203,7 +205,8 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
     }
   }
 
-  parts.trie = trie.build(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
+  parts.trie =
+      std::move(trie).build(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
   parts.regexes = regexes.build(workers_);
   parts.local = local.build();
   if (!config_.filter.groups.empty()) parts.groups = groups.build(filter::kAllLists);

@@ -23,8 +23,9 @@
 // their own (RPZ local data), and conditional-forwarding zones (name and below;
 // the deepest wins).
 //
-// Memory: 16 bytes per table slot (load factor 0.5) plus each distinct
-// name's wire bytes once, all in anonymous mmap'ed memory (DESIGN.md §8.6).
+// Memory: 16 bytes per table slot (load factor 0.5) plus each rule's wire name
+// and a 5-byte header, the builder's buffer taken over as it is, all in anonymous
+// mmap'ed memory (DESIGN.md §8.6).
 #pragma once
 
 #include <cstddef>
@@ -70,6 +71,9 @@ class MappedBytes {
 
   std::uint8_t* data() const { return data_; }
   std::size_t size() const { return size_; }
+  // Grows or shrinks the mapping, keeping its bytes (mremap: nothing is copied,
+  // and pages never written take no memory).
+  void resize(std::size_t size);
 
  private:
   std::uint8_t* data_ = nullptr;
@@ -136,26 +140,35 @@ class TrieBuilder {
   // `name` and everything below it are forwarded to `zone`'s upstreams.
   bool add_zone(std::span<const std::uint8_t> name, std::uint16_t zone);
 
-  std::size_t size() const { return rules_.size(); }
+  std::size_t size() const { return rules_; }
+  // Room for about `bytes` more of rules (a list's text is more than its rules
+  // take), reserved as address space: nothing is copied as the buffer grows.
+  void reserve(std::size_t bytes);
 
   // Builds an immutable trie; `seed` keys the hash (random per snapshot, so
-  // nobody can aim names at one probe chain).
-  DomainTrie build(std::uint64_t seed) const;
+  // nobody can aim names at one probe chain). The rvalue form hands the rules'
+  // buffer to the trie, which keeps its names in it: a reload holds the names
+  // once, not in a builder and a trie at the same time. The builder is empty
+  // afterwards. The const form copies the buffer.
+  DomainTrie build(std::uint64_t seed) &&;
+  DomainTrie build(std::uint64_t seed) const&;
 
  private:
-  struct PendingRule {
-    std::uint32_t name_offset;
-    std::uint8_t name_length;
-    std::uint8_t flags;
-    std::uint16_t list;  // or the zone, for a zone rule
-    std::uint16_t data;
-  };
+  // A rule in the buffer: its name's length, flags, list, data (or zone, two
+  // bytes), then the folded name.
+  static constexpr std::size_t kRecordHeader = 5;
+
   bool add_rule(std::span<const std::uint8_t> name, std::uint8_t flags, std::uint16_t list,
                 std::uint16_t data);
+  static DomainTrie build_from(MappedBytes records, std::size_t used, std::size_t rules,
+                               std::uint64_t seed);
   class SetTable;
-  static void merge(DomainTrie::Slot& slot, const PendingRule& rule, SetTable& sets);
-  std::vector<std::uint8_t> names_;
-  std::vector<PendingRule> rules_;
+  struct Rule;
+  static void merge(DomainTrie::Slot& slot, const Rule& rule, SetTable& sets);
+
+  MappedBytes records_;
+  std::size_t used_ = 0;  // bytes of records_ written
+  std::size_t rules_ = 0;
 };
 
 }  // namespace heimdall::filter
