@@ -24,7 +24,6 @@
 // Without a list it has nothing to measure and says so (exit 0): it runs from
 // `meson test --benchmark` only when those variables are set.
 #include <benchmark/benchmark.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -51,8 +50,8 @@ struct ListFile {
   std::string path;
   std::string label;  // the file's base name, for benchmark names
   std::string text;
-  std::vector<std::string> names;   // every rule's name, in order
-  std::vector<std::size_t> ends;    // text offset just past each rule's line
+  std::vector<std::string> names;  // every rule's name, in order
+  std::vector<std::size_t> ends;   // text offset just past each rule's line
 };
 
 std::string read_file(const std::string& path) {
@@ -202,28 +201,42 @@ const filter::DomainTrie& trie_of(const ListFile* list, std::size_t rules) {
 
 constexpr std::size_t kQueries = 65536;
 
+// `burst` names at a time, as the engine decides a burst: every name started,
+// then advanced, then finished (DomainTrie::Walk); 1 is the plain lookup().
 void BM_Lookup(benchmark::State& state, const ListFile* list, std::size_t rules,
-               const std::vector<std::string>* unblocked) {
+               const std::vector<std::string>* unblocked, std::size_t burst) {
   const filter::DomainTrie& trie = trie_of(list, rules);
   std::vector<dns::NameKey> queries;
   queries.reserve(kQueries);
   if (unblocked == nullptr) {
     std::mt19937_64 rng(rules);
-    for (std::size_t i = 0; i < kQueries; ++i) queries.push_back(key_of(list->names[rng() % rules]));
+    for (std::size_t i = 0; i < kQueries; ++i)
+      queries.push_back(key_of(list->names[rng() % rules]));
   } else {
     for (std::size_t i = 0; i < kQueries; ++i) {
       queries.push_back(key_of((*unblocked)[i % unblocked->size()]));
     }
   }
   std::size_t next = 0, blocked = 0;
+  std::vector<filter::DomainTrie::Walk> walks(burst);
   for (auto _ : state) {
-    blocked += trie.lookup(queries[next]).verdict == filter::Decision::Verdict::Block;
-    next = (next + 1) & (kQueries - 1);
+    if (burst == 1) {
+      blocked += trie.lookup(queries[next]).verdict == filter::Decision::Verdict::Block;
+    } else {
+      for (std::size_t i = 0; i < burst; ++i) trie.start(queries[next + i], walks[i]);
+      for (std::size_t i = 0; i < burst; ++i) trie.advance(queries[next + i], walks[i]);
+      for (std::size_t i = 0; i < burst; ++i) {
+        blocked += trie.finish(queries[next + i], walks[i], filter::kAllLists).verdict ==
+                   filter::Decision::Verdict::Block;
+      }
+    }
+    next = (next + burst) & (kQueries - 1);
   }
-  const std::size_t expected = unblocked == nullptr ? static_cast<std::size_t>(state.iterations()) : 0;
+  const std::size_t names = static_cast<std::size_t>(state.iterations()) * burst;
+  const std::size_t expected = unblocked == nullptr ? names : 0;
   if (blocked != expected) state.SkipWithError("a lookup got the wrong verdict");
   state.counters["rules"] = static_cast<double>(trie.rules());
-  state.SetItemsProcessed(state.iterations());
+  state.SetItemsProcessed(static_cast<std::int64_t>(names));
 }
 
 }  // namespace
@@ -299,11 +312,14 @@ int main(int argc, char** argv) {
     }
     sizes.push_back(list->names.size());
     for (const std::size_t size : sizes) {
-      const std::string name = "BM_Lookup/" + list->label + "/rules:" + std::to_string(size);
-      benchmark::RegisterBenchmark((name + "/blocked").c_str(), BM_Lookup, list.get(), size,
-                                   nullptr);
-      benchmark::RegisterBenchmark((name + "/unblocked").c_str(), BM_Lookup, list.get(), size,
-                                   &unblocked);
+      for (const std::size_t burst : {std::size_t{1}, std::size_t{32}}) {
+        const std::string name = "BM_Lookup/" + list->label + "/rules:" + std::to_string(size) +
+                                 "/burst:" + std::to_string(burst);
+        benchmark::RegisterBenchmark((name + "/blocked").c_str(), BM_Lookup, list.get(), size,
+                                     nullptr, burst);
+        benchmark::RegisterBenchmark((name + "/unblocked").c_str(), BM_Lookup, list.get(), size,
+                                     &unblocked, burst);
+      }
     }
   }
 

@@ -69,7 +69,8 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       filter_(filter),
       admitted_(new Admitted[kMaxBurst]),
       probes_(new cache::Probe[kMaxBurst]),
-      hits_(new cache::Hit[kMaxBurst]) {
+      hits_(new cache::Hit[kMaxBurst]),
+      walks_(new filter::DomainTrie::Walk[kMaxBurst]) {
   if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
 }
 
@@ -126,6 +127,9 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
 std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
   const filter::Snapshot* snapshot = filter_->read();
   if (snapshot == nullptr) return admitted;
+  // The burst's trie walks in steps, so that their cache misses overlap.
+  for (std::size_t i = 0; i < admitted; ++i) snapshot->start(admitted_[i].key.name, walks_[i]);
+  for (std::size_t i = 0; i < admitted; ++i) snapshot->advance(admitted_[i].key.name, walks_[i]);
   std::size_t kept = 0;
   for (std::size_t i = 0; i < admitted; ++i) {
     Admitted& query = admitted_[i];
@@ -137,7 +141,7 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
       continue;
     }
     const filter::Decision decision =
-        snapshot->decide(query.query->from.peer, query.key.name, cache_reader_);
+        snapshot->decide(query.query->from.peer, query.key.name, cache_reader_, walks_[i]);
     if (decision.verdict == filter::Decision::Verdict::Block ||
         decision.verdict == filter::Decision::Verdict::Local) {
       if (decision.verdict == filter::Decision::Verdict::Block) {

@@ -169,26 +169,86 @@ const DomainTrie::Slot* DomainTrie::find(std::uint64_t hash, const std::uint8_t*
   }
 }
 
+const DomainTrie::Slot* DomainTrie::first_candidate(std::uint64_t hash, std::size_t length) const {
+  const auto* slots = reinterpret_cast<const Slot*>(slots_.data());
+  const auto fingerprint = static_cast<std::uint16_t>(hash >> 48);
+  for (std::uint64_t index = slot_index(hash, capacity_);; index = next_slot(index, capacity_)) {
+    const Slot& slot = slots[index];
+    if (slot.name_length == 0) return nullptr;
+    if (slot.fingerprint == fingerprint && slot.name_length == length) return &slot;
+  }
+}
+
 Decision DomainTrie::lookup(const dns::NameKey& name, ListMask lists) const {
-  if (nodes_ == 0) return {};
+  Walk walk;
+  start(name, walk);
+  advance(name, walk);
+  return finish(name, walk, lists);
+}
+
+void DomainTrie::start(const dns::NameKey& name, Walk& walk) const {
+  walk.count = 0;
+  if (nodes_ == 0) return;
   std::uint8_t starts[kMaxLabels];
   const std::size_t count = label_starts(name.wire, name.length, starts);
-  // Every label's probe is independent of the others' outcome: hash them all and
-  // prefetch their first slots, so a lookup waits for one cache miss, not one per
-  // label (in a table of millions, each probe is a miss).
-  std::uint64_t hashes[kMaxLabels];
-  std::uint64_t hash = seed_;
+  if (count > Walk::kLabels) {
+    walk.count = Walk::kLong;
+    return;
+  }
   const auto* slots = reinterpret_cast<const Slot*>(slots_.data());
+  std::uint64_t hash = seed_;
   for (std::size_t i = count; i-- > 0;) {
     hash = mix_label(hash, name.wire + starts[i]);
-    hashes[i] = hash;
+    walk.starts[i] = starts[i];
+    walk.hashes[i] = hash;
     __builtin_prefetch(&slots[slot_index(hash, capacity_)]);
   }
+  walk.count = static_cast<std::uint8_t>(count);
+}
+
+void DomainTrie::advance(const dns::NameKey& name, Walk& walk) const {
+  if (walk.count == Walk::kLong) return;
+  for (std::size_t i = 0; i < walk.count; ++i) {
+    const Slot* candidate = first_candidate(walk.hashes[i], name.length - walk.starts[i]);
+    walk.candidates[i] = candidate;
+    if (candidate != nullptr) __builtin_prefetch(names_.data() + candidate->name_offset);
+  }
+}
+
+Decision DomainTrie::finish(const dns::NameKey& name, const Walk& walk, ListMask lists) const {
+  const Slot* nodes[kMaxLabels];
+  std::size_t count = 0;
+  if (walk.count == Walk::kLong) {
+    std::uint8_t starts[kMaxLabels];
+    count = label_starts(name.wire, name.length, starts);
+    std::uint64_t hash = seed_;
+    for (std::size_t i = count; i-- > 0;) {
+      hash = mix_label(hash, name.wire + starts[i]);
+      nodes[i] = find(hash, name.wire + starts[i], name.length - starts[i]);
+    }
+  } else {
+    count = walk.count;
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint8_t* suffix = name.wire + walk.starts[i];
+      const std::size_t length = name.length - walk.starts[i];
+      const auto* candidate = static_cast<const Slot*>(walk.candidates[i]);
+      // Fingerprint and length matched; the name itself decides, and on the rare
+      // mismatch so does the rest of the probe chain.
+      nodes[i] = candidate == nullptr ||
+                         std::memcmp(names_.data() + candidate->name_offset, suffix, length) == 0
+                     ? candidate
+                     : find(walk.hashes[i], suffix, length);
+    }
+  }
+  return decide(nodes, count, lists);
+}
+
+Decision DomainTrie::decide(const Slot* const* nodes, std::size_t count, ListMask lists) const {
   Decision block, allow;
   std::uint16_t zone = kNoIndex;
   // From the top-level label down: each step is the node one label deeper.
   for (std::size_t i = count; i-- > 0;) {
-    const Slot* slot = find(hashes[i], name.wire + starts[i], name.length - starts[i]);
+    const Slot* slot = nodes[i];
     if (slot == nullptr) continue;
     if (slot->flags & kZone) zone = slot->zone;
     if (i == 0 && (slot->flags & kLocal)) {

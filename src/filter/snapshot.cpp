@@ -4,8 +4,16 @@ namespace heimdall::filter {
 
 Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name,
                           unsigned worker) const {
+  DomainTrie::Walk walk;
+  start(name, walk);
+  advance(name, walk);
+  return decide(client, name, worker, walk);
+}
+
+Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name, unsigned worker,
+                          const DomainTrie::Walk& walk) const {
   const ListMask lists = parts_.groups.lists_for(client);
-  Decision decision = parts_.trie.lookup(name, lists);
+  Decision decision = parts_.trie.finish(name, walk, lists);
   const RegexSet& regexes = parts_.regexes;
   // The regexes decide a name the trie has no verdict on; an allow regex also
   // beats a block in the trie (DESIGN.md §8.13), so blocked names are scanned

@@ -185,6 +185,7 @@ class Engine {
   std::unique_ptr<Admitted[]> admitted_;  // kMaxBurst: the burst being looked up
   std::unique_ptr<cache::Probe[]> probes_;
   std::unique_ptr<cache::Hit[]> hits_;
+  std::unique_ptr<filter::DomainTrie::Walk[]> walks_;  // kMaxBurst: the burst's filter lookups
   Counters counters_;
 };
 

@@ -49,6 +49,16 @@ class Snapshot {
   // from the trie.
   // No allocation; `worker` names the caller's regex scratch.
   Decision decide(const net::Endpoint& client, const dns::NameKey& name, unsigned worker) const;
+  // The same decision over a burst: start() and advance() every name first (see
+  // DomainTrie::Walk), then decide each with its walk.
+  void start(const dns::NameKey& name, DomainTrie::Walk& walk) const {
+    parts_.trie.start(name, walk);
+  }
+  void advance(const dns::NameKey& name, DomainTrie::Walk& walk) const {
+    parts_.trie.advance(name, walk);
+  }
+  Decision decide(const net::Endpoint& client, const dns::NameKey& name, unsigned worker,
+                  const DomainTrie::Walk& walk) const;
 
   // The reply for a Block or Local decision to the query `client` of type `qtype`.
   // Returns the bytes written, 0 when `out` or the client's limit is too small.
