@@ -15,33 +15,14 @@
 #include <memory>
 #include <utility>
 
-#if defined(__SANITIZE_THREAD__)
-#define HEIMDALL_RCU_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HEIMDALL_RCU_TSAN 1
-#endif
-#endif
-
-#ifdef HEIMDALL_RCU_TSAN
-extern "C" void __tsan_acquire(void* address);
-extern "C" void __tsan_release(void* address);
-#endif
+#include "heimdall/rcu/annotations.hpp"
 
 namespace heimdall::rcu {
 
 namespace detail {
 inline char grace_sync;  // the sync object the annotations name
-inline void reader_done() {
-#ifdef HEIMDALL_RCU_TSAN
-  __tsan_release(&grace_sync);
-#endif
-}
-inline void grace_period_over() {
-#ifdef HEIMDALL_RCU_TSAN
-  __tsan_acquire(&grace_sync);
-#endif
-}
+inline void reader_done() { published(&grace_sync); }
+inline void grace_period_over() { observed(&grace_sync); }
 }  // namespace detail
 
 // A worker thread reads snapshots while one of these lives on its stack.
