@@ -19,6 +19,8 @@
 # usage: perf/filter_peers.sh [--count RULES] [--runs N]   (defaults 1000000, 3)
 #        HEIMDALL_BIN=path/to/heimdall (default build/src/app/heimdall)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+source "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
 
 count=1000000 runs=3
@@ -38,41 +40,8 @@ for tool in knotd unbound dnsdist dnsperf python3 timeout; do
 done
 ready_timeout=$((60 + count / 10000))  # Unbound needs far longer than the others
 
-work="$(mktemp -d /tmp/heimdall-filter-peers.XXXXXX)"
-pids=()
-stop_pid() {  # SIGTERM, up to 20 s, then SIGKILL
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-read -r port knot_port < <(python3 - <<'PY'
-import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-ports = []
-while len(ports) < 2:
-    port = random.randrange(10000, low)
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-             socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            u.bind(("127.0.0.1", port))
-            t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    if port not in ports:
-        ports.append(port)
-print(*ports)
-PY
-)
+lab_init heimdall-filter-peers 20  # each process: SIGTERM, up to 20 s, then SIGKILL
+read -r port knot_port < <(lab_free_ports 2)
 
 echo "generating $count rules ..." >&2
 timeout $((60 + count / 10000)) python3 perf/gen_blocklist.py --count "$count" --format domains \
@@ -85,28 +54,7 @@ first_unblocked=$(head -1 "$work/unblocked" | cut -d' ' -f1)
 : >"$work/empty.domains"
 
 # The upstream of all three: knotd with a root-zone wildcard.
-cat >"$work/root.zone" <<'ZONE'
-$ORIGIN .
-$TTL 300
-@ IN SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 60
-@ IN NS ns.invalid.
-* IN A 192.0.2.1
-ZONE
-cat >"$work/knot.conf" <<KNOT
-server:
-  listen: 127.0.0.1@$knot_port
-  rundir: $work
-log:
-  - target: stderr
-    any: error
-database:
-  storage: $work
-zone:
-  - domain: .
-    file: $work/root.zone
-KNOT
-knotd -c "$work/knot.conf" 2>"$work/knot.log" &
-pids+=($!)
+lab_start_root_knot "$knot_port"
 
 # heimdall: the same config with and without the list.
 for variant in list empty; do
@@ -254,7 +202,7 @@ for run in $(seq 1 "$runs"); do
         qps=$(awk '/Queries per second/ {print $4}' "$work/dnsperf-$target-$run")
         [[ -n "$qps" ]] || { echo "dnsperf against $target failed:" >&2; cat "$work/dnsperf-$target-$run" >&2; exit 1; }
       fi
-      stop_pid "$target_pid"
+      lab_stop_pid "$target_pid"
       row="$row $ready_ms $rss_kb $qps"
     done
     echo "$row" >>"$results"

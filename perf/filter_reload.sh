@@ -22,6 +22,8 @@
 #        defaults: 1000000 rules, 3 runs, 10 s of traffic per phase, 20000 queries/s
 #        HEIMDALL_BIN=path/to/heimdall (default build/src/app/heimdall)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+source "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
 
 count=1000000 runs=3 seconds=10 qps=20000
@@ -47,42 +49,9 @@ done
 # Generous bounds for the slow steps: start-up and each reload scale with the list.
 load_timeout=$((30 + count / 50000))
 
-work="$(mktemp -d /tmp/heimdall-filter-reload.XXXXXX)"
-pids=()
-stop_pid() {  # SIGTERM, up to 10 s, then SIGKILL
-  local pid="$1"
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+lab_init heimdall-filter-reload 10  # each process: SIGTERM, up to 10 s, then SIGKILL
 # Two ports below the ephemeral range, free for UDP and TCP on 127.0.0.1 right now.
-read -r heimdall_port knot_port < <(python3 - <<'PY'
-import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-ports = []
-while len(ports) < 2:
-    port = random.randrange(10000, low)
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-             socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            u.bind(("127.0.0.1", port))
-            t.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    if port not in ports:
-        ports.append(port)
-print(*ports)
-PY
-)
+read -r heimdall_port knot_port < <(lab_free_ports 2)
 
 echo "generating $count rules ..." >&2
 timeout $((60 + count / 10000)) python3 perf/gen_blocklist.py --count "$count" --format hosts \
@@ -94,28 +63,7 @@ first_blocked=$(head -1 "$work/blocked" | cut -d' ' -f1)
 first_unblocked=$(head -1 "$work/unblocked" | cut -d' ' -f1)
 
 # knotd: the root zone with a wildcard, so every unlisted name has an answer.
-cat >"$work/root.zone" <<'ZONE'
-$ORIGIN .
-$TTL 300
-@ IN SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 60
-@ IN NS ns.invalid.
-* IN A 192.0.2.1
-ZONE
-cat >"$work/knot.conf" <<KNOT
-server:
-  listen: 127.0.0.1@$knot_port
-  rundir: $work
-log:
-  - target: stderr
-    any: error
-database:
-  storage: $work
-zone:
-  - domain: .
-    file: $work/root.zone
-KNOT
-knotd -c "$work/knot.conf" 2>"$work/knot.log" &
-pids+=($!)
+lab_start_root_knot "$knot_port"
 
 cat >"$work/heimdall.yaml" <<YAML
 dataplane: {backend: socket, workers: 2}
@@ -215,7 +163,7 @@ for run in $(seq 1 "$runs"); do
   wait "$dnsperf_pid" || true
   read -r load_sent load_lost load_nx load_max < <(dnsperf_field "$work/dnsperf-reload-$run")
   load_peak=$(status_kb "$hpid" VmHWM)
-  stop_pid "$hpid"
+  lab_stop_pid "$hpid"
 
   echo "$run $ready_ms $(built_ms "$log" 1) $(built_ms "$log" 2) $(built_mib "$log" 2) $hwm_start" \
     "$rss_before $peak $rss_after $plain_sent $plain_lost $plain_nx $plain_max" \

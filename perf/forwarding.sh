@@ -12,6 +12,8 @@
 # usage: perf/forwarding.sh [seconds per target, default 10]
 #        HEIMDALL_BIN=path/to/heimdall perf/forwarding.sh   (default build/src/app/heimdall)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lab.sh
+source "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
 
 seconds="${1:-10}"
@@ -23,42 +25,11 @@ for tool in knotd dnsperf dnsdist dig python3 timeout; do
   command -v "$tool" >/dev/null || { echo "missing $tool: scripts/install-deps.sh test" >&2; exit 1; }
 done
 
-work="$(mktemp -d /tmp/heimdall-perf.XXXXXX)"
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 50); do  # up to 5 s for a clean stop, then SIGKILL
-    local running=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
-    ((running)) || break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# On exit: SIGTERM to everything at once, up to 5 s for a clean stop, then SIGKILL.
+lab_init heimdall-perf 5 together
 
-# Three ports free for UDP and TCP on 127.0.0.1 right now.
-read -r knot_port heimdall_port dnsdist_port < <(python3 - <<'PY'
-import socket
-ports = []
-while len(ports) < 3:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                t.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-    if port not in ports:
-        ports.append(port)
-print(*ports)
-PY
-)
+# Three ports free for UDP and TCP on 127.0.0.1, below the ephemeral range.
+read -r knot_port heimdall_port dnsdist_port < <(lab_free_ports 3)
 
 cat > "$work/zone" <<ZONE
 \$ORIGIN bench.test.
@@ -68,21 +39,7 @@ cat > "$work/zone" <<ZONE
 ns1 IN A 127.0.0.1
 * IN A 192.0.2.1
 ZONE
-cat > "$work/knot.conf" <<KNOT
-server:
-  listen: 127.0.0.1@$knot_port
-  rundir: $work
-log:
-  - target: stderr
-    any: error
-database:
-  storage: $work
-zone:
-  - domain: bench.test.
-    file: $work/zone
-KNOT
-knotd -c "$work/knot.conf" 2>"$work/knot.log" &
-pids+=($!)
+lab_start_knot "$knot_port" bench.test. "$work/zone"
 
 cat > "$work/heimdall.yaml" <<YAML
 dataplane: {backend: socket, workers: 2}
@@ -112,9 +69,9 @@ wait_for() {  # wait_for NAME PORT LOG: up to 5 s for a correct answer
   cat "$3" >&2
   exit 1
 }
-wait_for knotd $knot_port "$work/knot.log"
-wait_for heimdall $heimdall_port "$work/heimdall.log"
-wait_for dnsdist $dnsdist_port "$work/dnsdist.log"
+wait_for knotd "$knot_port" "$work/knot.log"
+wait_for heimdall "$heimdall_port" "$work/heimdall.log"
+wait_for dnsdist "$dnsdist_port" "$work/dnsdist.log"
 
 measure() {  # measure PORT -> prints "qps lost avg_latency_ms" into $work/result-PORT
   # dnsperf runs as a background job so that `wait` (unlike a pipeline) is
@@ -130,9 +87,9 @@ measure() {  # measure PORT -> prints "qps lost avg_latency_ms" into $work/resul
     >"$work/result-$1" || { echo "dnsperf against port $1 failed:" >&2; cat "$work/dnsperf-$1.log" >&2; exit 1; }
 }
 
-measure $knot_port
-measure $heimdall_port
-measure $dnsdist_port
+measure "$knot_port"
+measure "$heimdall_port"
+measure "$dnsdist_port"
 read -r direct_qps direct_lost direct_lat <"$work/result-$knot_port"
 read -r heimdall_qps heimdall_lost heimdall_lat <"$work/result-$heimdall_port"
 read -r dnsdist_qps dnsdist_lost dnsdist_lat <"$work/result-$dnsdist_port"
