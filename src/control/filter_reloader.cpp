@@ -88,8 +88,10 @@ void FilterReloader::log_load(const FilterLoad& load, const char* why) const {
   const double ms = static_cast<double>(load.duration_ns) / 1e6;
   for (const ListLoad& list : load.lists) {
     if (!list.error.empty()) {
-      if (list.read) {
+      if (list.from_last_good) {
         spdlog::warn("filter: list '{}': {}; using its last good copy", list.name, list.error);
+      } else if (list.read) {
+        spdlog::warn("filter: list '{}': {}", list.name, list.error);  // e.g. copy not kept
       } else {
         spdlog::error("filter: list '{}': {}", list.name, list.error);
       }
