@@ -50,6 +50,98 @@ void note_rejected(ListLoad& status, const std::size_t* lines, std::size_t count
   }
 }
 
+// A list's policies (trie list ids): one for a list of rules, four for an RPZ zone
+// (NXDOMAIN, NODATA, PASSTHRU, local data; the last two answer by themselves).
+// Returns the mask of its policies.
+filter::ListMask add_policies(const FilterListConfig& list, std::uint16_t index,
+                              const filter::BlockResponse& default_response,
+                              std::vector<filter::Policy>& policies) {
+  const auto first = static_cast<unsigned>(policies.size());
+  if (list.kind != ListKind::Rpz) {
+    policies.push_back({index, list.response.value_or(default_response)});
+    return filter::ListMask{1} << first;
+  }
+  for (const filter::BlockMode mode : {filter::BlockMode::NxDomain, filter::BlockMode::NoData,
+                                       filter::BlockMode::NxDomain, filter::BlockMode::NxDomain}) {
+    filter::BlockResponse response = default_response;
+    response.mode = mode;
+    policies.push_back({index, response});
+  }
+  return filter::ListMask{0xf} << first;
+}
+
+// Parses one list's text into the builders and reports what it gave in `status`.
+void parse_into(const FilterListConfig& list, std::uint16_t first_policy, std::string_view text,
+                filter::TrieBuilder& trie, filter::RegexSetBuilder& regexes,
+                filter::LocalDataBuilder& local, ListLoad& status) {
+  if (list.kind == ListKind::Rpz) {
+    const auto policy = [&](unsigned offset) {
+      return static_cast<std::uint16_t>(first_policy + offset);
+    };
+    const filter::RpzReport report = filter::parse_rpz(
+        text, filter::RpzPolicies{policy(0), policy(1), policy(2), policy(3)}, trie, local);
+    status.format = "rpz";
+    status.rules = report.rules;
+    status.rejected = report.rejected;
+    status.unsupported = report.unsupported;
+    note_rejected(status, report.first_rejected, filter::RpzReport::kExamples);
+    return;
+  }
+  // Address space for the rules: a rule takes at most its line and a few bytes.
+  trie.reserve(2 * text.size());
+  const filter::ListOptions options{.format = list.format,
+                                    .action = list.action,
+                                    .match = list.match,
+                                    .list = first_policy,
+                                    .regexes = &regexes};
+  const filter::ListReport report = filter::parse_list(text, options, trie);
+  status.format = filter::to_string(report.format);
+  status.rules = report.rules;
+  status.regex_rules = report.regex_rules;
+  status.rejected = report.rejected;
+  status.skipped = report.skipped;
+  status.first_regex_error = report.first_regex_error;
+  note_rejected(status, report.first_rejected, filter::ListReport::kExamples);
+}
+
+// The operator's local records (checked at configuration load, so a refusal here
+// is only reported).
+void add_local_records(const std::vector<std::string>& records, filter::TrieBuilder& trie,
+                       filter::LocalDataBuilder& local, FilterLoad& result) {
+  for (const std::string& text : records) {
+    filter::RecordLine record;
+    std::string error;
+    std::uint16_t data = filter::kNoIndex;
+    if (filter::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
+    if (data == filter::kNoIndex) {
+      result.local_record_errors.push_back("'" + text + "': " + error);
+      continue;
+    }
+    trie.add_local(record.owner_wire(), data);
+    ++result.local_records;
+  }
+}
+
+// Each group's networks, mapped to the policies of its lists.
+filter::ClientGroups client_groups(const FilterConfig& filter,
+                                   const std::vector<filter::ListMask>& list_policies) {
+  filter::ClientGroupsBuilder groups;
+  for (const ClientGroupConfig& group : filter.groups) {
+    filter::ListMask lists = 0;
+    for (const std::string& name : group.lists) {
+      for (std::size_t i = 0; i < filter.lists.size(); ++i) {
+        if (filter.lists[i].name == name) lists |= list_policies[i];
+      }
+    }
+    const unsigned index = groups.add_group(lists);
+    for (const std::string& text : group.clients) {
+      filter::Prefix prefix;
+      if (filter::Prefix::parse(text, prefix)) groups.add_prefix(index, prefix);
+    }
+  }
+  return groups.build(filter::kAllLists);
+}
+
 }  // namespace
 
 std::vector<std::uint32_t> zone_server_masks(const UpstreamsConfig& upstreams) {
@@ -83,6 +175,10 @@ FilterLoader::FilterLoader(const Config& config, unsigned workers)
 
 FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
   const auto started = std::chrono::steady_clock::now();
+  const auto elapsed_ns = [&] {
+    return static_cast<std::uint64_t>(
+        std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
+  };
   FilterLoad result;
   filter::TrieBuilder trie;
   filter::RegexSetBuilder regexes;
@@ -104,22 +200,8 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
     const FilterListConfig& list = config_.filter.lists[index];
     const Source& source = sources_[index];
     const auto first_policy = static_cast<std::uint16_t>(parts.policies.size());
-    const filter::BlockResponse response = list.response.value_or(config_.filter.response);
-    filter::ListMask mask = 0;
-    if (list.kind == ListKind::Rpz) {
-      // NXDOMAIN, NODATA, PASSTHRU, local data: the last two answer by themselves.
-      for (const filter::BlockMode mode :
-           {filter::BlockMode::NxDomain, filter::BlockMode::NoData, filter::BlockMode::NxDomain,
-            filter::BlockMode::NxDomain}) {
-        filter::BlockResponse rpz = config_.filter.response;
-        rpz.mode = mode;
-        parts.policies.push_back({static_cast<std::uint16_t>(index), rpz});
-      }
-      mask = filter::ListMask{0xf} << first_policy;
-    } else {
-      parts.policies.push_back({static_cast<std::uint16_t>(index), response});
-      mask = filter::ListMask{1} << first_policy;
-    }
+    const filter::ListMask mask = add_policies(list, static_cast<std::uint16_t>(index),
+                                               config_.filter.response, parts.policies);
     list_policies.push_back(mask);
     parts.list_names.push_back(list.name);
 
@@ -132,56 +214,15 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
     status.error = fetched.error;
     if (!fetched.ok) {
       if (index < in_force.size() && in_force[index]) {
-        result.duration_ns = static_cast<std::uint64_t>(
-            std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
+        result.duration_ns = elapsed_ns();
         return result;
       }
       continue;
     }
-    if (list.kind == ListKind::Rpz) {
-      const filter::RpzReport report = filter::parse_rpz(
-          fetched.text,
-          filter::RpzPolicies{first_policy, static_cast<std::uint16_t>(first_policy + 1),
-                              static_cast<std::uint16_t>(first_policy + 2),
-                              static_cast<std::uint16_t>(first_policy + 3)},
-          trie, local);
-      status.format = "rpz";
-      status.rules = report.rules;
-      status.rejected = report.rejected;
-      status.unsupported = report.unsupported;
-      note_rejected(status, report.first_rejected, filter::RpzReport::kExamples);
-    } else {
-      // Address space for the rules: a rule takes at most its line and a few bytes.
-      trie.reserve(2 * fetched.text.size());
-      const filter::ListOptions options{.format = list.format,
-                                        .action = list.action,
-                                        .match = list.match,
-                                        .list = first_policy,
-                                        .regexes = &regexes};
-      const filter::ListReport report = filter::parse_list(fetched.text, options, trie);
-      status.format = filter::to_string(report.format);
-      status.rules = report.rules;
-      status.regex_rules = report.regex_rules;
-      status.rejected = report.rejected;
-      status.skipped = report.skipped;
-      status.first_regex_error = report.first_regex_error;
-      note_rejected(status, report.first_rejected, filter::ListReport::kExamples);
-    }
+    parse_into(list, first_policy, fetched.text, trie, regexes, local, status);
   }
 
-  for (const std::string& text : config_.local_records) {
-    filter::RecordLine record;
-    std::string error;
-    std::uint16_t data = filter::kNoIndex;
-    if (filter::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
-    if (data == filter::kNoIndex) {
-      result.local_record_errors.push_back("'" + text + "': " + error);
-      continue;
-    }
-    trie.add_local(record.owner_wire(), data);
-    ++result.local_records;
-  }
-
+  add_local_records(config_.local_records, trie, local, result);
   for (std::size_t zone = 0; zone < config_.upstreams.forward_zones.size(); ++zone) {
     std::uint8_t wire[dns::kMaxNameWire];
     const std::size_t length =
@@ -190,29 +231,13 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
   }
   parts.zone_servers = zone_server_masks(config_.upstreams);
 
-  filter::ClientGroupsBuilder groups;
-  for (const ClientGroupConfig& group : config_.filter.groups) {
-    filter::ListMask lists = 0;
-    for (const std::string& name : group.lists) {
-      for (std::size_t i = 0; i < config_.filter.lists.size(); ++i) {
-        if (config_.filter.lists[i].name == name) lists |= list_policies[i];
-      }
-    }
-    const unsigned index = groups.add_group(lists);
-    for (const std::string& text : group.clients) {
-      filter::Prefix prefix;
-      if (filter::Prefix::parse(text, prefix)) groups.add_prefix(index, prefix);
-    }
-  }
-
   parts.trie =
       std::move(trie).build(std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32));
   parts.regexes = regexes.build(workers_);
   parts.local = local.build();
-  if (!config_.filter.groups.empty()) parts.groups = groups.build(filter::kAllLists);
+  if (!config_.filter.groups.empty()) parts.groups = client_groups(config_.filter, list_policies);
   result.snapshot = std::make_unique<filter::Snapshot>(std::move(parts));
-  result.duration_ns = static_cast<std::uint64_t>(
-      std::chrono::nanoseconds(std::chrono::steady_clock::now() - started).count());
+  result.duration_ns = elapsed_ns();
   return result;
 }
 
