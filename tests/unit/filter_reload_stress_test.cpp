@@ -47,7 +47,7 @@ TEST(FilterReload, ReadersAlwaysSeeAWholeSnapshot) {
   std::atomic<std::uint64_t> checked{0}, wrong{0};
   auto reader = [&] {
     const rcu::ReaderThread registration;
-    std::uint64_t mine = 0, bad = 0;
+    std::uint64_t mine = 0, bad = 0, loops = 0;
     while (!stop.load(std::memory_order_relaxed)) {
       const Snapshot* snapshot = published.read();
       const unsigned v = static_cast<unsigned>(std::stoul(snapshot->list_names()[0]));
@@ -60,7 +60,15 @@ TEST(FilterReload, ReadersAlwaysSeeAWholeSnapshot) {
         }
         ++mine;
       }
-      rcu::ReaderThread::quiescent();
+      // Both ways a worker lets grace periods pass: a quiescent state, or going
+      // offline around a blocking call (the socket worker's epoll_wait).
+      if (++loops % 2 == 0) {
+        rcu::ReaderThread::quiescent();
+      } else {
+        rcu::ReaderThread::offline();
+        std::this_thread::yield();
+        rcu::ReaderThread::online();
+      }
     }
     checked.fetch_add(mine);
     wrong.fetch_add(bad);
