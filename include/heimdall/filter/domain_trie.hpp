@@ -99,7 +99,7 @@ class DomainTrie {
     std::uint8_t count = 0;                    // labels; kLong: more than kLabels
     std::uint8_t starts[kLabels];
     std::uint64_t hashes[kLabels];
-    const void* candidates[kLabels];
+    const void* candidates[kLabels];  // the trie's slots, whose type is its own
     static constexpr std::uint8_t kLong = 0xff;
   };
   void start(const dns::NameKey& name, Walk& walk) const;
