@@ -215,26 +215,29 @@ Digest Cache::digest(const dns::QuestionKey& key) const {
 }
 
 void Cache::lookup(unsigned reader, std::span<const Probe> probes, std::uint64_t now_ns,
-                   std::span<Hit> hits) {
+                   std::span<Hit> hits, Counting counting) {
   ReaderCounters& counters = readers_[reader];
+  const auto tally = [counted = counting == Counting::Counted](ReaderCounters::Counter& counter) {
+    if (counted) ReaderCounters::bump(counter);
+  };
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
   const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
 
   auto judge_found = [&](const Probe& probe, void* data, Hit& hit) {
     hit = Hit{};
     if (data == nullptr) {
-      ReaderCounters::bump(counters.misses);
+      tally(counters.misses);
       return;
     }
     const auto* entry = static_cast<const Entry*>(data);
     observed(entry);
     if (!entry->answers(*probe.key)) {
-      ReaderCounters::bump(counters.collisions);
-      ReaderCounters::bump(counters.misses);
+      tally(counters.collisions);
+      tally(counters.misses);
       return;
     }
     if (entry->generation != generation) {
-      ReaderCounters::bump(counters.misses);
+      tally(counters.misses);
       return;
     }
     const std::uint64_t expires = entry->expires_ns();
@@ -249,13 +252,13 @@ void Cache::lookup(unsigned reader, std::span<const Probe> probes, std::uint64_t
                          static_cast<double>(expires - now_ns) <=
                              prefetch.threshold * static_cast<double>(entry->ttl_s) * kNsPerSecond;
       const_cast<Entry*>(entry)->mark_visited();
-      ReaderCounters::bump(counters.hits);
+      tally(counters.hits);
       return;
     }
-    ReaderCounters::bump(counters.misses);
+    tally(counters.misses);
     if (now_ns < expires + stale_window_ns) {
       hit.freshness = Freshness::Stale;
-      ReaderCounters::bump(counters.stale_candidates);
+      tally(counters.stale_candidates);
     } else {
       hit = Hit{};
     }

@@ -481,7 +481,8 @@ bool Engine::answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink
   }
   const cache::Probe probe{cache_->digest(query.key), &query.key};
   cache::Hit hit;
-  cache_->lookup(cache_reader_, {&probe, 1}, now_ns, {&hit, 1});
+  // The waiters' queries were counted when they missed; this is a second look.
+  cache_->lookup(cache_reader_, {&probe, 1}, now_ns, {&hit, 1}, cache::Cache::Counting::Uncounted);
   if (hit.freshness == cache::Freshness::Miss) return false;
   // A fresh entry can appear meanwhile (another worker's answer): it is served as is.
   for (std::uint32_t index = query.waiters; index != kNoSlot;) {

@@ -85,6 +85,9 @@ TEST_F(EngineCacheTest, ExpiredEntriesAreServedStaleWhenEveryUpstreamFails) {
   EXPECT_EQ(msg.header.id, 0x3333);
   EXPECT_EQ(first_ttl(sink_.replies[0].wire), 30u);
   EXPECT_EQ(engine_->counters().stale_answers.load(), 1u);
+  const auto& reader = cache_owner_->reader_counters(0);
+  EXPECT_EQ(reader.misses.load(), 2u) << "the first resolve and the expired entry, once each";
+  EXPECT_EQ(reader.stale_candidates.load(), 1u);
 }
 
 TEST_F(EngineCacheTest, WithoutServeStaleAnExpiredEntryEndsInServfail) {

@@ -143,10 +143,13 @@ class Cache {
   void go_online(unsigned reader);
 
   Digest digest(const dns::QuestionKey& key) const;
+  // Whether a lookup counts in the hit and miss counters: a second look at an
+  // entry for a query already counted (serve-stale when the refresh fails) does not.
+  enum class Counting : std::uint8_t { Counted, Uncounted };
   // Looks up a burst (any size; bulk per shard, 64 at a time). `hits[i]` answers
   // `probes[i]`.
   void lookup(unsigned reader, std::span<const Probe> probes, std::uint64_t now_ns,
-              std::span<Hit> hits);
+              std::span<Hit> hits, Counting counting = Counting::Counted);
   // Offers an upstream answer (parsed into `msg`) received at `now_ns`: judged,
   // then inserted if `reader` owns the key's shard, else handed to the owner.
   void offer(unsigned reader, const Probe& probe, std::span<const std::uint8_t> answer,
