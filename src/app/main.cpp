@@ -149,10 +149,7 @@ std::size_t eal_memory_mb(const control::Config& config) {
     // each), two snapshots during a reload, 25% for the allocator.
     std::size_t v4 = 0, v6 = 0;
     for (const auto& group : config.filter.groups) {
-      for (const auto& text : group.clients) {
-        filter::Prefix prefix;
-        if (filter::Prefix::parse(text, prefix)) ++(prefix.address.family == AF_INET ? v4 : v6);
-      }
+      for (const auto& prefix : group.clients) ++(prefix.address.family == AF_INET ? v4 : v6);
     }
     bytes += 2 * filter::ClientGroups::table_bytes(v4, v6) * 5 / 4;
   }

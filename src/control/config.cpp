@@ -572,9 +572,15 @@ bool same_network(const filter::Prefix& a, const filter::Prefix& b) {
   return true;
 }
 
+bool has_network(const ClientGroupConfig& group, const filter::Prefix& prefix) {
+  for (const filter::Prefix& network : group.clients) {
+    if (same_network(network, prefix)) return true;
+  }
+  return false;
+}
+
 void read_client_groups(const Reader& reader, const Value& value, FilterConfig& out) {
   reader.expect_list(value, "groups");
-  std::vector<std::pair<filter::Prefix, std::string>> networks;
   for (std::size_t i = 0; i < value.node.size(); ++i) {
     const Value entry = reader.item(value, i);
     const auto fields = reader.fields(entry, {"name", "clients", "lists"});
@@ -599,13 +605,15 @@ void read_client_groups(const Reader& reader, const Value& value, FilterConfig& 
                     "expected a network such as 10.1.0.0/16 or 2001:db8::/48, got '" + text + "'");
       }
       // One network in two groups would silently belong to the first.
-      for (const auto& [seen_prefix, seen_group] : networks) {
-        if (same_network(seen_prefix, prefix)) {
-          reader.fail(client, "network " + text + " is already in group '" + seen_group + "'");
+      for (const ClientGroupConfig& seen : out.groups) {
+        if (has_network(seen, prefix)) {
+          reader.fail(client, "network " + text + " is already in group '" + seen.name + "'");
         }
       }
-      networks.emplace_back(prefix, group.name);
-      group.clients.push_back(text);
+      if (has_network(group, prefix)) {
+        reader.fail(client, "network " + text + " is already in group '" + group.name + "'");
+      }
+      group.clients.push_back(prefix);
     }
     reader.expect_list(lists->second, "list names");
     for (std::size_t j = 0; j < lists->second.node.size(); ++j) {

@@ -134,10 +134,7 @@ filter::ClientGroups client_groups(const FilterConfig& filter,
       }
     }
     const unsigned index = groups.add_group(lists);
-    for (const std::string& text : group.clients) {
-      filter::Prefix prefix;
-      if (filter::Prefix::parse(text, prefix)) groups.add_prefix(index, prefix);
-    }
+    for (const filter::Prefix& prefix : group.clients) groups.add_prefix(index, prefix);
   }
   return groups.build(filter::kAllLists);
 }

@@ -134,14 +134,13 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
   for (std::size_t i = 0; i < admitted; ++i) {
     Admitted& query = admitted_[i];
     // Lists and local records are names in class IN (ANY includes it); CHAOS and
-    // friends pass.
-    if (query.key.qclass != dns::rrclass::IN && query.key.qclass != dns::rrclass::ANY) {
-      if (kept != i) admitted_[kept] = query;
-      ++kept;
-      continue;
-    }
+    // friends pass as if nothing matched.
+    const bool filtered =
+        query.key.qclass == dns::rrclass::IN || query.key.qclass == dns::rrclass::ANY;
     const filter::Decision decision =
-        snapshot->decide(query.query->from.peer, query.key.name, cache_reader_, walks_[i]);
+        filtered
+            ? snapshot->decide(query.query->from.peer, query.key.name, cache_reader_, walks_[i])
+            : filter::Decision{};
     if (decision.verdict == filter::Decision::Verdict::Block ||
         decision.verdict == filter::Decision::Verdict::Local) {
       if (decision.verdict == filter::Decision::Verdict::Block) {

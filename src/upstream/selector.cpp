@@ -12,10 +12,6 @@ constexpr std::uint64_t kMinAttemptNs = 50'000'000;  // DESIGN.md §8.7
 // RTT estimate of the servers that lost the race stays current.
 constexpr unsigned kExploreEvery = 64;
 
-std::uint32_t all_servers_mask(std::size_t count) {
-  return count >= 32 ? UINT32_MAX : (std::uint32_t{1} << count) - 1;
-}
-
 }  // namespace
 
 Selector::Selector(std::span<const net::Endpoint> servers, const SelectorConfig& config,
@@ -38,7 +34,7 @@ std::uint64_t Selector::next_random() {
 }
 
 unsigned Selector::choose(std::uint64_t now_ns, std::uint32_t tried_mask, std::uint32_t allowed) {
-  const std::uint32_t all = all_servers_mask(servers_.size()) & allowed;
+  const std::uint32_t all = all_servers() & allowed;
   std::uint32_t untried = all & ~tried_mask;
   if (untried == 0) untried = all;  // every server had its turn: start over
 

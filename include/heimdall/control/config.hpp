@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heimdall/filter/block_answer.hpp"
+#include "heimdall/filter/client_groups.hpp"
 #include "heimdall/filter/domain_trie.hpp"
 #include "heimdall/filter/list_parser.hpp"
 #include "heimdall/net/endpoint.hpp"
@@ -104,8 +105,8 @@ struct FilterListConfig {
 
 struct ClientGroupConfig {
   std::string name;
-  std::vector<std::string> clients;  // prefixes, validated at load
-  std::vector<std::string> lists;    // names of filter.lists entries
+  std::vector<filter::Prefix> clients;
+  std::vector<std::string> lists;  // names of filter.lists entries
 };
 
 struct FilterConfig {

@@ -38,7 +38,6 @@ class ClientGroups {
 
   // A client in none of the groups' networks gets the lists of `everyone`.
   ListMask lists_for(const net::Endpoint& client) const;
-  std::size_t groups() const { return group_lists_.size(); }
   std::size_t memory_bytes() const;  // the LPM tables in EAL memory
   // What tables for that many prefixes take, for the EAL budget (DESIGN.md §8.6).
   static std::size_t table_bytes(std::size_t v4_prefixes, std::size_t v6_prefixes);

@@ -74,8 +74,6 @@ class Snapshot {
   const std::vector<std::string>& list_names() const { return parts_.list_names; }
   const DomainTrie& trie() const { return parts_.trie; }
   const RegexSet& regexes() const { return parts_.regexes; }
-  const LocalData& local() const { return parts_.local; }
-  const ClientGroups& groups() const { return parts_.groups; }
   std::size_t memory_bytes() const;
 
  private:
