@@ -14,7 +14,7 @@ build_packages=(
 )
 test_packages=(
   knot knot-dnsutils bind9-dnsutils dnsperf dnsdist
-  clang libclang-rt-14-dev iproute2
+  clang libclang-rt-14-dev iproute2 ethtool iputils-ping
 )
 
 packages=("${build_packages[@]}")

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -26,6 +27,9 @@
 #include "heimdall/filter/client_groups.hpp"
 #include "heimdall/io/eal.hpp"
 #include "heimdall/io/socket_backend.hpp"
+#ifdef HEIMDALL_DPDK_BACKEND
+#include "heimdall/io/dpdk_backend.hpp"
+#endif
 
 namespace {
 
@@ -100,6 +104,20 @@ control::Config load(const control::CommandLine& command_line) {
   return config;
 }
 
+engine::EngineConfig engine_config(const control::Config& config) {
+  engine::EngineConfig engine;
+  engine.servers = control::all_upstream_servers(config.upstreams);
+  engine.default_servers = control::default_server_mask(config.upstreams);
+  engine.max_udp = config.edns.max_udp;
+  engine.selector = upstream::SelectorConfig{
+      .strategy = to_strategy(config.upstreams.strategy),
+      .max_failures = config.upstreams.max_failures,
+      .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
+      .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
+  };
+  return engine;
+}
+
 io::SocketBackendConfig socket_backend_config(const control::Config& config) {
   io::SocketBackendConfig backend;
   backend.workers = config.dataplane.workers;
@@ -107,17 +125,70 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config) {
   backend.tcp_listen = config.listen.tcp;
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
-  backend.engine.servers = control::all_upstream_servers(config.upstreams);
-  backend.engine.default_servers = control::default_server_mask(config.upstreams);
-  backend.engine.max_udp = config.edns.max_udp;
-  backend.engine.selector = upstream::SelectorConfig{
-      .strategy = to_strategy(config.upstreams.strategy),
-      .max_failures = config.upstreams.max_failures,
-      .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
-      .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
-  };
+  backend.engine = engine_config(config);
   return backend;
 }
+
+#ifdef HEIMDALL_DPDK_BACKEND
+net::Endpoint host_of(const filter::Prefix& prefix, std::uint16_t port) {
+  net::Endpoint endpoint = prefix.address;
+  endpoint.port = port;
+  return endpoint;
+}
+
+io::DpdkBackendConfig dpdk_backend_config(const control::Config& config) {
+  const control::PortConfig& port = config.dataplane.ports.front();
+  io::DpdkBackendConfig backend;
+  backend.workers = config.dataplane.workers;
+  backend.port.device = port.device;
+  net::Interface& identity = backend.port.identity;
+  if (port.address) {
+    identity.has_ipv4 = true;
+    std::copy_n(port.address->address.address, 4, identity.ipv4.begin());
+    identity.prefix4 = port.address->length;
+  }
+  if (port.address6) {
+    identity.has_ipv6 = true;
+    std::copy_n(port.address6->address.address, 16, identity.ipv6.begin());
+    identity.prefix6 = port.address6->length;
+  }
+  identity.vlan = port.vlan;
+  if (port.mac) backend.port.mac = net::MacAddress::parse(*port.mac);
+  backend.port.gateway = port.gateway;
+  backend.port.gateway6 = port.gateway6;
+  backend.mbufs = config.dataplane.mbufs;
+  backend.upstream_port_min = config.dataplane.upstream_port_min;
+  backend.upstream_port_max = config.dataplane.upstream_port_max;
+  backend.engine = engine_config(config);
+  if (config.dataplane.exception.enabled) {
+    backend.tap_name = config.dataplane.exception.tap;
+    backend.tcp_listen = config.listen.tcp;
+    if (backend.tcp_listen.empty()) {  // DNS over TCP on the port's own addresses
+      if (port.address) backend.tcp_listen.push_back(host_of(*port.address, 53));
+      if (port.address6) backend.tcp_listen.push_back(host_of(*port.address6, 53));
+    }
+  }
+  backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
+  backend.tcp_max_connections = config.listen.tcp_max_connections;
+  return backend;
+}
+
+// DESIGN.md §8.5: the kernel's sockets behind the tap must never be given one of
+// the fast path's upstream source ports, or their answers would go to a worker.
+void check_port_ranges(const control::Config& config) {
+  if (!config.dataplane.exception.enabled) return;
+  std::ifstream file("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (!(file >> low >> high)) return;
+  if (low <= config.dataplane.upstream_port_max && config.dataplane.upstream_port_min <= high) {
+    throw std::runtime_error(
+        "dataplane.upstream_ports " + std::to_string(config.dataplane.upstream_port_min) + "-" +
+        std::to_string(config.dataplane.upstream_port_max) +
+        " overlaps the kernel's ip_local_port_range " + std::to_string(low) + "-" +
+        std::to_string(high) + ", which the exception path's sockets use; move one of them");
+  }
+}
+#endif
 
 cache::CacheConfig cache_config(const control::CacheSettings& settings) {
   cache::CacheConfig cache;
@@ -178,22 +249,75 @@ void log_cache_summary(const cache::Cache& cache) {
                hits, misses, entries, inserts, evictions, drops);
 }
 
-void log_summary(const io::SocketBackend& backend) {
+// Either backend, as start-up, the control loop and shutdown see it.
+class Backend {
+ public:
+  void start() {
+    if (socket_) socket_->start();
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (dpdk_) dpdk_->start();
+#endif
+  }
+  void request_stop() {
+    if (socket_) socket_->request_stop();
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (dpdk_) dpdk_->request_stop();
+#endif
+  }
+  void join() {
+    if (socket_) socket_->join();
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (dpdk_) dpdk_->join();
+#endif
+  }
+  // Every engine's counters: the workers', then the exception path's TCP worker.
+  std::vector<const engine::Counters*> engine_counters() const {
+    std::vector<const engine::Counters*> counters;
+    const auto add_socket = [&](const io::SocketBackend& backend) {
+      for (std::size_t i = 0; i < backend.worker_count(); ++i) {
+        counters.push_back(&backend.engine_counters(i));
+      }
+    };
+    if (socket_) add_socket(*socket_);
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (dpdk_) {
+      for (std::size_t i = 0; i < dpdk_->worker_count(); ++i) {
+        counters.push_back(&dpdk_->engine_counters(i));
+      }
+      if (dpdk_->tcp_backend() != nullptr) add_socket(*dpdk_->tcp_backend());
+    }
+#endif
+    return counters;
+  }
+  void reset() {
+    socket_.reset();
+#ifdef HEIMDALL_DPDK_BACKEND
+    dpdk_.reset();
+#endif
+  }
+
+  std::unique_ptr<io::SocketBackend> socket_;
+#ifdef HEIMDALL_DPDK_BACKEND
+  std::unique_ptr<io::DpdkBackend> dpdk_;
+#endif
+};
+
+std::uint64_t get(const engine::Counters::Counter& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+void log_summary(const Backend& backend) {
   std::uint64_t queries = 0, replies = 0, forwarded = 0, servfail = 0, timeouts = 0, dropped = 0,
                 stale = 0, prefetches = 0;
-  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
-    const auto& c = backend.engine_counters(i);
-    auto get = [](const engine::Counters::Counter& counter) {
-      return counter.load(std::memory_order_relaxed);
-    };
-    queries += get(c.queries);
-    replies += get(c.replies);
-    forwarded += get(c.forwarded);
-    servfail += get(c.servfail);
-    timeouts += get(c.upstream_timeouts);
-    dropped += get(c.drop_short) + get(c.drop_qr_set);
-    stale += get(c.stale_answers);
-    prefetches += get(c.prefetches);
+  for (const engine::Counters* c : backend.engine_counters()) {
+    queries += get(c->queries);
+    replies += get(c->replies);
+    forwarded += get(c->forwarded);
+    servfail += get(c->servfail);
+    timeouts += get(c->upstream_timeouts);
+    dropped += get(c->drop_short) + get(c->drop_qr_set);
+    stale += get(c->stale_answers);
+    prefetches += get(c->prefetches);
   }
   spdlog::info(
       "served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped, "
@@ -201,16 +325,42 @@ void log_summary(const io::SocketBackend& backend) {
       queries, replies, forwarded, servfail, timeouts, dropped, stale, prefetches);
 }
 
-void log_filter_summary(const io::SocketBackend& backend, const control::FilterReloader& filter) {
+#ifdef HEIMDALL_DPDK_BACKEND
+void log_dpdk_summary(const io::DpdkBackend& backend) {
+  const auto read = [](const io::DpdkCounters::Counter& counter) {
+    return counter.load(std::memory_order_relaxed);
+  };
+  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
+    const io::DpdkCounters& c = backend.dpdk_counters(i);
+    std::uint64_t dropped = 0;
+    for (const auto& reason : c.dropped) dropped += read(reason);
+    spdlog::info(
+        "worker {}: {} frames in, {} out ({} TX full, {} no mbuf), {} queries, {} upstream frames "
+        "({} handed over, {} received), {} to the exception path, {} echo replies, {} dropped, "
+        "{} without a next hop",
+        i, read(c.rx_frames), read(c.tx_frames), read(c.tx_dropped), read(c.no_mbuf),
+        read(c.dns_queries), read(c.upstream_frames), read(c.handed_over),
+        read(c.handover_received), read(c.to_exception), read(c.echo_replies), dropped,
+        read(c.no_neighbour));
+  }
+  const io::ExceptionCounters& e = backend.exception_counters();
+  spdlog::info(
+      "exception path: {} ARP replies, {} NDP advertisements, {} to the tap, {} from it, {} next "
+      "hops learned",
+      e.arp_replies.load(), e.ndp_advertisements.load(), e.to_tap.load(), e.from_tap.load(),
+      e.neighbours_learned.load());
+}
+#endif
+
+void log_filter_summary(const Backend& backend, const control::FilterReloader& filter) {
   const control::FilterStats& stats = filter.stats();
   std::uint64_t blocked = 0, local = 0;
   std::vector<std::uint64_t> by_list(stats.lists.size());
-  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
-    const auto& c = backend.engine_counters(i);
-    blocked += c.blocked.load(std::memory_order_relaxed);
-    local += c.local_answers.load(std::memory_order_relaxed);
+  for (const engine::Counters* c : backend.engine_counters()) {
+    blocked += get(c->blocked);
+    local += get(c->local_answers);
     for (std::size_t list = 0; list < by_list.size(); ++list) {
-      by_list[list] += c.blocked_by_list[list].load(std::memory_order_relaxed);
+      by_list[list] += get(c->blocked_by_list[list]);
     }
   }
   spdlog::info("filter: {} blocked, {} local answers, {} reloads ({} abandoned)", blocked, local,
@@ -223,14 +373,54 @@ void log_filter_summary(const io::SocketBackend& backend, const control::FilterR
 
 // What this build cannot run although the file is valid; empty when it can.
 std::string unsupported(const control::Config& config) {
-  if (config.dataplane.backend != control::Backend::Dpdk) return {};
 #ifdef HEIMDALL_DPDK_BACKEND
-  return config.source +
-         ": dataplane.backend: dpdk is not implemented yet in this version; use socket";
+  (void)config;
+  return {};
 #else
+  if (config.dataplane.backend != control::Backend::Dpdk) return {};
   return config.source +
          ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
 #endif
+}
+
+bool uses_dpdk(const control::Config& config) {
+  return config.dataplane.backend == control::Backend::Dpdk;
+}
+
+// Cache readers and filter scratch: one per worker, and the DPDK exception
+// path's TCP worker after them.
+unsigned reader_count(const control::Config& config) {
+  const bool tcp_worker = uses_dpdk(config) && config.dataplane.exception.enabled;
+  return config.dataplane.workers + (tcp_worker ? 1 : 0);
+}
+
+io::EalOptions eal_options(const control::Config& config) {
+  io::EalOptions eal;
+  eal.memory_mb = eal_memory_mb(config);
+#ifdef HEIMDALL_DPDK_BACKEND
+  if (uses_dpdk(config)) {
+    eal.drives_ports = true;
+    eal.extra_args = config.dataplane.eal_args;
+    eal.memory_mb += io::DpdkBackend::eal_bytes_needed(dpdk_backend_config(config)) >> 20;
+  }
+#endif
+  return eal;
+}
+
+std::string describe_listeners(const control::Config& config) {
+#ifdef HEIMDALL_DPDK_BACKEND
+  if (uses_dpdk(config)) {
+    const control::PortConfig& port = config.dataplane.ports.front();
+    const io::DpdkBackendConfig dpdk = dpdk_backend_config(config);
+    return "DPDK port " + port.device + " (" +
+           (port.address ? host_of(*port.address, 53).to_string() : std::string()) +
+           (port.address && port.address6 ? ", " : "") +
+           (port.address6 ? host_of(*port.address6, 53).to_string() : std::string()) + "), tcp " +
+           join_endpoints(dpdk.tcp_listen) +
+           (dpdk.tap_name.empty() ? "" : " on tap " + dpdk.tap_name);
+  }
+#endif
+  return "udp " + join_endpoints(config.listen.udp) + ", tcp " + join_endpoints(config.listen.tcp);
 }
 
 int serve(const control::Config& config) {
@@ -241,9 +431,7 @@ int serve(const control::Config& config) {
     spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
   }
 
-  io::EalOptions eal;
-  eal.memory_mb = eal_memory_mb(config);
-  io::start_eal(eal);
+  io::start_eal(eal_options(config));
 
   // Only this thread takes the stop and reload signals; every thread started from
   // here on inherits the mask.
@@ -256,24 +444,38 @@ int serve(const control::Config& config) {
 
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<control::FilterReloader> filter;
-  std::unique_ptr<io::SocketBackend> backend;
+  Backend backend;
   try {
-    io::SocketBackendConfig backend_config = socket_backend_config(config);
-    filter = std::make_unique<control::FilterReloader>(config, config.dataplane.workers);
+    const unsigned readers = reader_count(config);
+    filter = std::make_unique<control::FilterReloader>(config, readers);
+    const rcu::Published<filter::Snapshot>* published = nullptr;
     if (filter->active()) {
       // Before the first query: nothing is answered unfiltered. A dead list URL
       // delays this by its download timeout at most; a list that cannot be read is
       // left out (and logged), but a filter that cannot be built stops start-up.
       if (!filter->reload("start-up")) throw std::runtime_error("the filter could not be built");
-      backend_config.filter = &filter->published();
+      published = &filter->published();
     }
     if (config.cache.enabled) {
-      const unsigned workers = config.dataplane.workers;
-      cache = std::make_unique<cache::Cache>(cache_config(config.cache), workers, workers,
-                                             std::random_device{}());
-      backend_config.cache = cache.get();
+      cache = std::make_unique<cache::Cache>(cache_config(config.cache), config.dataplane.workers,
+                                             readers, std::random_device{}());
     }
-    backend = std::make_unique<io::SocketBackend>(backend_config);
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (uses_dpdk(config)) {
+      check_port_ranges(config);
+      io::DpdkBackendConfig dpdk = dpdk_backend_config(config);
+      dpdk.filter = published;
+      dpdk.cache = cache.get();
+      backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
+    }
+#endif
+    if (!uses_dpdk(config)) {
+      io::SocketBackendConfig socket = socket_backend_config(config);
+      socket.filter = published;
+      socket.cache = cache.get();
+      backend.socket_ = std::make_unique<io::SocketBackend>(socket);
+    }
+    backend.start();
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
     backend.reset();
@@ -282,11 +484,9 @@ int serve(const control::Config& config) {
     io::stop_eal();
     return kExitRuntime;
   }
-  backend->start();
-  spdlog::info("heimdall {} ready: {} workers, udp {}, tcp {}, upstreams {} ({})", HEIMDALL_VERSION,
-               backend->worker_count(), join_endpoints(config.listen.udp),
-               join_endpoints(config.listen.tcp),
-               join_endpoints(socket_backend_config(config).engine.servers), config.source);
+  spdlog::info("heimdall {} ready: {} workers, {}, upstreams {} ({})", HEIMDALL_VERSION,
+               config.dataplane.workers, describe_listeners(config),
+               join_endpoints(engine_config(config).servers), config.source);
 
   for (;;) {
     // Woken each second to watch list files and the refresh interval.
@@ -308,11 +508,14 @@ int serve(const control::Config& config) {
     spdlog::info("{}: draining in-flight queries and stopping", strsignal(signal_number));
     break;
   }
-  backend->request_stop();
-  backend->join();
-  log_summary(*backend);
+  backend.request_stop();
+  backend.join();
+  log_summary(backend);
+#ifdef HEIMDALL_DPDK_BACKEND
+  if (backend.dpdk_) log_dpdk_summary(*backend.dpdk_);
+#endif
   if (cache) log_cache_summary(*cache);
-  if (filter->active()) log_filter_summary(*backend, *filter);
+  if (filter->active()) log_filter_summary(backend, *filter);
   backend.reset();
   filter.reset();  // after the workers: they were its readers
   cache.reset();

@@ -16,6 +16,7 @@
 
 #include "heimdall/filter/client_groups.hpp"
 #include "heimdall/filter/local_data.hpp"
+#include "heimdall/net/frame.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -247,8 +248,104 @@ class Reader {
   std::string source_;
 };
 
+// An interface address with its subnet: "198.18.0.1/24", "2001:db8::1/64".
+filter::Prefix read_interface_address(const Reader& reader, const Value& value, int family) {
+  const std::string text = reader.get_string(value);
+  filter::Prefix prefix;
+  const char* example = family == AF_INET ? "198.18.0.1/24" : "2001:db8::1/64";
+  if (!filter::Prefix::parse(text, prefix) || prefix.address.family != family ||
+      text.find('/') == std::string::npos) {
+    reader.fail(value, std::string("expected an address with its subnet such as ") + example +
+                           ", got '" + text + "'");
+  }
+  return prefix;
+}
+
+net::Endpoint read_gateway(const Reader& reader, const Value& value, int family) {
+  const std::string text = reader.get_string(value);
+  filter::Prefix host;
+  if (text.find('/') != std::string::npos || !filter::Prefix::parse(text, host) ||
+      host.address.family != family) {
+    reader.fail(value, std::string("expected an ") + (family == AF_INET ? "IPv4" : "IPv6") +
+                           " address (no port, no subnet), got '" + text + "'");
+  }
+  return host.address;
+}
+
+PortConfig read_port(const Reader& reader, const Value& entry) {
+  const auto fields =
+      reader.fields(entry, {"device", "address", "address6", "gateway", "gateway6", "mac", "vlan"});
+  PortConfig port;
+  const auto device = fields.find("device");
+  if (device == fields.end()) reader.fail(entry, "missing key 'device'");
+  port.device = reader.get_string(device->second);
+  if (const auto it = fields.find("address"); it != fields.end()) {
+    port.address = read_interface_address(reader, it->second, AF_INET);
+  }
+  if (const auto it = fields.find("address6"); it != fields.end()) {
+    port.address6 = read_interface_address(reader, it->second, AF_INET6);
+  }
+  if (!port.address && !port.address6) {
+    reader.fail(entry, "a port needs an address or address6 to answer on");
+  }
+  if (const auto it = fields.find("gateway"); it != fields.end()) {
+    if (!port.address) reader.fail(it->second, "a gateway needs the port's IPv4 address");
+    port.gateway = read_gateway(reader, it->second, AF_INET);
+  }
+  if (const auto it = fields.find("gateway6"); it != fields.end()) {
+    if (!port.address6) reader.fail(it->second, "a gateway6 needs the port's address6");
+    port.gateway6 = read_gateway(reader, it->second, AF_INET6);
+  }
+  if (const auto it = fields.find("mac"); it != fields.end()) {
+    const std::string text = reader.get_string(it->second);
+    const auto mac = net::MacAddress::parse(text);
+    if (!mac || mac->is_multicast()) {
+      reader.fail(it->second,
+                  "expected a unicast MAC address such as 02:00:00:00:00:01, got '" + text + "'");
+    }
+    port.mac = text;
+  }
+  if (const auto it = fields.find("vlan"); it != fields.end()) {
+    port.vlan = static_cast<std::uint16_t>(reader.get_uint(it->second, 0, 4094));
+  }
+  return port;
+}
+
+void read_exception(const Reader& reader, const Value& section, ExceptionConfig& out) {
+  const auto fields = reader.fields(section, {"enabled", "tap"});
+  if (const auto it = fields.find("enabled"); it != fields.end()) {
+    out.enabled = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("tap"); it != fields.end()) {
+    out.tap = reader.get_string(it->second);
+    if (out.tap.size() >= 16 || out.tap.find('/') != std::string::npos) {
+      reader.fail(it->second,
+                  "expected an interface name of at most 15 characters, got '" + out.tap + "'");
+    }
+  }
+}
+
+// "20000-29999": the fast path's upstream source ports.
+void read_port_range(const Reader& reader, const Value& value, DataplaneConfig& out) {
+  const std::string text = reader.get_string(value);
+  unsigned low = 0, high = 0;
+  const char* last = text.data() + text.size();
+  const auto [dash, low_error] = std::from_chars(text.data(), last, low);
+  bool ok = low_error == std::errc{} && dash != last && *dash == '-';
+  if (ok) {
+    const auto [end, high_error] = std::from_chars(dash + 1, last, high);
+    ok = high_error == std::errc{} && end == last && low >= 1024 && high <= 65535 && low <= high;
+  }
+  if (!ok)
+    reader.fail(value,
+                "expected a range such as 20000-29999 within 1024-65535, got '" + text + "'");
+  out.upstream_port_min = static_cast<std::uint16_t>(low);
+  out.upstream_port_max = static_cast<std::uint16_t>(high);
+}
+
 void read_dataplane(const Reader& reader, const Value& section, DataplaneConfig& out) {
-  const auto fields = reader.fields(section, {"backend", "workers", "eal_args", "ports"});
+  const auto fields = reader.fields(
+      section, {"backend", "workers", "eal_args", "ports", "exception", "upstream_ports", "mbufs"});
   if (const auto it = fields.find("backend"); it != fields.end()) {
     out.backend = reader.get_choice<Backend>(
         it->second, {{"socket", Backend::Socket}, {"dpdk", Backend::Dpdk}});
@@ -262,11 +359,33 @@ void read_dataplane(const Reader& reader, const Value& section, DataplaneConfig&
       out.eal_args.push_back(reader.get_string(reader.item(it->second, i)));
     }
   }
-  // Ports belong to the DPDK backend, which reads them itself; here only their shape.
   if (const auto it = fields.find("ports"); it != fields.end()) {
     reader.expect_list(it->second, "port mappings");
     for (std::size_t i = 0; i < it->second.node.size(); ++i) {
-      reader.expect_map(reader.item(it->second, i));
+      out.ports.push_back(read_port(reader, reader.item(it->second, i)));
+    }
+  }
+  if (const auto it = fields.find("exception"); it != fields.end()) {
+    read_exception(reader, it->second, out.exception);
+  }
+  if (const auto it = fields.find("upstream_ports"); it != fields.end()) {
+    read_port_range(reader, it->second, out);
+  }
+  if (const auto it = fields.find("mbufs"); it != fields.end()) {
+    out.mbufs = reader.get_uint(it->second, 1024, 16u << 20);
+  }
+  if (out.backend == Backend::Dpdk) {
+    if (out.ports.size() != 1) {
+      const auto ports = fields.find("ports");
+      reader.fail(ports == fields.end() ? section.line : ports->second.line, "dataplane.ports",
+                  "the dpdk backend drives exactly one port in this version, got " +
+                      std::to_string(out.ports.size()));
+    }
+    const unsigned range = out.upstream_port_max - out.upstream_port_min + 1u;
+    if (range < 64u * out.workers) {
+      reader.fail(section.line, "dataplane.upstream_ports",
+                  "needs at least 64 ports per worker for ID and port entropy, got " +
+                      std::to_string(range) + " for " + std::to_string(out.workers) + " workers");
     }
   }
 }
@@ -776,6 +895,12 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     const Value* listen = section("listen");
     reader.fail(listen ? listen->key_line : 1, "listen",
                 "the socket backend needs at least one udp or tcp address");
+  }
+  if (config.dataplane.backend == Backend::Dpdk && !config.listen.udp.empty()) {
+    const Value* listen = section("listen");
+    reader.fail(listen ? listen->key_line : 1, "listen.udp",
+                "the dpdk backend answers UDP on its ports' addresses; listen.udp is for the "
+                "socket backend (listen.tcp is the exception path's)");
   }
   if (config.upstreams.servers.empty() && !resolv_conf.empty()) {
     fill_from_resolv_conf(reader,

@@ -426,7 +426,8 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
   timers_.cancel(slot);
   selector_.on_answer(query.server, now_ns - query.sent_ns);
 
-  if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp) {
+  if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp &&
+      config_.upstream_tcp) {
     Counters::bump(counters_.tcp_retries);
     send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
     return;

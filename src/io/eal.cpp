@@ -8,13 +8,29 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace heimdall::io {
 namespace {
 
 std::atomic<bool> eal_started{false};
+
+// Whether `args` set one of `names` ("-m 512", "--file-prefix=x", "--log-level x").
+bool has_option(const std::vector<std::string>& args,
+                std::initializer_list<std::string_view> names) {
+  for (const std::string& arg : args) {
+    for (const std::string_view name : names) {
+      if (arg == name ||
+          (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=')) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -23,17 +39,19 @@ void start_eal(const EalOptions& options) {
 
   // Each process gets its own file prefix so that tests and several instances can
   // run side by side; --no-shconf keeps them from sharing runtime state anyway.
-  std::vector<std::string> args = {
-      "heimdall",
-      "--no-huge",
-      "--no-pci",
-      "--no-shconf",
-      "--no-telemetry",
-      "-m",
-      std::to_string(options.memory_mb),
-      "--file-prefix=heimdall-" + std::to_string(getpid()),
-  };
-  if (options.quiet) args.push_back("--log-level=lib.*:warning");
+  std::vector<std::string> args = {"heimdall"};
+  if (!options.drives_ports) {
+    args.insert(args.end(), {"--no-huge", "--no-pci", "--no-shconf", "--no-telemetry"});
+  }
+  if (!options.drives_ports || !has_option(options.extra_args, {"-m", "--socket-mem"})) {
+    args.insert(args.end(), {"-m", std::to_string(options.memory_mb)});
+  }
+  if (!has_option(options.extra_args, {"--file-prefix"})) {
+    args.push_back("--file-prefix=heimdall-" + std::to_string(getpid()));
+  }
+  if (options.quiet && !has_option(options.extra_args, {"--log-level"})) {
+    args.push_back("--log-level=lib.*:warning");
+  }
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());

@@ -592,10 +592,25 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn(f"{path}:4: upstreams.timeout_ms", result.stderr)
 
-    def test_dpdk_backend_is_refused_until_it_exists(self):
-        result, _ = self.check_config('dataplane: {backend: dpdk}\nupstreams: {servers: ["127.0.0.1:53"]}\n')
+    def test_dpdk_backend_needs_its_port(self):
+        result, path = self.check_config('dataplane: {backend: dpdk}\nupstreams: {servers: ["127.0.0.1:53"]}\n')
         self.assertEqual(result.returncode, 1)
-        self.assertIn("dataplane.backend: dpdk", result.stderr)
+        self.assertIn(f"{path}:1: dataplane.ports: the dpdk backend drives exactly one port", result.stderr)
+
+    def test_dpdk_backend_names_a_port_the_eal_does_not_have(self):
+        # The configuration is valid; start-up fails at the port, saying which and why.
+        text = (
+            "dataplane:\n  backend: dpdk\n  workers: 1\n"
+            '  eal_args: ["-l", "0", "--no-huge", "--no-shconf", "--no-pci", "-m", "128"]\n'
+            "  exception: {enabled: false}\n"
+            "  ports: [{device: net_null9, address: 198.18.0.1/24}]\n"
+            'upstreams: {servers: ["198.18.0.2:53"]}\n'
+        )
+        result, path = self.check_config(text)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = run([HEIMDALL, "--config", path], timeout=30)
+        self.assertEqual(result.returncode, 3, result.stderr)
+        self.assertIn("DPDK port net_null9: no such device", result.stderr)
 
     def test_version_and_help(self):
         self.assertRegex(run([HEIMDALL, "--version"]).stdout, r"^heimdall \d+\.\d+\.\d+")

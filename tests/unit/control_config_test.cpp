@@ -103,6 +103,11 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.dataplane.backend, defaults.dataplane.backend);
   EXPECT_EQ(config.dataplane.workers, defaults.dataplane.workers);
   EXPECT_EQ(config.dataplane.eal_args, defaults.dataplane.eal_args);
+  EXPECT_EQ(config.dataplane.exception.enabled, defaults.dataplane.exception.enabled);
+  EXPECT_EQ(config.dataplane.exception.tap, defaults.dataplane.exception.tap);
+  EXPECT_EQ(config.dataplane.upstream_port_min, defaults.dataplane.upstream_port_min);
+  EXPECT_EQ(config.dataplane.upstream_port_max, defaults.dataplane.upstream_port_max);
+  EXPECT_EQ(config.dataplane.mbufs, defaults.dataplane.mbufs);
   EXPECT_EQ(config.edns.max_udp, defaults.edns.max_udp);
   EXPECT_EQ(config.listen.tcp_idle_timeout_ms, defaults.listen.tcp_idle_timeout_ms);
   EXPECT_EQ(config.listen.tcp_max_connections, defaults.listen.tcp_max_connections);
@@ -195,7 +200,10 @@ TEST(ConfigFile, AbsentKeysKeepTheirDefaults) {
 }
 
 TEST(ConfigFile, ReadsEveryChoiceOfEachEnumeratedKey) {
-  EXPECT_EQ(parse("dataplane: {backend: dpdk}\n").dataplane.backend, Backend::Dpdk);
+  EXPECT_EQ(parse("dataplane: {backend: dpdk, ports: [{device: net_null0, address: "
+                  "198.18.0.1/24}]}\n")
+                .dataplane.backend,
+            Backend::Dpdk);
   const std::pair<const char*, Strategy> strategies[] = {{"round_robin", Strategy::RoundRobin},
                                                          {"fastest", Strategy::Fastest},
                                                          {"failover", Strategy::Failover}};
@@ -262,9 +270,74 @@ TEST(ConfigFile, SameAddressInUdpAndTcpIsAllowed) {
 }
 
 TEST(ConfigFile, DpdkBackendNeedsNoListenAddresses) {
-  const Config config = parse("dataplane: {backend: dpdk, eal_args: [--no-huge], ports: []}\n");
+  const Config config = parse(
+      "dataplane: {backend: dpdk, eal_args: [--no-huge], ports: [{device: net_null0, address: "
+      "198.18.0.1/24}]}\n");
   EXPECT_EQ(config.dataplane.backend, Backend::Dpdk);
   EXPECT_TRUE(config.listen.udp.empty());
+}
+
+TEST(ConfigFile, ReadsADpdkPortAndTheExceptionPath) {
+  const Config config = parse(R"(dataplane:
+  backend: dpdk
+  workers: 2
+  upstream_ports: 10000-10999
+  mbufs: 65535
+  exception: {enabled: true, tap: hd-tap}
+  ports:
+    - device: "0000:03:00.0"
+      address: 198.18.0.1/24
+      address6: 2001:db8::1/64
+      gateway: 198.18.0.254
+      gateway6: 2001:db8::fe
+      mac: 02:00:00:00:00:01
+      vlan: 100
+)");
+  const DataplaneConfig& dataplane = config.dataplane;
+  ASSERT_EQ(dataplane.ports.size(), 1u);
+  const PortConfig& port = dataplane.ports[0];
+  EXPECT_EQ(port.device, "0000:03:00.0");
+  ASSERT_TRUE(port.address && port.address6 && port.gateway && port.gateway6);
+  EXPECT_EQ(port.address->length, 24);
+  EXPECT_EQ(port.address->address.address[3], 1);
+  EXPECT_EQ(port.address6->length, 64);
+  EXPECT_EQ(port.gateway->to_string(), "198.18.0.254:0");
+  EXPECT_EQ(port.mac, "02:00:00:00:00:01");
+  EXPECT_EQ(port.vlan, 100);
+  EXPECT_EQ(dataplane.upstream_port_min, 10000);
+  EXPECT_EQ(dataplane.upstream_port_max, 10999);
+  EXPECT_EQ(dataplane.mbufs, 65535u);
+  EXPECT_EQ(dataplane.exception.tap, "hd-tap");
+}
+
+TEST(ConfigFile, RefusesADpdkPortThatCannotWork) {
+  const std::string dpdk = "dataplane:\n  backend: dpdk\n";
+  expect_error(dpdk, 2, "dataplane.ports", "exactly one port");
+  expect_error(dpdk + "  ports: [{address: 198.18.0.1/24}]\n", 3, "dataplane.ports[0]",
+               "missing key 'device'");
+  expect_error(dpdk + "  ports: [{device: net_null0}]\n", 3, "dataplane.ports[0]",
+               "needs an address");
+  expect_error(dpdk + "  ports: [{device: net_null0, address: 198.18.0.1}]\n", 3,
+               "dataplane.ports[0].address", "with its subnet");
+  expect_error(dpdk + "  ports: [{device: net_null0, address: 2001:db8::1/64}]\n", 3,
+               "dataplane.ports[0].address", "198.18.0.1/24");
+  expect_error(
+      dpdk + "  ports: [{device: net_null0, address6: 2001:db8::1/64, gateway: 10.0.0.1}]\n", 3,
+      "dataplane.ports[0].gateway", "needs the port's IPv4 address");
+  expect_error(
+      dpdk + "  ports: [{device: net_null0, address: 198.18.0.1/24, mac: ff:ff:ff:ff:ff:ff}]\n", 3,
+      "dataplane.ports[0].mac", "unicast MAC");
+  expect_error(dpdk + "  ports: [{device: net_null0, address: 198.18.0.1/24, vlan: 4095}]\n", 3,
+               "dataplane.ports[0].vlan", "0 to 4094");
+  const std::string port = "  ports: [{device: net_null0, address: 198.18.0.1/24}]\n";
+  expect_error(dpdk + port + "  upstream_ports: 30000-20000\n", 4, "dataplane.upstream_ports",
+               "such as 20000-29999");
+  expect_error(dpdk + port + "  upstream_ports: 20000-20010\n", 2, "dataplane.upstream_ports",
+               "at least 64 ports per worker");
+  expect_error(dpdk + port + "  exception: {tap: a-very-long-interface-name}\n", 4,
+               "dataplane.exception.tap", "at most 15 characters");
+  expect_error(dpdk + port + "listen: {udp: [\"127.0.0.1:53\"]}\n", 4, "listen.udp",
+               "answers UDP on its ports' addresses");
 }
 
 TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {
@@ -622,8 +695,9 @@ TEST(ConfigErrors, EalArgsMustBeAListOfStrings) {
 TEST(ConfigErrors, PortsMustBeAListOfMappings) {
   expect_error("dataplane:\n  ports: {device: net_null0}\n", 2, "dataplane.ports",
                "expected a list of port mappings, got a mapping");
-  expect_error("dataplane:\n  ports:\n    - device: net_null0\n    - net_null1\n", 4,
-               "dataplane.ports[1]", "expected a mapping, got 'net_null1'");
+  expect_error(
+      "dataplane:\n  ports:\n    - {device: net_null0, address: 198.18.0.1/24}\n    - net_null1\n",
+      4, "dataplane.ports[1]", "expected a mapping, got 'net_null1'");
 }
 
 TEST(ConfigErrors, InactiveSectionsMustHaveTheirShape) {

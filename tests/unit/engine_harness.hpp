@@ -28,8 +28,11 @@ inline net::Endpoint endpoint(std::uint8_t last_octet, std::uint16_t port) {
 
 inline net::ClientRef client(std::uint8_t last_octet, std::uint16_t port,
                              net::Transport transport = net::Transport::Udp) {
-  return net::ClientRef{
-      .peer = endpoint(last_octet, port), .transport = transport, .socket = 0, .connection = 0};
+  return net::ClientRef{.peer = endpoint(last_octet, port),
+                        .transport = transport,
+                        .socket = 0,
+                        .connection = 0,
+                        .link = {}};
 }
 
 inline void put16(Bytes& b, std::uint16_t v) {

@@ -28,10 +28,36 @@ enum class Backend : std::uint8_t { Socket, Dpdk };
 enum class Strategy : std::uint8_t { RoundRobin, Fastest, Failover };
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, Off };
 
+// A DPDK port and the appliance's identity on it (dataplane.ports[]).
+struct PortConfig {
+  std::string device;                      // a vdev name (net_memif0) or a PCI address
+  std::optional<filter::Prefix> address;   // IPv4 host address with its subnet length
+  std::optional<filter::Prefix> address6;  // IPv6 likewise
+  std::optional<net::Endpoint> gateway;    // next hop for IPv4 off the subnet (port unused)
+  std::optional<net::Endpoint> gateway6;
+  std::optional<std::string> mac;  // replaces the port's own MAC ("02:00:00:00:00:01")
+  std::uint16_t vlan = 0;          // 802.1Q VLAN id the appliance lives on; 0: untagged
+};
+
+// DESIGN.md §8.5: a kernel tap carrying the port's MAC and addresses, for what the
+// fast path does not own (TCP, ICMP errors, kernel upstream sockets).
+struct ExceptionConfig {
+  bool enabled = true;
+  std::string tap = "heimdall0";
+};
+
 struct DataplaneConfig {
   Backend backend = Backend::Socket;
   unsigned workers = 2;
-  std::vector<std::string> eal_args;  // kept for the DPDK backend
+  std::vector<std::string> eal_args;  // the DPDK backend's EAL arguments
+  std::vector<PortConfig> ports;      // the DPDK backend drives exactly one in this version
+  ExceptionConfig exception;
+  // The fast path's upstream source ports; port % workers names the worker that
+  // sent the query (DESIGN.md §8.2). Must lie outside the kernel's
+  // ip_local_port_range, which the exception path's sockets use.
+  std::uint16_t upstream_port_min = 20000;
+  std::uint16_t upstream_port_max = 29999;
+  unsigned mbufs = 0;  // packet buffers; 0: sized from the workers and queue depths
 };
 
 struct EdnsConfig {

@@ -58,6 +58,10 @@ struct EngineConfig {
   std::uint32_t max_pending = 8192;   // queries in flight per worker
   std::uint32_t max_waiters = 16384;  // clients waiting on them (coalescing shares entries)
   std::uint16_t max_waiters_per_query = 256;
+  // Whether a truncated UDP answer is asked again over TCP. A backend that cannot
+  // open TCP connections (the DPDK fast path) passes the truncated answer to its
+  // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
+  bool upstream_tcp = true;
 };
 
 // Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written

@@ -13,6 +13,10 @@ struct EalOptions {
   std::size_t memory_mb = 64;           // -m; computed from the config by the caller
   std::vector<std::string> extra_args;  // dataplane.eal_args for the DPDK backend
   bool quiet = true;                    // EAL's own logs at warning and above only
+  // The DPDK backend: `extra_args` are the operator's EAL command line (lcores,
+  // hugepages or not, devices), so nothing that would contradict it is added; -m
+  // and the file prefix only when it has none.
+  bool drives_ports = false;
 };
 
 // Starts the EAL. Throws std::runtime_error with DPDK's reason on failure, or when

@@ -31,6 +31,10 @@ struct SocketBackendConfig {
   // The published filter, read by every worker; it must outlive the backend. Null:
   // no filtering.
   const rcu::Published<filter::Snapshot>* filter = nullptr;
+  // Worker i reads the cache and the filter's regex scratch as reader
+  // first_reader + i. Workers past the cache's shards own none: the DPDK backend's
+  // exception path runs its TCP worker after the fast-path workers.
+  unsigned first_reader = 0;
 };
 
 // Counters of the socket layer itself, one set per worker (same rules as

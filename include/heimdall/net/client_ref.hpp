@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/net/frame.hpp"
 
 namespace heimdall::net {
 
@@ -16,6 +17,13 @@ struct ClientRef {
   Transport transport = Transport::Udp;
   std::uint16_t socket = 0;      // the backend's index of the listening socket (UDP)
   std::uint32_t connection = 0;  // the backend's connection handle (TCP): slot and generation
+  // DPDK backend: the reply goes back to the sender's MAC, on its VLAN, from the
+  // address the query was sent to (DESIGN.md §1 rule 5).
+  struct Link {
+    MacAddress mac;
+    std::uint16_t vlan = 0;
+    bool to_link_local = false;
+  } link;
 };
 
 }  // namespace heimdall::net

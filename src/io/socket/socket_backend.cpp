@@ -13,7 +13,7 @@ SocketBackend::SocketBackend(const SocketBackendConfig& config) : config_(config
   }
   workers_.reserve(config.workers);
   for (unsigned i = 0; i < config.workers; ++i) {
-    workers_.push_back(std::make_unique<SocketWorker>(config_, i));
+    workers_.push_back(std::make_unique<SocketWorker>(config_, config_.first_reader + i));
   }
 }
 

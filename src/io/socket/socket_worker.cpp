@@ -330,7 +330,7 @@ void SocketWorker::run() {
     engine_->on_timer(now_ns_, *this);
     flush_batches();
     // Handed-over answers, expired entries and flushes of this worker's shard.
-    if (cache_ != nullptr) cache_->maintain(index_, now_ns_);
+    if (cache_ != nullptr && index_ < cache_->shard_count()) cache_->maintain(index_, now_ns_);
     if (now_ns_ >= next_sweep_ns_) {
       sweep(now_ns_);
       next_sweep_ns_ = now_ns_ + kSweepIntervalNs;
@@ -428,7 +428,8 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
           net::ClientRef{.peer = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
                          .transport = net::Transport::Udp,
                          .socket = static_cast<std::uint16_t>(listener),
-                         .connection = 0};
+                         .connection = 0,
+                         .link = {}};
       ++count;
     }
     engine_->on_queries({queries, count}, now_ns_, *this);
@@ -540,7 +541,8 @@ void SocketWorker::read_tcp_client(std::uint32_t slot) {
                               .from = net::ClientRef{.peer = client.peer,
                                                      .transport = net::Transport::Tcp,
                                                      .socket = 0,
-                                                     .connection = handle}};
+                                                     .connection = handle,
+                                                     .link = {}}};
       consumed += 2 + length;
     }
     if (count == 0) break;

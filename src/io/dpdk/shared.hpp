@@ -1,0 +1,60 @@
+// What the DPDK backend's threads share, set up once before any of them runs and
+// read-only afterwards (rings are SPSC: each has exactly one producer and one
+// consumer, named where it is created).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "heimdall/io/dpdk_backend.hpp"
+#include "heimdall/net/frame.hpp"
+#include "heimdall/rcu/qsbr.hpp"
+
+struct rte_mempool;
+struct rte_ring;
+
+namespace heimdall::io {
+
+// Link-layer next hops of the upstream servers, published by the exception thread
+// (the ARP/NDP owner) and read by the workers (DESIGN.md §8.5). Index = the
+// engine's server index.
+struct Neighbours {
+  static constexpr unsigned kMaxServers = 32;
+  std::array<net::MacAddress, kMaxServers> server_mac{};
+  std::uint32_t resolved = 0;  // bit i: server_mac[i] is known
+};
+
+struct DpdkShared {
+  std::uint16_t port_id = 0;
+  net::Interface identity;
+  bool udp_checksum_offload = false;
+  bool ipv4_checksum_offload = false;
+  rte_mempool* pool = nullptr;
+  unsigned workers = 0;
+  std::uint16_t upstream_port_min = 0;
+  std::uint16_t upstream_port_max = 0;
+  std::vector<net::Endpoint> servers;
+  // Worker i → the exception thread: frames the fast path does not own.
+  std::vector<rte_ring*> to_exception;
+  // The exception thread → worker 0, which sends them on its TX queue.
+  rte_ring* egress = nullptr;
+  // handover[from * workers + to]: upstream answers that arrived at `from` for `to`.
+  std::vector<rte_ring*> handover;
+  rcu::Published<Neighbours> neighbours;
+  std::atomic<bool> stop{false};
+
+  rte_ring* handover_ring(unsigned from, unsigned to) const {
+    return handover[from * workers + to];
+  }
+  // The worker that sent an upstream query from `port` (DESIGN.md §8.2), or -1
+  // when the port is not one of the fast path's.
+  int owner_of_port(std::uint16_t port) const {
+    if (port < upstream_port_min || port > upstream_port_max) return -1;
+    return static_cast<int>(port % workers);
+  }
+};
+
+}  // namespace heimdall::io
