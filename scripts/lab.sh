@@ -468,6 +468,21 @@ expect_answer() {
 dig_status() { sed -n '/status: /{s/.*status: \([A-Z]*\),.*/\1/p;q}'; }
 knotd_silent() { [[ -z $(in_ns "$NS_UP" kdig @"$UP4" lab.example. SOA +time=1 +retry=0 +short 2>/dev/null || true) ]]; }
 
+# SIGTERM: Heimdall drains, logs its counters and exits, with no sanitizer report
+# on the way (the test suite runs this lab under ASan and TSan too).
+check_clean_stop() {
+  stop_pidfile "$WORK/heimdall.pid"
+  if grep -qE 'ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error' "$WORK/heimdall.log"; then
+    fail "sanitizer report in $WORK/heimdall.log:"
+    grep -m 3 -A 12 -E 'ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error' "$WORK/heimdall.log" |
+      sed 's/^/  /'
+  elif grep -q 'served [0-9]* queries' "$WORK/heimdall.log"; then
+    pass "clean stop: $(grep -o 'served [0-9]* queries: [0-9]* replies' "$WORK/heimdall.log")"
+  else
+    fail "Heimdall did not stop cleanly on SIGTERM (no exit summary in its log)"
+  fi
+}
+
 run_checks() {
   local out status flags count sent completed pct elapsed start
 
@@ -569,6 +584,7 @@ cmd_test() {
     }
   fi
   run_checks
+  check_clean_stop
   if ((FAILED)); then
     echo "--- $WORK/heimdall.log (tail) ---"
     tail -n 20 "$WORK/heimdall.log" 2>/dev/null || true

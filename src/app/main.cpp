@@ -343,6 +343,12 @@ void log_dpdk_summary(const io::DpdkBackend& backend) {
         read(c.handover_received), read(c.to_exception), read(c.echo_replies), dropped,
         read(c.no_neighbour));
   }
+  const io::PortStats port = backend.port_stats();
+  spdlog::info(
+      "port: link {}, {} frames received, {} sent, {} missed (RX queue full), {} RX errors, {} TX "
+      "errors, {} without a buffer",
+      port.link_up ? "up" : "down", port.rx_packets, port.tx_packets, port.rx_missed,
+      port.rx_errors, port.tx_errors, port.rx_no_mbuf);
   const io::ExceptionCounters& e = backend.exception_counters();
   spdlog::info(
       "exception path: {} ARP replies, {} NDP advertisements, {} to the tap, {} from it, {} next "

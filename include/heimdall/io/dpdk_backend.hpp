@@ -90,6 +90,18 @@ struct alignas(64) ExceptionCounters {
   Counter no_mbuf{0};
 };
 
+// The port's own counters (rte_eth_stats), read by the control thread.
+struct PortStats {
+  bool link_up = false;
+  std::uint32_t link_speed_mbps = 0;
+  std::uint64_t rx_packets = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t rx_missed = 0;  // dropped by the port: its RX queue was full
+  std::uint64_t rx_errors = 0;
+  std::uint64_t tx_errors = 0;
+  std::uint64_t rx_no_mbuf = 0;
+};
+
 class DpdkWorker;
 class ExceptionPath;
 struct DpdkShared;
@@ -127,6 +139,7 @@ class DpdkBackend {
   const engine::Counters& engine_counters(std::size_t worker) const;
   const DpdkCounters& dpdk_counters(std::size_t worker) const;
   const ExceptionCounters& exception_counters() const;
+  PortStats port_stats() const;
   const SocketBackend* tcp_backend() const { return tcp_.get(); }
 
  private:

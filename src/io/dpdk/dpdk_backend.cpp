@@ -324,4 +324,23 @@ const DpdkCounters& DpdkBackend::dpdk_counters(std::size_t worker) const {
 }
 const ExceptionCounters& DpdkBackend::exception_counters() const { return exception_->counters(); }
 
+PortStats DpdkBackend::port_stats() const {
+  PortStats stats;
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(shared_->port_id, &link) == 0) {
+    stats.link_up = link.link_status == RTE_ETH_LINK_UP;
+    stats.link_speed_mbps = link.link_speed;
+  }
+  rte_eth_stats eth{};
+  if (rte_eth_stats_get(shared_->port_id, &eth) == 0) {
+    stats.rx_packets = eth.ipackets;
+    stats.tx_packets = eth.opackets;
+    stats.rx_missed = eth.imissed;
+    stats.rx_errors = eth.ierrors;
+    stats.tx_errors = eth.oerrors;
+    stats.rx_no_mbuf = eth.rx_nombuf;
+  }
+  return stats;
+}
+
 }  // namespace heimdall::io

@@ -91,6 +91,7 @@ unsigned DpdkWorker::poll_once(std::uint64_t now_ns) {
       rte_eth_rx_burst(shared_.port_id, static_cast<std::uint16_t>(index_), frames, kBurst);
   unsigned handled = received;
   if (received > 0) {
+    shared_.took_mbufs();
     bump(counters_.rx_frames, received);
     classify(frames, received);
     run_engine(now_ns);
@@ -111,6 +112,7 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
       case net::FrameKind::DnsQuery: {
         if (stopping_) {
           bump(counters_.drained_queries);
+          shared_.letting_go_of_mbufs();
           rte_pktmbuf_free(frame);
           break;
         }
@@ -146,6 +148,7 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
         break;
       case net::FrameKind::Drop:
         bump(counters_.dropped[static_cast<std::size_t>(parsed.drop)]);
+        shared_.letting_go_of_mbufs();
         rte_pktmbuf_free(frame);
         break;
     }
@@ -162,6 +165,7 @@ void DpdkWorker::take_upstream_answer(rte_mbuf* frame, const net::Frame& parsed)
   }
   bump(counters_.upstream_frames);
   if (static_cast<unsigned>(owner) != index_) {
+    shared_.letting_go_of_mbufs();
     if (rte_ring_sp_enqueue(shared_.handover_ring(index_, static_cast<unsigned>(owner)), frame) !=
         0) {
       bump(counters_.handover_full);
@@ -181,6 +185,7 @@ void DpdkWorker::take_upstream_answer(rte_mbuf* frame, const net::Frame& parsed)
 }
 
 void DpdkWorker::pass_to_exception(rte_mbuf* frame) {
+  shared_.letting_go_of_mbufs();
   if (rte_ring_sp_enqueue(shared_.to_exception[index_], frame) != 0) {
     bump(counters_.exception_full);
     rte_pktmbuf_free(frame);
@@ -199,7 +204,10 @@ void DpdkWorker::answer_echo(rte_mbuf* frame, const net::Frame& parsed) {
 void DpdkWorker::run_engine(std::uint64_t now_ns) {
   if (query_count_ > 0) engine_->on_queries({queries_, query_count_}, now_ns, *this);
   if (answer_count_ > 0) engine_->on_upstream_answers({answers_, answer_count_}, now_ns, *this);
-  if (held_count_ > 0) rte_pktmbuf_free_bulk(held_, held_count_);
+  if (held_count_ > 0) {
+    shared_.letting_go_of_mbufs();
+    rte_pktmbuf_free_bulk(held_, held_count_);
+  }
   query_count_ = answer_count_ = held_count_ = 0;
 }
 
@@ -213,6 +221,7 @@ unsigned DpdkWorker::drain_handovers(std::uint64_t now_ns) {
     const unsigned count = rte_ring_sc_dequeue_burst(
         shared_.handover_ring(from, index_), reinterpret_cast<void**>(frames), kBurst, nullptr);
     if (count == 0) continue;
+    shared_.took_mbufs();
     bump(counters_.handover_received, count);
     for (unsigned i = 0; i < count; ++i) {
       const net::Frame parsed = net::parse_frame(frame_bytes(frames[i]), shared_.identity);
@@ -236,6 +245,7 @@ unsigned DpdkWorker::drain_egress() {
   rte_mbuf* frames[kBurst];
   const unsigned count =
       rte_ring_sc_dequeue_burst(shared_.egress, reinterpret_cast<void**>(frames), kBurst, nullptr);
+  if (count > 0) shared_.took_mbufs();
   for (unsigned i = 0; i < count; ++i) queue_tx(frames[i]);
   return count;
 }
@@ -296,6 +306,7 @@ void DpdkWorker::send_udp(const net::UdpFlow& flow, std::span<const std::uint8_t
     bump(counters_.no_mbuf);
     return;
   }
+  shared_.took_mbufs();
   const std::size_t headers = net::udp_headers_length(flow);
   const std::size_t length = headers + payload.size();
   auto* data = reinterpret_cast<std::uint8_t*>(
@@ -325,6 +336,7 @@ void DpdkWorker::queue_tx(rte_mbuf* frame) {
 
 void DpdkWorker::flush_tx() {
   if (tx_count_ == 0) return;
+  shared_.letting_go_of_mbufs();
   const std::uint16_t sent = rte_eth_tx_burst(shared_.port_id, static_cast<std::uint16_t>(index_),
                                               tx_, static_cast<std::uint16_t>(tx_count_));
   bump(counters_.tx_frames, sent);

@@ -72,6 +72,7 @@ unsigned ExceptionPath::poll_once(std::uint64_t now_ns) {
     rte_mbuf* frames[kBurst];
     const unsigned count =
         rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(frames), kBurst, nullptr);
+    if (count > 0) shared_.took_mbufs();
     for (unsigned i = 0; i < count; ++i) handle_from_port(frames[i], now_ns);
     handled += count;
   }
@@ -143,6 +144,7 @@ void ExceptionPath::handle_from_port(rte_mbuf* frame, std::uint64_t now_ns) {
     default:
       break;
   }
+  shared_.letting_go_of_mbufs();
   rte_pktmbuf_free(frame);
 }
 
@@ -266,8 +268,10 @@ void ExceptionPath::send(std::span<const std::uint8_t> frame) {
     bump(counters_.no_mbuf);
     return;
   }
+  shared_.took_mbufs();
   void* data = rte_pktmbuf_append(mbuf, static_cast<std::uint16_t>(frame.size()));
   if (data == nullptr) {
+    shared_.letting_go_of_mbufs();
     rte_pktmbuf_free(mbuf);
     bump(counters_.no_mbuf);
     return;
@@ -277,6 +281,7 @@ void ExceptionPath::send(std::span<const std::uint8_t> frame) {
 }
 
 void ExceptionPath::send(rte_mbuf* frame) {
+  shared_.letting_go_of_mbufs();
   if (rte_ring_sp_enqueue(shared_.egress, frame) != 0) {
     bump(counters_.egress_full);
     rte_pktmbuf_free(frame);

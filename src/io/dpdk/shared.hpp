@@ -11,6 +11,7 @@
 
 #include "heimdall/io/dpdk_backend.hpp"
 #include "heimdall/net/frame.hpp"
+#include "heimdall/rcu/annotations.hpp"
 #include "heimdall/rcu/qsbr.hpp"
 
 struct rte_mempool;
@@ -55,6 +56,13 @@ struct DpdkShared {
     if (port < upstream_port_min || port > upstream_port_max) return -1;
     return static_cast<int>(port % workers);
   }
+
+  // ThreadSanitizer cannot see DPDK order an mbuf's hand-offs (rings, the pool's
+  // per-lcore caches, a driver freeing what it sent), so every thread marks the
+  // pool released before it lets go of an mbuf and acquired after it takes one
+  // (DESIGN.md §8.10). Nothing outside TSan builds.
+  void letting_go_of_mbufs() const { rcu::published(pool); }
+  void took_mbufs() const { rcu::observed(pool); }
 };
 
 }  // namespace heimdall::io
