@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -851,6 +852,46 @@ YAML::Node load_document(const Reader& reader, const std::string& yaml_text) {
 
 }  // namespace
 
+bool in_subnet(const filter::Prefix& subnet, const net::Endpoint& address) {
+  if (subnet.address.family != address.family) return false;
+  const unsigned full_bytes = subnet.length / 8u;
+  if (std::memcmp(subnet.address.address, address.address, full_bytes) != 0) return false;
+  const unsigned rest = subnet.length % 8u;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+  return (subnet.address.address[full_bytes] & mask) == (address.address[full_bytes] & mask);
+}
+
+// The DPDK fast path reaches an upstream only through its port: on the port's
+// subnet, or through a gateway of the same family. Anything else would be counted
+// and SERVFAILed at run time, query after query.
+void check_reachable_from_port(const Reader& reader, int line, const Config& config) {
+  const PortConfig& port = config.dataplane.ports.front();
+  for (const net::Endpoint& server : all_upstream_servers(config.upstreams)) {
+    const bool v4 = server.family == AF_INET;
+    const auto& address = v4 ? port.address : port.address6;
+    const bool has_gateway = v4 ? port.gateway.has_value() : port.gateway6.has_value();
+    std::string problem;
+    if (server.family == AF_INET
+            ? server.address[0] == 127
+            : server.address[15] == 1 && std::all_of(server.address, server.address + 15,
+                                                     [](std::uint8_t byte) { return byte == 0; })) {
+      problem = "is a loopback address, which the DPDK port cannot reach";
+    } else if (!address) {
+      problem = std::string("needs the port's ") + (v4 ? "address" : "address6");
+    } else if (!in_subnet(*address, server) && !has_gateway) {
+      problem = std::string("is not on the port's subnet and the port has no ") +
+                (v4 ? "gateway" : "gateway6");
+    }
+    if (!problem.empty()) {
+      reader.fail(
+          line, "upstreams",
+          "server " + server.to_string() + " " + problem +
+              (config.upstreams.servers_from_resolv_conf ? " (from /etc/resolv.conf)" : ""));
+    }
+  }
+}
+
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::string& resolv_conf) {
   const Reader reader(source_name);
@@ -906,6 +947,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     fill_from_resolv_conf(reader,
                           Value{YAML::Node(), "upstreams.servers", servers_line, servers_line},
                           resolv_conf, config.upstreams);
+  }
+  if (config.dataplane.backend == Backend::Dpdk) {
+    check_reachable_from_port(reader, servers_line, config);
   }
   if (const std::size_t total = all_upstream_servers(config.upstreams).size();
       total > kMaxUpstreamServers) {

@@ -46,8 +46,12 @@ void start_eal(const EalOptions& options) {
   if (!options.drives_ports || !has_option(options.extra_args, {"-m", "--socket-mem"})) {
     args.insert(args.end(), {"-m", std::to_string(options.memory_mb)});
   }
+  // Tests and tools get a prefix of their own so several run side by side. The
+  // appliance keeps one name, so a restart after a crash reclaims the hugepage
+  // files the previous run left behind.
   if (!has_option(options.extra_args, {"--file-prefix"})) {
-    args.push_back("--file-prefix=heimdall-" + std::to_string(getpid()));
+    args.push_back(options.drives_ports ? std::string("--file-prefix=heimdall")
+                                        : "--file-prefix=heimdall-" + std::to_string(getpid()));
   }
   if (options.quiet && !has_option(options.extra_args, {"--log-level"})) {
     args.push_back("--log-level=lib.*:warning");

@@ -579,6 +579,39 @@ bool Interface::on_link(const Endpoint& address) const {
 
 // --- parsing ---
 
+namespace {
+
+// Whether what answers this frame may go back to its sender. ARP and NDP are
+// answered to the hardware address they carry; UDP and echo replies go to the
+// frame's source MAC and IP, which must name one host that is not us.
+bool answerable_sender(const Frame& frame, const Interface& ours) {
+  if (frame.source_mac.is_multicast()) return false;
+  if (frame.kind != FrameKind::DnsQuery && frame.kind != FrameKind::UdpToUs &&
+      frame.kind != FrameKind::EchoRequest) {
+    return true;
+  }
+  if (frame.destination_mac != ours.mac) return false;  // unicast IP in an L2 broadcast
+  if ((frame.kind != FrameKind::EchoRequest) && frame.source.port == 0) return false;
+  const std::uint8_t* source = frame.source.address;
+  if (frame.source.family == AF_INET6) {
+    return std::memcmp(source, ours.ipv6.data(), 16) != 0 &&
+           std::memcmp(source, ours.ipv6_link_local.data(), 16) != 0;
+  }
+  if (std::memcmp(source, ours.ipv4.data(), 4) == 0) return false;
+  if (ours.prefix4 >= 31) return true;  // RFC 3021: a /31 has no broadcast address
+  const std::uint32_t mask = ~std::uint32_t{0} << (32 - ours.prefix4);
+  const std::uint32_t address = std::uint32_t{source[0]} << 24 | std::uint32_t{source[1]} << 16 |
+                                std::uint32_t{source[2]} << 8 | source[3];
+  const std::uint32_t network = std::uint32_t{ours.ipv4[0]} << 24 |
+                                std::uint32_t{ours.ipv4[1]} << 16 |
+                                std::uint32_t{ours.ipv4[2]} << 8 | ours.ipv4[3];
+  if ((address & mask) != (network & mask)) return true;  // off-link: not ours to judge
+  const std::uint32_t host = address & ~mask;
+  return host != 0 && host != ~mask;
+}
+
+}  // namespace
+
 Frame parse_frame(std::span<const std::uint8_t> frame, const Interface& ours) {
   Frame out;
   if (frame.size() < kEthernetHeader) {
@@ -617,6 +650,9 @@ Frame parse_frame(std::span<const std::uint8_t> frame, const Interface& ours) {
       break;
     default:
       set_drop(out, DropReason::UnknownEthertype);  // a second tag (QinQ) included
+  }
+  if (out.kind != FrameKind::Drop && !answerable_sender(out, ours)) {
+    set_drop(out, DropReason::BadSource);
   }
   return out;
 }

@@ -201,7 +201,7 @@ TEST(ConfigFile, AbsentKeysKeepTheirDefaults) {
 
 TEST(ConfigFile, ReadsEveryChoiceOfEachEnumeratedKey) {
   EXPECT_EQ(parse("dataplane: {backend: dpdk, ports: [{device: net_null0, address: "
-                  "198.18.0.1/24}]}\n")
+                  "198.18.0.1/24}]}\nupstreams: {servers: [198.18.0.53]}\n")
                 .dataplane.backend,
             Backend::Dpdk);
   const std::pair<const char*, Strategy> strategies[] = {{"round_robin", Strategy::RoundRobin},
@@ -272,7 +272,7 @@ TEST(ConfigFile, SameAddressInUdpAndTcpIsAllowed) {
 TEST(ConfigFile, DpdkBackendNeedsNoListenAddresses) {
   const Config config = parse(
       "dataplane: {backend: dpdk, eal_args: [--no-huge], ports: [{device: net_null0, address: "
-      "198.18.0.1/24}]}\n");
+      "198.18.0.1/24}]}\nupstreams: {servers: [198.18.0.53]}\n");
   EXPECT_EQ(config.dataplane.backend, Backend::Dpdk);
   EXPECT_TRUE(config.listen.udp.empty());
 }
@@ -338,6 +338,22 @@ TEST(ConfigFile, RefusesADpdkPortThatCannotWork) {
                "dataplane.exception.tap", "at most 15 characters");
   expect_error(dpdk + port + "listen: {udp: [\"127.0.0.1:53\"]}\n", 4, "listen.udp",
                "answers UDP on its ports' addresses");
+}
+
+TEST(ConfigFile, RefusesUpstreamsTheDpdkPortCannotReach) {
+  const std::string dpdk =
+      "dataplane:\n  backend: dpdk\n  ports: [{device: net_null0, address: 198.18.0.1/24}]\n";
+  expect_error(dpdk + "upstreams: {servers: [127.0.0.1]}\n", 4, "upstreams", "loopback");
+  expect_error(dpdk + "upstreams: {servers: [\"[2001:db8::53]:53\"]}\n", 4, "upstreams",
+               "needs the port's address6");
+  expect_error(dpdk + "upstreams: {servers: [192.0.2.53]}\n", 4, "upstreams",
+               "not on the port's subnet and the port has no gateway");
+  // On the subnet, or anywhere with a gateway: accepted.
+  EXPECT_EQ(parse(dpdk + "upstreams: {servers: [198.18.0.53]}\n").upstreams.servers.size(), 1u);
+  EXPECT_EQ(parse("dataplane:\n  backend: dpdk\n  ports: [{device: net_null0, address: "
+                  "198.18.0.1/24, gateway: 198.18.0.254}]\nupstreams: {servers: [192.0.2.53]}\n")
+                .upstreams.servers.size(),
+            1u);
 }
 
 TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {

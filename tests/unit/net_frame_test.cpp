@@ -695,6 +695,38 @@ TEST(Ipv4, OtherDestinationsAreNotForUs) {
   expect_drop(parse(query4(), v6_only), DropReason::NotForUs);
 }
 
+// Nothing is answered that would go to a group, to ourselves, or to a whole subnet.
+TEST(Ipv4, SendersNoAnswerMayGoToAreDropped) {
+  const auto query_from = [](const MacAddress& source_mac, const MacAddress& destination_mac,
+                             const Ipv4& source, std::uint16_t source_port) {
+    const Buffer datagram = udp(source_port, 53, kQuery, pseudo4(source, kOur4, 17, 0));
+    return cat(ethernet(destination_mac, source_mac, 0x0800), ipv4(source, kOur4, 17, datagram));
+  };
+  const MacAddress multicast_source{{0x01, 0, 0x5e, 0, 0, 1}};
+  expect_drop(parse(query_from(multicast_source, kOurMac, kPeer4, 40000)),
+              DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kBroadcastMac, kPeer4, 40000)), DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kOurMac, kOur4, 40000)), DropReason::BadSource);
+  const Ipv4 subnet_broadcast{kOur4[0], kOur4[1], kOur4[2], 255};
+  const Ipv4 subnet_network{kOur4[0], kOur4[1], kOur4[2], 0};
+  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_broadcast, 40000)),
+              DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_network, 40000)),
+              DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kOurMac, kPeer4, 0)), DropReason::BadSource);
+  // A host of the subnet and one beyond it are answered.
+  EXPECT_EQ(parse(query_from(kPeerMac, kOurMac, kPeer4, 40000)).kind, FrameKind::DnsQuery);
+  EXPECT_EQ(parse(query_from(kPeerMac, kOurMac, Ipv4{203, 0, 113, 255}, 40000)).kind,
+            FrameKind::DnsQuery);
+}
+
+TEST(Arp, RequestFromAMulticastMacIsDropped) {
+  Buffer request = arp_request_for(kOur4);
+  const MacAddress multicast_source{{0x03, 0, 0, 0, 0, 1}};
+  std::copy(multicast_source.bytes.begin(), multicast_source.bytes.end(), request.begin() + 6);
+  EXPECT_EQ(parse(request).kind, FrameKind::Drop);
+}
+
 TEST(Ipv4, FragmentsLeaveTheFastPath) {
   const Buffer datagram = udp(40000, 53, kQuery, pseudo4(kPeer4, kOur4, 17, 0));
   for (const std::uint16_t fragment : {std::uint16_t{0x2000}, std::uint16_t{0x0001},

@@ -69,8 +69,9 @@ struct alignas(64) DpdkCounters {
   Counter no_neighbour{0};     // an upstream query with no resolved next hop: dropped
   Counter no_route{0};         // an upstream of a family the port has no address for
   Counter drained_queries{0};  // queries that arrived while stopping: not answered
+  Counter multi_segment{0};    // a frame in chained buffers (jumbo): dropped
   // One per net::DropReason (index = the enum value).
-  std::array<Counter, 12> dropped{};
+  std::array<Counter, net::kDropReasonCount> dropped{};
 };
 
 // The exception thread's counters (written by it only).
@@ -143,6 +144,9 @@ class DpdkBackend {
   const SocketBackend* tcp_backend() const { return tcp_.get(); }
 
  private:
+  void build();
+  void release();
+
   DpdkBackendConfig config_;
   std::unique_ptr<DpdkShared> shared_;
   std::unique_ptr<ExceptionPath> exception_;

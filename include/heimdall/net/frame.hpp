@@ -74,7 +74,12 @@ enum class DropReason : std::uint8_t {
   BadUdpChecksum,  // also an IPv6 UDP datagram with checksum 0 (RFC 8200 §8.1)
   BadArp,
   BadIcmp,  // ICMP/ICMPv6 checksum or NDP validity (hop limit 255, RFC 4861 §7.1.1)
+  // A sender no answer may go to: a multicast source MAC; for UDP and echo, our own
+  // address, the subnet's broadcast or network address, or UDP port 0 (answering
+  // would reflect or spray). Also unicast IP in a broadcast frame (RFC 1122 §3.3.6).
+  BadSource,
 };
+constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::BadSource) + 1;
 
 // What parse_frame found. Offsets index the frame given to it.
 struct Frame {

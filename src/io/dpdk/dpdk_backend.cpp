@@ -102,6 +102,7 @@ void set_up_port(const DpdkBackendConfig& config, DpdkShared& shared) {
       error != 0) {
     fail(device, "configuring " + std::to_string(queues) + " queue pairs", error);
   }
+  shared.port_configured = true;
   std::uint16_t rx_descriptors = kRxDescriptors, tx_descriptors = kTxDescriptors;
   if (const int error = rte_eth_dev_adjust_nb_rx_tx_desc(port, &rx_descriptors, &tx_descriptors);
       error != 0) {
@@ -192,14 +193,26 @@ DpdkBackend::DpdkBackend(const DpdkBackendConfig& config)
   // No TCP to upstreams from the fast path: truncated answers go to the client,
   // which asks again over TCP through the exception path.
   config_.engine.upstream_tcp = false;
+  try {
+    build();
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void DpdkBackend::build() {
+  DpdkShared& shared = *shared_;
   set_up_port(config_, shared);
 
   // DESIGN.md §8.9: a reply never needs fragmenting.
   std::uint16_t mtu = 1500;
   rte_eth_dev_get_mtu(shared.port_id, &mtu);
   const unsigned headers = 40 + 8 + (shared.identity.vlan != 0 ? 4 : 0);
-  config_.engine.max_udp = static_cast<std::uint16_t>(
-      std::min<unsigned>(config_.engine.max_udp, mtu > headers ? mtu - headers : 512));
+  const unsigned room = rte_pktmbuf_data_room_size(shared.pool) - RTE_PKTMBUF_HEADROOM;
+  const unsigned largest_frame = std::min<unsigned>(mtu + 14, room) - 14;
+  config_.engine.max_udp = static_cast<std::uint16_t>(std::min<unsigned>(
+      config_.engine.max_udp, largest_frame > headers ? largest_frame - headers : 512));
 
   const std::string prefix = "hd" + std::to_string(shared.port_id) + "_";
   for (unsigned worker = 0; worker < config_.workers; ++worker) {
@@ -224,7 +237,8 @@ DpdkBackend::DpdkBackend(const DpdkBackendConfig& config)
     tcp.tcp_listen = config_.tcp_listen;
     tcp.tcp_idle_timeout_ms = config_.tcp_idle_timeout_ms;
     tcp.tcp_max_connections = config_.tcp_max_connections;
-    tcp.engine = config.engine;  // the kernel's sockets do reach upstreams over TCP
+    tcp.engine = config_.engine;
+    tcp.engine.upstream_tcp = true;  // the kernel's sockets do reach upstreams over TCP
     tcp.cache = config_.cache;
     tcp.filter = config_.filter;
     tcp.first_reader = config_.workers;
@@ -237,16 +251,29 @@ DpdkBackend::~DpdkBackend() {
     request_stop();
     join();
   }
+  release();
+}
+
+// Everything the constructor made, in reverse; also after a constructor that
+// threw half-way, so that a second attempt in the process finds the names free.
+void DpdkBackend::release() {
   tcp_.reset();
   workers_.clear();
   exception_.reset();
   DpdkShared& shared = *shared_;
-  rte_eth_dev_stop(shared.port_id);
+  if (shared.port_configured) {
+    rte_eth_dev_stop(shared.port_id);
+    rte_eth_dev_close(shared.port_id);
+    shared.port_configured = false;
+  }
   for (rte_ring* ring : shared.to_exception) free_ring(ring);
   for (rte_ring* ring : shared.handover) free_ring(ring);
   free_ring(shared.egress);
-  rte_eth_dev_close(shared.port_id);
+  shared.to_exception.clear();
+  shared.handover.clear();
+  shared.egress = nullptr;
   rte_mempool_free(shared.pool);
+  shared.pool = nullptr;
 }
 
 std::size_t DpdkBackend::eal_bytes_needed(const DpdkBackendConfig& config) {
@@ -280,9 +307,17 @@ void DpdkBackend::start() {
           return 0;
         },
         body, lcores_[worker]);
-    if (error != 0)
-      throw std::runtime_error("launching a worker on lcore " + std::to_string(lcores_[worker]) +
+    if (error != 0) {
+      // The workers already running are stopped before anything they use goes.
+      shared_->exit.store(true, std::memory_order_release);
+      for (unsigned launched = 0; launched < worker; ++launched) {
+        rte_eal_wait_lcore(lcores_[launched]);
+      }
+      const unsigned failed_lcore = lcores_[worker];
+      lcores_.clear();
+      throw std::runtime_error("launching a worker on lcore " + std::to_string(failed_lcore) +
                                " failed");
+    }
   }
   started_ = true;
   exception_thread_ = std::thread([this] { exception_->run(); });
@@ -296,10 +331,14 @@ void DpdkBackend::request_stop() {
 
 void DpdkBackend::join() {
   if (!started_) return;
-  for (const unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
-  // The exception path outlives the TCP worker, whose upstream queries leave
-  // through it.
+  // The TCP worker's queries leave through the exception path and worker 0, so
+  // the fast path keeps polling until it is done as well.
+  while (shared_->drained_workers.load(std::memory_order_acquire) < config_.workers) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (tcp_) tcp_->join();
+  shared_->exit.store(true, std::memory_order_release);
+  for (const unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
   exception_->request_stop();
   if (exception_thread_.joinable()) exception_thread_.join();
   started_ = false;

@@ -67,7 +67,12 @@ void DpdkWorker::run() {
   const rcu::ReaderThread filter_reader;
   if (config_.cache != nullptr) config_.cache->register_reader(index_);
   std::uint64_t drain_deadline_ns = 0;
-  for (;;) {
+  bool drained = false;
+  // Stopping: no new queries; the queries in flight are answered (or their budget
+  // runs out), then this worker says so and keeps polling until every worker and
+  // the exception path's TCP worker are done too, since answers may still land on
+  // its queue and the exception path sends through worker 0.
+  while (!shared_.exit.load(std::memory_order_acquire)) {
     const std::uint64_t now_ns = monotonic_ns();
     poll_once(now_ns);
     if (config_.cache != nullptr) {
@@ -79,7 +84,10 @@ void DpdkWorker::run() {
       stopping_ = true;
       drain_deadline_ns = now_ns + config_.engine.selector.budget_ns + 100'000'000;
     }
-    if (stopping_ && (engine_->pending() == 0 || now_ns >= drain_deadline_ns)) break;
+    if (stopping_ && !drained && (engine_->pending() == 0 || now_ns >= drain_deadline_ns)) {
+      drained = true;
+      shared_.drained_workers.fetch_add(1, std::memory_order_acq_rel);  // once, at shutdown
+    }
   }
   if (config_.cache != nullptr) config_.cache->unregister_reader(index_);
 }
@@ -107,6 +115,12 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
   for (unsigned i = 0; i < count; ++i) {
     if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
     rte_mbuf* frame = frames[i];
+    if (frame->nb_segs != 1) {  // the pool's buffers hold any frame up to the MTU
+      bump(counters_.multi_segment);
+      shared_.letting_go_of_mbufs();
+      rte_pktmbuf_free(frame);
+      continue;
+    }
     const net::Frame parsed = net::parse_frame(frame_bytes(frame), shared_.identity);
     switch (parsed.kind) {
       case net::FrameKind::DnsQuery: {
@@ -196,6 +210,12 @@ void DpdkWorker::pass_to_exception(rte_mbuf* frame) {
 
 void DpdkWorker::answer_echo(rte_mbuf* frame, const net::Frame& parsed) {
   const std::size_t length = net::make_echo_reply(frame_bytes(frame), parsed, shared_.identity);
+  if (length == 0) {
+    bump(counters_.dropped[static_cast<std::size_t>(net::DropReason::BadIcmp)]);
+    shared_.letting_go_of_mbufs();
+    rte_pktmbuf_free(frame);
+    return;
+  }
   rte_pktmbuf_trim(frame, static_cast<std::uint16_t>(rte_pktmbuf_data_len(frame) - length));
   bump(counters_.echo_replies);
   queue_tx(frame);

@@ -89,6 +89,7 @@ unsigned ExceptionPath::poll_once(std::uint64_t now_ns) {
     resolve_next_hops(now_ns);
     next_resolve_ns_ = now_ns + kResolveIntervalNs;
   }
+  if (next_hops_changed_ || !published_once_) publish_next_hops();
   return handled;
 }
 
@@ -165,9 +166,13 @@ void ExceptionPath::handle_from_tap(std::span<std::uint8_t> frame) {
     bump(counters_.tap_multicast_dropped);
     return;
   }
-  std::optional<net::MacAddress> mac = find(peers_, destination);
-  if (!mac) {
-    if (const auto hop = next_hop(destination)) mac = find(neighbours_, *hop);
+  // Off-link destinations go through the gateway; on-link ones to what ARP/NDP
+  // resolved, else to the MAC their own frames came from. A peer cannot claim a
+  // next hop's address this way: the resolved entry is looked at first.
+  std::optional<net::MacAddress> mac;
+  if (const auto hop = next_hop(destination)) {
+    mac = find(neighbours_, *hop);
+    if (!mac && key_of(*hop) == key_of(destination)) mac = find(peers_, destination);
   }
   if (!mac) {
     bump(counters_.tap_no_neighbour);
@@ -212,22 +217,26 @@ void ExceptionPath::resolve_next_hops(std::uint64_t now_ns) {
     }
     if (length > 0) send({request, length});
   }
-  if (!published_once_) publish_next_hops();  // the workers see "none resolved" at once
 }
 
+// Only the next hops are kept: anyone may send ARP and NDP, and a table that took
+// every sender would grow without bound and let strangers set how often the
+// workers' snapshot is replaced.
 void ExceptionPath::learn(const net::Endpoint& address, const net::MacAddress& mac,
                           std::uint64_t now_ns) {
-  Neighbour& entry = neighbours_[key_of(address)];
+  const Key key = key_of(address);
+  bool next_hop = false;
+  for (const auto& hop : server_next_hops_) next_hop |= hop && key_of(*hop) == key;
+  for (const auto& gateway : {config_.port.gateway, config_.port.gateway6}) {
+    next_hop |= gateway && key_of(*gateway) == key;
+  }
+  if (!next_hop) return;
+  Neighbour& entry = neighbours_[key];
   const bool changed = entry.updated_ns == 0 || !(entry.mac == mac);
   entry = Neighbour{mac, now_ns};
   if (!changed) return;
   bump(counters_.neighbours_learned);
-  for (const auto& hop : server_next_hops_) {
-    if (hop && key_of(*hop) == key_of(address)) {
-      publish_next_hops();
-      return;
-    }
-  }
+  next_hops_changed_ = true;  // published once, at the end of this round
 }
 
 void ExceptionPath::publish_next_hops() {
@@ -240,6 +249,7 @@ void ExceptionPath::publish_next_hops() {
     }
   }
   published_once_ = true;
+  next_hops_changed_ = false;
   shared_.neighbours.publish(std::move(next));  // waits a grace period for the old one
 }
 

@@ -56,13 +56,14 @@ class ExceptionPath {
   DpdkShared& shared_;
   std::unique_ptr<Tap> tap_;
   std::atomic<bool> stop_{false};
-  // From ARP and NDP only: the next hops the fast path sends upstream queries to.
+  // From ARP and NDP only, for the next hops only (upstreams on the link, gateways).
   std::map<Key, Neighbour> neighbours_;
   // Source MACs of frames passed to the kernel, so its replies find their way
   // back without the kernel resolving anything (the tap is NOARP).
   std::map<Key, Neighbour> peers_;
   std::vector<std::optional<net::Endpoint>> server_next_hops_;
   bool published_once_ = false;
+  bool next_hops_changed_ = false;
   std::uint64_t next_resolve_ns_ = 0;
   std::vector<std::uint8_t> buffer_;
   ExceptionCounters counters_;

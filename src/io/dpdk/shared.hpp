@@ -30,6 +30,7 @@ struct Neighbours {
 
 struct DpdkShared {
   std::uint16_t port_id = 0;
+  bool port_configured = false;  // rte_eth_dev_configure succeeded: stop and close it
   net::Interface identity;
   bool udp_checksum_offload = false;
   bool ipv4_checksum_offload = false;
@@ -45,7 +46,11 @@ struct DpdkShared {
   // handover[from * workers + to]: upstream answers that arrived at `from` for `to`.
   std::vector<rte_ring*> handover;
   rcu::Published<Neighbours> neighbours;
+  // Shutdown: `stop` ends new queries; each worker counts itself in
+  // `drained_workers` once its queries in flight are done; `exit` ends the loops.
   std::atomic<bool> stop{false};
+  std::atomic<unsigned> drained_workers{0};
+  std::atomic<bool> exit{false};
 
   rte_ring* handover_ring(unsigned from, unsigned to) const {
     return handover[from * workers + to];

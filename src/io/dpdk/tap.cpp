@@ -69,6 +69,15 @@ void set_ipv6(const std::string& name, const net::Interface& identity) {
   ioctl_on(AF_INET6, SIOCSIFADDR, &request, name, "setting its IPv6 address");
 }
 
+// Best effort: a kernel without IPv6 has no such file.
+void write_sysctl(const std::string& path, const char* value) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const ssize_t written = ::write(fd, value, std::strlen(value));
+  (void)written;
+  close(fd);
+}
+
 }  // namespace
 
 Tap::Tap(const std::string& name, const net::Interface& identity) : name_(name) {
@@ -83,6 +92,14 @@ Tap::Tap(const std::string& name, const net::Interface& identity) : name_(name) 
     hardware.ifr_hwaddr.sa_family = ARPHRD_ETHER;
     std::memcpy(hardware.ifr_hwaddr.sa_data, identity.mac.bytes.data(), 6);
     ioctl_on(AF_INET, SIOCSIFHWADDR, &hardware, name, "setting its MAC");
+
+    // The kernel behind the tap takes no orders from the link: no SLAAC address or
+    // default route from a router advertisement, no redirects. Its addresses are
+    // the port's, set below.
+    for (const char* setting : {"accept_ra", "autoconf", "accept_redirects"}) {
+      write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/" + setting, "0");
+    }
+    write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/accept_redirects", "0");
 
     ifreq flags = request_for(name);
     ioctl_on(AF_INET, SIOCGIFFLAGS, &flags, name, "reading its flags");
