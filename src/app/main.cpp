@@ -104,8 +104,38 @@ control::Config load(const control::CommandLine& command_line) {
   return config;
 }
 
-engine::EngineConfig engine_config(const control::Config& config) {
+engine::GuardConfig guard_config(const control::Config& config, const filter::ClientGroups* acl) {
+  const control::LimitsConfig& limits = config.limits;
+  engine::GuardConfig guard;
+  guard.acl = acl;
+  guard.acl_action = config.acl.action == control::AclAction::Drop ? engine::AclAction::Drop
+                                                                   : engine::AclAction::Refuse;
+  guard.client_qps = limits.client_qps;
+  guard.client_burst = limits.client_burst;
+  guard.ipv4_prefix = static_cast<std::uint8_t>(limits.client_ipv4_prefix);
+  guard.ipv6_prefix = static_cast<std::uint8_t>(limits.client_ipv6_prefix);
+  guard.responses_per_second = limits.responses_per_second;
+  guard.slip = static_cast<std::uint8_t>(limits.slip);
+  guard.any = limits.any == control::AnyPolicy::Refuse    ? engine::AnyPolicy::Refuse
+              : limits.any == control::AnyPolicy::Forward ? engine::AnyPolicy::Forward
+                                                          : engine::AnyPolicy::Minimal;
+  return guard;
+}
+
+// The access list as one LPM pair (DESIGN.md §8.6): allowed networks map to bit 0.
+// Null when every client is allowed.
+std::unique_ptr<filter::ClientGroups> build_acl(const control::AclConfig& acl) {
+  if (acl.allow.empty()) return nullptr;
+  filter::ClientGroupsBuilder builder;
+  const unsigned allowed = builder.add_group(1);
+  for (const filter::Prefix& prefix : acl.allow) builder.add_prefix(allowed, prefix);
+  return std::make_unique<filter::ClientGroups>(builder.build(0));
+}
+
+engine::EngineConfig engine_config(const control::Config& config,
+                                   const filter::ClientGroups* acl = nullptr) {
   engine::EngineConfig engine;
+  engine.guard = guard_config(config, acl);
   engine.servers = control::all_upstream_servers(config.upstreams);
   engine.default_servers = control::default_server_mask(config.upstreams);
   engine.max_udp = config.edns.max_udp;
@@ -118,14 +148,15 @@ engine::EngineConfig engine_config(const control::Config& config) {
   return engine;
 }
 
-io::SocketBackendConfig socket_backend_config(const control::Config& config) {
+io::SocketBackendConfig socket_backend_config(const control::Config& config,
+                                              const filter::ClientGroups* acl) {
   io::SocketBackendConfig backend;
   backend.workers = config.dataplane.workers;
   backend.udp_listen = config.listen.udp;
   backend.tcp_listen = config.listen.tcp;
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
-  backend.engine = engine_config(config);
+  backend.engine = engine_config(config, acl);
   return backend;
 }
 
@@ -136,7 +167,8 @@ net::Endpoint host_of(const filter::Prefix& prefix, std::uint16_t port) {
   return endpoint;
 }
 
-io::DpdkBackendConfig dpdk_backend_config(const control::Config& config) {
+io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
+                                          const filter::ClientGroups* acl = nullptr) {
   const control::PortConfig& port = config.dataplane.ports.front();
   io::DpdkBackendConfig backend;
   backend.workers = config.dataplane.workers;
@@ -159,7 +191,7 @@ io::DpdkBackendConfig dpdk_backend_config(const control::Config& config) {
   backend.mbufs = config.dataplane.mbufs;
   backend.upstream_port_min = config.dataplane.upstream_port_min;
   backend.upstream_port_max = config.dataplane.upstream_port_max;
-  backend.engine = engine_config(config);
+  backend.engine = engine_config(config, acl);
   if (config.dataplane.exception.enabled) {
     backend.tap_name = config.dataplane.exception.tap;
     backend.tcp_listen = config.listen.tcp;
@@ -223,6 +255,11 @@ std::size_t eal_memory_mb(const control::Config& config) {
       for (const auto& prefix : group.clients) ++(prefix.address.family == AF_INET ? v4 : v6);
     }
     bytes += 2 * filter::ClientGroups::table_bytes(v4, v6) * 5 / 4;
+  }
+  if (!config.acl.allow.empty()) {
+    std::size_t v4 = 0, v6 = 0;
+    for (const auto& prefix : config.acl.allow) ++(prefix.address.family == AF_INET ? v4 : v6);
+    bytes += filter::ClientGroups::table_bytes(v4, v6) * 5 / 4;
   }
   return (bytes + (1u << 20) - 1) >> 20;
 }
@@ -450,8 +487,10 @@ int serve(const control::Config& config) {
 
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<control::FilterReloader> filter;
+  std::unique_ptr<filter::ClientGroups> acl;
   Backend backend;
   try {
+    acl = build_acl(config.acl);
     const unsigned readers = reader_count(config);
     filter = std::make_unique<control::FilterReloader>(config, readers);
     const rcu::Published<filter::Snapshot>* published = nullptr;
@@ -469,14 +508,14 @@ int serve(const control::Config& config) {
 #ifdef HEIMDALL_DPDK_BACKEND
     if (uses_dpdk(config)) {
       check_port_ranges(config);
-      io::DpdkBackendConfig dpdk = dpdk_backend_config(config);
+      io::DpdkBackendConfig dpdk = dpdk_backend_config(config, acl.get());
       dpdk.filter = published;
       dpdk.cache = cache.get();
       backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
     }
 #endif
     if (!uses_dpdk(config)) {
-      io::SocketBackendConfig socket = socket_backend_config(config);
+      io::SocketBackendConfig socket = socket_backend_config(config, acl.get());
       socket.filter = published;
       socket.cache = cache.get();
       backend.socket_ = std::make_unique<io::SocketBackend>(socket);
@@ -487,6 +526,7 @@ int serve(const control::Config& config) {
     backend.reset();
     filter.reset();
     cache.reset();
+    acl.reset();
     io::stop_eal();
     return kExitRuntime;
   }
@@ -525,6 +565,7 @@ int serve(const control::Config& config) {
   backend.reset();
   filter.reset();  // after the workers: they were its readers
   cache.reset();
+  acl.reset();
   io::stop_eal();
   return 0;
 }

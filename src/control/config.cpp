@@ -803,6 +803,49 @@ void read_local_records(const Reader& reader, const Value& value, std::vector<st
   }
 }
 
+void read_acl(const Reader& reader, const Value& section, AclConfig& out) {
+  const auto fields = reader.fields(section, {"allow", "action"});
+  if (const auto it = fields.find("allow"); it != fields.end()) {
+    reader.expect_list(it->second, "networks");
+    for (std::size_t i = 0; i < it->second.node.size(); ++i) {
+      const Value entry = reader.item(it->second, i);
+      const std::string text = reader.get_string(entry);
+      filter::Prefix prefix;
+      if (!filter::Prefix::parse(text, prefix)) {
+        reader.fail(entry,
+                    "expected a network such as 10.0.0.0/8 or 2001:db8::/32, got '" + text + "'");
+      }
+      out.allow.push_back(prefix);
+    }
+  }
+  if (const auto it = fields.find("action"); it != fields.end()) {
+    out.action = reader.get_choice<AclAction>(
+        it->second, {{"refuse", AclAction::Refuse}, {"drop", AclAction::Drop}});
+  }
+}
+
+void read_limits(const Reader& reader, const Value& section, LimitsConfig& out) {
+  const auto fields =
+      reader.fields(section, {"client_qps", "client_burst", "client_ipv4_prefix",
+                              "client_ipv6_prefix", "responses_per_second", "slip", "any"});
+  const auto number = [&](const char* key, unsigned& value, unsigned min, unsigned max) {
+    if (const auto it = fields.find(key); it != fields.end()) {
+      value = reader.get_uint(it->second, min, max);
+    }
+  };
+  number("client_qps", out.client_qps, 0, 10'000'000);
+  number("client_burst", out.client_burst, 0, 10'000'000);
+  number("client_ipv4_prefix", out.client_ipv4_prefix, 1, 32);
+  number("client_ipv6_prefix", out.client_ipv6_prefix, 1, 64);
+  number("responses_per_second", out.responses_per_second, 0, 10'000'000);
+  number("slip", out.slip, 0, 10);
+  if (const auto it = fields.find("any"); it != fields.end()) {
+    out.any = reader.get_choice<AnyPolicy>(it->second, {{"minimal", AnyPolicy::Minimal},
+                                                        {"refuse", AnyPolicy::Refuse},
+                                                        {"forward", AnyPolicy::Forward}});
+  }
+}
+
 void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
   const auto fields = reader.fields(section, {"level"});
   if (const auto it = fields.find("level"); it != fields.end()) {
@@ -901,8 +944,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     reader.fail(root.line, "(top level)",
                 "expected a mapping of sections, got " + describe(root_node));
   }
-  const auto sections = reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache",
-                                             "filter", "local_records", "management", "logging"});
+  const auto sections =
+      reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache", "filter",
+                           "local_records", "acl", "limits", "management", "logging"});
   const auto section = [&](const char* name) -> const Value* {
     const auto it = sections.find(name);
     return it == sections.end() ? nullptr : &it->second;
@@ -923,6 +967,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     read_local_records(reader, *value, config.local_records);
   }
   if (const Value* value = section("logging")) read_logging(reader, *value, config.logging);
+  if (const Value* value = section("acl")) read_acl(reader, *value, config.acl);
+  if (const Value* value = section("limits")) read_limits(reader, *value, config.limits);
 
   // Not active in this build: only their shape is checked, so that a file written
   // for a later version is not refused for their content.

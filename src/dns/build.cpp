@@ -211,4 +211,36 @@ std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our
   return size;
 }
 
+std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
+                              std::uint16_t our_udp_size, std::span<std::uint8_t> out) {
+  static constexpr std::uint8_t kHinfo[] = {7, 'R', 'F', 'C', '8', '4', '8', '2', 0};
+  constexpr std::size_t kRecord = 2 + 10 + sizeof(kHinfo);  // pointer to the question name
+  const std::size_t size =
+      kHeaderSize + client.question.size() + kRecord + (client.edns ? kOptRecordSize : 0);
+  if (client.question.empty() || out.size() < size) return 0;
+  Header header;
+  header.id = client.id;
+  header.flags = own_flags(client.flags, 0);
+  header.qdcount = 1;
+  header.ancount = 1;
+  header.arcount = client.edns ? 1 : 0;
+  header.write(out.data());
+  std::uint8_t* at = out.data() + kHeaderSize;
+  std::memcpy(at, client.question.data(), client.question.size());
+  at += client.question.size();
+  store_u16(at, 0xc000 | kHeaderSize);
+  store_u16(at + 2, rrtype::HINFO);
+  store_u16(at + 4, rrclass::IN);
+  store_u32(at + 6, ttl);
+  store_u16(at + 10, sizeof(kHinfo));
+  std::memcpy(at + 12, kHinfo, sizeof(kHinfo));
+  at += kRecord;
+  if (client.edns) {
+    write_opt(
+        {at, kOptRecordSize},
+        OptSpec{.udp_size = our_udp_size, .extended_rcode = 0, .dnssec_ok = client.dnssec_ok});
+  }
+  return size;
+}
+
 }  // namespace heimdall::dns

@@ -70,7 +70,8 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       admitted_(new Admitted[kMaxBurst]),
       probes_(new cache::Probe[kMaxBurst]),
       hits_(new cache::Hit[kMaxBurst]),
-      walks_(new filter::DomainTrie::Walk[kMaxBurst]) {
+      walks_(new filter::DomainTrie::Walk[kMaxBurst]),
+      guard_(config.guard) {
   if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
 }
 
@@ -90,6 +91,7 @@ std::uint32_t Engine::random32() {
 }
 
 void Engine::on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink) {
+  now_ns_ = now_ns;
   for (std::size_t base = 0; base < burst.size(); base += kMaxBurst) {
     on_query_chunk(burst.subspan(base, std::min(kMaxBurst, burst.size() - base)), now_ns, sink);
   }
@@ -155,7 +157,7 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
         Counters::bump(counters_.filter_too_big);
         reply_error(query.view, query.query->from, Rcode::ServFail, sink);
       } else {
-        sink.send_to_client(query.query->from, {scratch_.get(), length});
+        deliver(query.query->from, {scratch_.get(), length}, sink);
         Counters::bump(counters_.replies);
       }
       continue;
@@ -169,10 +171,12 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
 
 void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uint64_t now_ns,
                                  Sink& sink) {
+  now_ns_ = now_ns;
   for (const UpstreamAnswer& answer : burst) handle_answer(answer, now_ns, sink);
 }
 
 void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
+  now_ns_ = now_ns;
   timers_.expire(now_ns, [&](std::uint32_t slot) { on_attempt_timer(slot, now_ns, sink); });
 }
 
@@ -200,6 +204,7 @@ void Engine::replace_source_port(std::uint16_t old_port, std::uint16_t new_port)
 void Engine::on_upstream_failure(unsigned server, net::Transport transport,
                                  std::uint16_t local_port, std::uint16_t id, std::uint64_t now_ns,
                                  Sink& sink) {
+  now_ns_ = now_ns;
   const std::uint32_t slot = pending_.find_id(local_port, id);
   if (slot == kNoSlot || pending_[slot].server != server || pending_[slot].transport != transport) {
     return;
@@ -215,6 +220,12 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
   const auto wire = query.wire;
   if (wire.size() < dns::kHeaderSize) {
     Counters::bump(counters_.drop_short);
+    return false;
+  }
+  const ClientGuard::Admission admission = guard_.admit(query.from.peer, now_ns_);
+  if (admission.verdict == ClientGuard::Verdict::Drop) {
+    Counters::bump(admission.reason == ClientGuard::Reason::Acl ? counters_.acl_dropped
+                                                                : counters_.rate_limited);
     return false;
   }
   dns::Message msg;
@@ -239,7 +250,10 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
           : dns::udp_reply_limit(view.edns ? msg.edns : dns::Edns{}, config_.max_udp);
   if (msg.has_question) view.question = msg.question.wire(wire);
 
-  if (msg.header.opcode() != dns::Opcode::Query) {
+  if (admission.verdict == ClientGuard::Verdict::Refuse) {
+    Counters::bump(counters_.acl_refused);
+    reply_error(view, query.from, Rcode::Refused, sink);
+  } else if (msg.header.opcode() != dns::Opcode::Query) {
     reply_error(view, query.from, Rcode::NotImp, sink);
   } else if (error != dns::ParseError::Ok || !msg.has_question || msg.header.ancount != 0 ||
              msg.header.nscount != 0 || msg.question.qtype == dns::rrtype::OPT) {
@@ -248,6 +262,8 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
     reply_error(view, query.from, Rcode::BadVers, sink);  // RFC 6891 §6.1.3
   } else if (msg.question.qtype == dns::rrtype::AXFR || msg.question.qtype == dns::rrtype::IXFR) {
     reply_error(view, query.from, Rcode::Refused, sink);  // zone transfers are not forwarded
+  } else if (msg.question.qtype == dns::rrtype::ANY && guard_.config().any != AnyPolicy::Forward) {
+    answer_any(view, query.from, sink);
   } else {
     admitted.key = QuestionKey::of(msg);
     admitted.query = &query;
@@ -271,7 +287,7 @@ void Engine::reply_from_cache(const dns::ClientView& view, const net::ClientRef&
     reply_error(view, to, Rcode::ServFail, sink);
     return;
   }
-  sink.send_to_client(to, {scratch_.get(), length});
+  deliver(to, {scratch_.get(), length}, sink);
   Counters::bump(counters_.replies);
 }
 
@@ -467,7 +483,7 @@ void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wi
       Counters::bump(counters_.drop_reply_too_big);
       reply_error(view, waiter.client, Rcode::ServFail, sink);
     } else {
-      sink.send_to_client(waiter.client, {scratch_.get(), length});
+      deliver(waiter.client, {scratch_.get(), length}, sink);
       Counters::bump(counters_.replies);
     }
     index = waiter.next;
@@ -504,6 +520,60 @@ void Engine::fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) 
   }
 }
 
+// RFC 8482: ANY is the amplifier's favourite question; it gets one small record
+// (or REFUSED, where the operator prefers), never the whole name.
+void Engine::answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink) {
+  if (guard_.config().any == AnyPolicy::Refuse) {
+    reply_error(view, to, Rcode::Refused, sink);
+    return;
+  }
+  const std::size_t length =
+      dns::build_any_minimal(view, kAnyMinimalTtl, config_.max_udp, {scratch_.get(), kScratchSize});
+  if (length == 0) {
+    reply_error(view, to, Rcode::ServFail, sink);
+    return;
+  }
+  Counters::bump(counters_.any_minimal);
+  deliver(to, {scratch_.get(), length}, sink);
+  Counters::bump(counters_.replies);
+}
+
+// Every reply to a client leaves here: UDP replies pass response-rate limiting
+// first (a TCP client has proven its address).
+void Engine::deliver(const net::ClientRef& to, std::span<const std::uint8_t> wire, Sink& sink) {
+  if (to.transport == net::Transport::Udp && guard_.limits_responses()) {
+    switch (guard_.limit_response(to.peer, wire, now_ns_)) {
+      case ClientGuard::Response::Send:
+        break;
+      case ClientGuard::Response::Drop:
+        Counters::bump(counters_.rrl_dropped);
+        return;
+      case ClientGuard::Response::Slip:
+        Counters::bump(counters_.rrl_slipped);
+        sink.send_to_client(to, truncated_copy(wire));
+        return;
+    }
+  }
+  sink.send_to_client(to, wire);
+}
+
+// Header and question of `wire` with TC set and no records: small, and it sends a
+// real client to TCP.
+std::span<const std::uint8_t> Engine::truncated_copy(std::span<const std::uint8_t> wire) {
+  std::size_t end = dns::kHeaderSize;
+  if (dns::load_u16(wire.data() + 4) != 0) {
+    while (end < wire.size() && wire[end] != 0 && wire[end] < 64) end += 1 + wire[end];
+    end = end + 5 <= wire.size() && end + 5 <= kSlipSize ? end + 5 : dns::kHeaderSize;
+  }
+  std::memcpy(slip_.data(), wire.data(), end);
+  dns::Header header = dns::Header::read(slip_.data());
+  header.flags |= dns::flag::TC;
+  header.qdcount = end > dns::kHeaderSize ? 1 : 0;
+  header.ancount = header.nscount = header.arcount = 0;
+  header.write(slip_.data());
+  return {slip_.data(), end};
+}
+
 void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, Rcode rcode,
                          Sink& sink) {
   switch (rcode) {
@@ -528,7 +598,7 @@ void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, 
   const std::size_t length =
       dns::build_error(view, rcode, config_.max_udp, {scratch_.get(), kScratchSize});
   if (length == 0) return;
-  sink.send_to_client(to, {scratch_.get(), length});
+  deliver(to, {scratch_.get(), length}, sink);
   Counters::bump(counters_.replies);
 }
 

@@ -596,7 +596,46 @@ TEST(ConfigErrors, TopLevelMustBeAMapping) {
 TEST(ConfigErrors, UnknownTopLevelKeyIsNamedWithTheExpectedOnes) {
   expect_error(std::string(kListen) + "\nupstream: {}\n", 3, "upstream",
                "unknown key; expected one of: dataplane, edns, listen, upstreams, cache, filter, "
-               "local_records, management, logging");
+               "local_records, acl, limits, management, logging");
+}
+
+TEST(ConfigFile, ReadsTheAccessListAndTheLimits) {
+  const Config config = parse(std::string(kListen) + R"(acl:
+  allow: [10.0.0.0/8, "2001:db8::/32"]
+  action: drop
+limits:
+  client_qps: 100
+  client_burst: 200
+  client_ipv4_prefix: 32
+  client_ipv6_prefix: 64
+  responses_per_second: 5
+  slip: 3
+  any: refuse
+)");
+  ASSERT_EQ(config.acl.allow.size(), 2u);
+  EXPECT_EQ(config.acl.allow[0].length, 8);
+  EXPECT_EQ(config.acl.allow[1].address.family, AF_INET6);
+  EXPECT_EQ(config.acl.action, AclAction::Drop);
+  EXPECT_EQ(config.limits.client_qps, 100u);
+  EXPECT_EQ(config.limits.client_burst, 200u);
+  EXPECT_EQ(config.limits.client_ipv4_prefix, 32u);
+  EXPECT_EQ(config.limits.client_ipv6_prefix, 64u);
+  EXPECT_EQ(config.limits.responses_per_second, 5u);
+  EXPECT_EQ(config.limits.slip, 3u);
+  EXPECT_EQ(config.limits.any, AnyPolicy::Refuse);
+  const Config defaults = parse(kListen);
+  EXPECT_TRUE(defaults.acl.allow.empty());
+  EXPECT_EQ(defaults.limits.client_qps, 0u);
+  EXPECT_EQ(defaults.limits.any, AnyPolicy::Minimal);
+}
+
+TEST(ConfigErrors, AccessListAndLimitsAreChecked) {
+  const std::string base = std::string(kListen);
+  expect_error(base + "acl: {allow: [10.0.0.0/33]}\n", 2, "acl.allow[0]", "10.0.0.0/8");
+  expect_error(base + "acl: {action: ignore}\n", 2, "acl.action", "refuse | drop");
+  expect_error(base + "limits: {client_ipv6_prefix: 65}\n", 2, "limits.client_ipv6_prefix",
+               "from 1 to 64");
+  expect_error(base + "limits: {any: none}\n", 2, "limits.any", "minimal | refuse | forward");
 }
 
 TEST(ConfigErrors, UnknownKeyInsideEachImplementedSectionIsNamed) {

@@ -150,6 +150,26 @@ struct LoggingConfig {
   LogLevel level = LogLevel::Info;
 };
 
+enum class AclAction : std::uint8_t { Refuse, Drop };
+enum class AnyPolicy : std::uint8_t { Minimal, Refuse, Forward };
+
+// Who may query (acl): an empty list allows everyone.
+struct AclConfig {
+  std::vector<filter::Prefix> allow;
+  AclAction action = AclAction::Refuse;
+};
+
+// Abuse limits (limits): 0 switches a rate off. Per worker (DESIGN.md §8.2).
+struct LimitsConfig {
+  unsigned client_qps = 0;
+  unsigned client_burst = 0;  // 0: one second's worth
+  unsigned client_ipv4_prefix = 24;
+  unsigned client_ipv6_prefix = 56;
+  unsigned responses_per_second = 0;  // RRL
+  unsigned slip = 2;
+  AnyPolicy any = AnyPolicy::Minimal;
+};
+
 struct Config {
   std::string source;  // file path, or "<embedded conf/dev.yaml>"
   DataplaneConfig dataplane;
@@ -160,6 +180,8 @@ struct Config {
   FilterConfig filter;
   std::vector<std::string> local_records;  // zone-file lines, checked at load
   LoggingConfig logging;
+  AclConfig acl;
+  LimitsConfig limits;
   // Sections of DESIGN.md §5 that this build parses for shape only (management);
   // listed so start-up can say they are not active yet.
   std::vector<std::string> inactive_sections;

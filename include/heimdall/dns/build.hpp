@@ -79,4 +79,10 @@ std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& u
 std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our_udp_size,
                         std::span<std::uint8_t> out);
 
+// RFC 8482 §4.2: the minimal answer to a query of type ANY: one synthesized
+// HINFO record, CPU "RFC8482", OS "", TTL `ttl`, owned by the question's name,
+// NOERROR, plus an OPT when the client sent one. The client's question is echoed.
+std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
+                              std::uint16_t our_udp_size, std::span<std::uint8_t> out);
+
 }  // namespace heimdall::dns

@@ -31,8 +31,9 @@ enum class Rcode : std::uint16_t {
 };
 
 namespace rrtype {
-inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16,
-                               AAAA = 28, OPT = 41, TSIG = 250, IXFR = 251, AXFR = 252, ANY = 255;
+inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,
+                               TXT = 16, AAAA = 28, OPT = 41, TSIG = 250, IXFR = 251, AXFR = 252,
+                               ANY = 255;
 }
 namespace rrclass {
 inline constexpr std::uint16_t IN = 1, CH = 3, ANY = 255;

@@ -16,6 +16,7 @@
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
+#include "heimdall/engine/client_guard.hpp"
 #include "heimdall/filter/snapshot.hpp"
 #include "heimdall/net/client_ref.hpp"
 #include "heimdall/rcu/qsbr.hpp"
@@ -62,6 +63,7 @@ struct EngineConfig {
   // open TCP connections (the DPDK fast path) passes the truncated answer to its
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
+  GuardConfig guard;  // access list, rate limits, RRL, ANY (all off but ANY by default)
 };
 
 // Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
@@ -95,6 +97,12 @@ struct alignas(64) Counters {
   Counter blocked{0};         // answered by a block rule (also counted per list below)
   Counter local_answers{0};   // answered from the operator's local records
   Counter filter_too_big{0};  // a block or local answer that did not fit: SERVFAIL
+  Counter acl_refused{0};     // a client outside the access list: REFUSED
+  Counter acl_dropped{0};     // ... or not answered (acl.action: drop)
+  Counter rate_limited{0};    // over its prefix's query rate: not answered
+  Counter rrl_dropped{0};     // a UDP response over its RRL rate: not sent
+  Counter rrl_slipped{0};     // ... sent truncated instead (slip)
+  Counter any_minimal{0};     // ANY answered with RFC 8482's one record
   // By the list (the snapshot's list_names index) whose rule blocked the query.
   std::array<Counter, filter::kMaxLists> blocked_by_list{};
 
@@ -168,6 +176,9 @@ class Engine {
                         const cache::Hit& hit, Sink& sink);
   void reply_error(const dns::ClientView& view, const net::ClientRef& to, dns::Rcode rcode,
                    Sink& sink);
+  void answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink);
+  void deliver(const net::ClientRef& to, std::span<const std::uint8_t> wire, Sink& sink);
+  std::span<const std::uint8_t> truncated_copy(std::span<const std::uint8_t> wire);
   std::uint32_t random32();
 
   EngineConfig config_;
@@ -190,6 +201,11 @@ class Engine {
   std::unique_ptr<cache::Probe[]> probes_;
   std::unique_ptr<cache::Hit[]> hits_;
   std::unique_ptr<filter::DomainTrie::Walk[]> walks_;  // kMaxBurst: the burst's filter lookups
+  ClientGuard guard_;
+  static constexpr std::size_t kSlipSize = dns::kHeaderSize + dns::kMaxNameWire + 4;
+  static constexpr std::uint32_t kAnyMinimalTtl = 3600;
+  std::array<std::uint8_t, kSlipSize> slip_{};
+  std::uint64_t now_ns_ = 0;  // the time of the call being handled, for the guard
   Counters counters_;
 };
 
