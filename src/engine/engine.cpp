@@ -1,6 +1,7 @@
 #include "heimdall/engine/engine.hpp"
 
 #include <sys/random.h>
+#include <time.h>
 
 #include <algorithm>
 #include <bit>
@@ -73,6 +74,14 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       walks_(new filter::DomainTrie::Walk[kMaxBurst]),
       guard_(config.guard) {
   if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
+  if (config.query_log != nullptr) {
+    log_ring_ = config.query_log->rings.at(cache_reader).get();
+    timespec wall{}, monotonic{};
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &monotonic);
+    wall_clock_offset_ns_ =
+        (wall.tv_sec - monotonic.tv_sec) * 1'000'000'000LL + (wall.tv_nsec - monotonic.tv_nsec);
+  }
 }
 
 std::uint32_t Engine::random32() {
@@ -555,6 +564,36 @@ void Engine::deliver(const net::ClientRef& to, std::span<const std::uint8_t> wir
     }
   }
   sink.send_to_client(to, wire);
+  if (log_ring_ != nullptr && --log_countdown_ == 0) {
+    log_countdown_ = config_.query_log->sample_one_in;
+    log_reply(to, wire);
+  }
+}
+
+// One entry in this worker's ring; a full ring drops it (counted there).
+void Engine::log_reply(const net::ClientRef& to, std::span<const std::uint8_t> wire) {
+  QueryLogEntry* entry = log_ring_->reserve();
+  if (entry == nullptr) return;
+  const dns::Header header = dns::Header::read(wire.data());
+  entry->unix_ns =
+      static_cast<std::uint64_t>(static_cast<std::int64_t>(now_ns_) + wall_clock_offset_ns_);
+  entry->client = to.peer;
+  entry->transport = to.transport;
+  entry->rcode = static_cast<std::uint8_t>(header.rcode());
+  entry->truncated = header.has(dns::flag::TC);
+  entry->size = static_cast<std::uint16_t>(wire.size());
+  entry->name_length = 0;
+  entry->qtype = 0;
+  if (header.qdcount != 0) {
+    std::size_t end = dns::kHeaderSize;
+    while (end < wire.size() && wire[end] != 0 && wire[end] < 64) end += 1 + wire[end];
+    if (end + 5 <= wire.size() && end + 1 - dns::kHeaderSize <= dns::kMaxNameWire) {
+      entry->name_length = static_cast<std::uint8_t>(end + 1 - dns::kHeaderSize);
+      std::memcpy(entry->name, wire.data() + dns::kHeaderSize, entry->name_length);
+      entry->qtype = dns::load_u16(wire.data() + end + 1);
+    }
+  }
+  log_ring_->commit();
 }
 
 // Header and question of `wire` with TC set and no records: small, and it sends a

@@ -17,6 +17,7 @@
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
 #include "heimdall/engine/client_guard.hpp"
+#include "heimdall/engine/query_log.hpp"
 #include "heimdall/filter/snapshot.hpp"
 #include "heimdall/net/client_ref.hpp"
 #include "heimdall/rcu/qsbr.hpp"
@@ -64,6 +65,8 @@ struct EngineConfig {
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
   GuardConfig guard;  // access list, rate limits, RRL, ANY (all off but ANY by default)
+  // Replies are logged into ring `cache_reader` of this; null: no query log.
+  QueryLog* query_log = nullptr;
 };
 
 // Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
@@ -179,6 +182,7 @@ class Engine {
   void answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink);
   void deliver(const net::ClientRef& to, std::span<const std::uint8_t> wire, Sink& sink);
   std::span<const std::uint8_t> truncated_copy(std::span<const std::uint8_t> wire);
+  void log_reply(const net::ClientRef& to, std::span<const std::uint8_t> wire);
   std::uint32_t random32();
 
   EngineConfig config_;
@@ -206,6 +210,9 @@ class Engine {
   static constexpr std::uint32_t kAnyMinimalTtl = 3600;
   std::array<std::uint8_t, kSlipSize> slip_{};
   std::uint64_t now_ns_ = 0;  // the time of the call being handled, for the guard
+  QueryLogRing* log_ring_ = nullptr;
+  std::uint32_t log_countdown_ = 1;        // replies until the next one logged (sampling)
+  std::int64_t wall_clock_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at start
   Counters counters_;
 };
 

@@ -1,0 +1,538 @@
+// The metrics endpoint and the control socket, served from the control thread's
+// loop with poll(2) over non-blocking sockets. HTTP is the minimum Prometheus needs:
+// one request per connection, answered and closed. The control socket runs one
+// command at a time per connection: the next line is read only once the previous
+// answer is written, so a client that does not read cannot make the buffers grow.
+#include "heimdall/control/management_server.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace heimdall::control {
+namespace {
+
+constexpr std::string_view kMetricsPath = "/metrics";
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+// Connections refused in one poll() call: the rest wait in the backlog, so a flood
+// of connects costs the control thread a bounded amount of work per loop.
+constexpr int kMaxRefusalsPerPoll = 64;
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kMaxDrainPerPoll = 64 * 1024;
+
+[[noreturn]] void fail(const std::string& what, int error) {
+  throw std::system_error(error, std::generic_category(), what);
+}
+
+// Closes a descriptor on the way out of a failed set-up.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+sockaddr_un unix_address(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    throw std::runtime_error("control socket " + path + ": path longer than " +
+                             std::to_string(sizeof address.sun_path - 1) + " bytes");
+  }
+  path.copy(address.sun_path, path.size());
+  return address;
+}
+
+// A socket file is stale when connecting to it is refused: its process is gone.
+// Anything else (it accepts, its backlog is full, we may not connect) means it may
+// be in use, and a socket in use is never taken over.
+void remove_stale_socket(const std::string& path, const sockaddr_un& address) {
+  struct stat status {};
+  if (::lstat(path.c_str(), &status) != 0) {
+    if (errno == ENOENT) return;
+    fail("control socket " + path, errno);
+  }
+  if (!S_ISSOCK(status.st_mode)) {
+    throw std::runtime_error("control socket " + path + ": exists and is not a socket");
+  }
+  const FdGuard probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (probe.get() < 0) fail("control socket " + path + ": socket", errno);
+  const int error =
+      ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0
+          ? 0
+          : errno;
+  if (error == 0 || error == EAGAIN || error == EINPROGRESS) {
+    throw std::runtime_error("control socket " + path + ": in use by another process");
+  }
+  if (error != ECONNREFUSED) {
+    fail("control socket " + path + ": cannot tell whether it is in use", error);
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    fail("control socket " + path + ": removing the stale socket", errno);
+  }
+}
+
+std::string http_response(std::string_view status, std::string_view content_type,
+                          std::string_view body, bool with_body, std::string_view extra = {}) {
+  std::string out = "HTTP/1.1 ";
+  out.append(status).append("\r\nContent-Type: ").append(content_type);
+  out.append("\r\nContent-Length: ").append(std::to_string(body.size()));
+  out.append("\r\nConnection: close\r\n").append(extra).append("\r\n");
+  if (with_body) out.append(body);
+  return out;
+}
+
+std::string http_error(std::string_view status, std::string_view extra = {}) {
+  return http_response(status, "text/plain; charset=utf-8", std::string(status) + "\n", true,
+                       extra);
+}
+
+// RFC 9110 §5.6.2: tchar.
+bool is_token(std::string_view text) {
+  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           kSpecials.find(c) != std::string_view::npos;
+  });
+}
+
+std::string_view without_cr(std::string_view line) {
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  return line;
+}
+
+// The request line and header fields of RFC 9112 §3 and §5, enough to tell a
+// well-formed request from a malformed one. Bodies are not read: nothing we serve
+// takes one, and the connection closes after the answer.
+struct RequestLine {
+  std::string_view method;
+  std::string_view path;
+};
+
+std::optional<RequestLine> parse_request(std::string_view head) {
+  const std::size_t line_end = head.find('\n');
+  const std::string_view line = without_cr(head.substr(0, line_end));
+  const std::size_t first = line.find(' ');
+  const std::size_t second = line.find(' ', first + 1);
+  if (first == std::string_view::npos || second == std::string_view::npos ||
+      line.find(' ', second + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string_view method = line.substr(0, first);
+  const std::string_view target = line.substr(first + 1, second - first - 1);
+  const std::string_view version = line.substr(second + 1);
+  if (!is_token(method) || !target.starts_with('/') ||
+      (version != "HTTP/1.1" && version != "HTTP/1.0")) {
+    return std::nullopt;
+  }
+  for (std::size_t start = line_end + 1; start < head.size();) {
+    const std::size_t end = head.find('\n', start);
+    const std::string_view field = without_cr(head.substr(start, end - start));
+    start = end == std::string_view::npos ? head.size() : end + 1;
+    if (field.empty()) break;
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) return std::nullopt;
+  }
+  return RequestLine{method, target.substr(0, target.find('?'))};
+}
+
+// The end of the request head (the blank line), or npos while it has not arrived.
+std::size_t head_end(std::string_view in) {
+  const std::size_t crlf = in.find("\r\n\r\n");
+  if (crlf != std::string_view::npos) return crlf + 4;
+  const std::size_t lf = in.find("\n\n");
+  return lf == std::string_view::npos ? lf : lf + 2;
+}
+
+std::vector<std::string> split_words(std::string_view line) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while ((start = line.find_first_not_of(" \t", start)) != std::string_view::npos) {
+    const std::size_t end = std::min(line.find_first_of(" \t", start), line.size());
+    words.emplace_back(line.substr(start, end - start));
+    start = end;
+  }
+  return words;
+}
+
+}  // namespace
+
+std::string encode_response(const CommandResult& result) {
+  std::string_view text = result.text;
+  std::string out;
+  if (result.ok) {
+    out = "ok\n";
+  } else {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view message = text.substr(0, end);
+    out.append("error: ").append(message.empty() ? "failed" : message).push_back('\n');
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    if (text.starts_with('.')) out.push_back('.');
+    out.append(text.substr(0, end)).push_back('\n');
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  out.append(".\n");
+  return out;
+}
+
+ManagementServer::ManagementServer(const ManagementConfig& config, MetricsSource metrics)
+    : limits_(config.limits), metrics_(std::move(metrics)) {
+  commands_.emplace("help", Command{"lists the commands",
+                                    [this](std::span<const std::string>) { return help(); }});
+  try {
+    if (config.metrics_listen) listen_metrics(*config.metrics_listen);
+    if (!config.control_socket.empty()) listen_control(config.control_socket);
+  } catch (...) {
+    shut_down();  // the destructor does not run for a constructor that throws
+    throw;
+  }
+}
+
+ManagementServer::~ManagementServer() { shut_down(); }
+
+void ManagementServer::shut_down() {
+  for (Connection& connection : connections_) close(connection);
+  connections_.clear();
+  if (metrics_fd_ >= 0) ::close(std::exchange(metrics_fd_, -1));
+  if (control_fd_ >= 0) ::close(std::exchange(control_fd_, -1));
+  // Only the file this server bound: a successor may already have replaced it.
+  struct stat status {};
+  if (!control_path_.empty() && ::lstat(control_path_.c_str(), &status) == 0 &&
+      status.st_ino == control_inode_ && status.st_dev == control_device_) {
+    ::unlink(control_path_.c_str());
+  }
+  control_path_.clear();
+}
+
+void ManagementServer::listen_metrics(const net::Endpoint& endpoint) {
+  const std::string name = "metrics endpoint " + endpoint.to_string();
+  sockaddr_storage address{};
+  socklen_t length = endpoint.to_sockaddr(address);
+  FdGuard fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) fail(name + ": socket", errno);
+  // A restart must not wait for the previous process's TIME_WAIT connections; on
+  // Linux this still refuses a port another socket listens on.
+  const int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), length) != 0) {
+    fail(name + ": bind", errno);
+  }
+  if (::listen(fd.get(), SOMAXCONN) != 0) fail(name + ": listen", errno);
+  length = sizeof address;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    fail(name + ": getsockname", errno);
+  }
+  metrics_port_ = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&address)).port;
+  metrics_fd_ = fd.release();
+}
+
+void ManagementServer::listen_control(const std::string& path) {
+  const sockaddr_un address = unix_address(path);
+  remove_stale_socket(path, address);
+  FdGuard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) fail("control socket " + path + ": socket", errno);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    fail("control socket " + path + ": bind", errno);
+  }
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) fail("control socket " + path + ": stat", errno);
+  control_path_ = path;
+  control_inode_ = status.st_ino;
+  control_device_ = status.st_dev;
+  // Before listen(), so nobody connects while the mode still comes from the umask.
+  if (::chmod(path.c_str(), 0660) != 0) fail("control socket " + path + ": chmod", errno);
+  if (::listen(fd.get(), SOMAXCONN) != 0) fail("control socket " + path + ": listen", errno);
+  control_fd_ = fd.release();
+}
+
+void ManagementServer::add_command(std::string name, std::string help, CommandHandler handler) {
+  if (name.empty() || name.find_first_of(" \t\r\n") != std::string::npos ||
+      commands_.contains(name)) {
+    throw std::invalid_argument("control command '" + name + "': empty, built in or taken");
+  }
+  commands_.emplace(std::move(name), Command{std::move(help), std::move(handler)});
+}
+
+void ManagementServer::poll(int timeout_ms) {
+  std::vector<pollfd> fds;
+  for (const Connection& connection : connections_) {
+    short events = 0;
+    if (!connection.out.empty()) {
+      events = POLLOUT;
+    } else if (connection.http || (!connection.peer_closed && !connection.close_when_sent)) {
+      events = POLLIN;
+    }
+    fds.push_back({connection.fd, events, 0});
+  }
+  const std::size_t open = fds.size();
+  if (metrics_fd_ >= 0) fds.push_back({metrics_fd_, POLLIN, 0});
+  if (control_fd_ >= 0) fds.push_back({control_fd_, POLLIN, 0});
+
+  // EINTR (a signal for the control loop) counts as nothing ready.
+  if (::poll(fds.data(), fds.size(), timeout_ms) > 0) {
+    for (std::size_t i = 0; i < open; ++i) {
+      Connection& connection = connections_[i];
+      const short ready = fds[i].revents;
+      if (ready == 0) continue;
+      if (connection.out.empty() && (ready & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        on_readable(connection);
+      } else if ((ready & (POLLOUT | POLLHUP | POLLERR)) != 0) {
+        on_writable(connection);
+      } else if ((ready & POLLNVAL) != 0) {
+        close(connection);
+      }
+    }
+    // New connections join after the loop above: accepting may move the vector.
+    for (std::size_t i = open; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
+    }
+  }
+
+  const Clock::time_point now = Clock::now();
+  for (Connection& connection : connections_) {
+    if (connection.fd >= 0 && now >= connection.deadline) close(connection);
+  }
+  std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
+}
+
+void ManagementServer::accept_all(int listener, bool http) {
+  std::size_t open = static_cast<std::size_t>(
+      std::count_if(connections_.begin(), connections_.end(),
+                    [&](const Connection& connection) { return connection.http == http; }));
+  for (int refused = 0; refused < kMaxRefusalsPerPoll;) {
+    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // A connection reset while queued is gone; EAGAIN, EMFILE and the like end the round.
+      if (errno == ECONNABORTED || errno == EINTR) continue;
+      return;
+    }
+    if (open >= limits_.max_connections) {
+      // Best effort: the answer fits any socket buffer, and nothing waits for it.
+      const std::string busy = http ? http_error("503 Service Unavailable")
+                                    : encode_response({false, "too many connections"});
+      [[maybe_unused]] const ssize_t written =
+          ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ::close(fd);
+      ++refused;
+      continue;
+    }
+    Connection connection;
+    connection.fd = fd;
+    connection.http = http;
+    connection.deadline = Clock::now() + limits_.idle_timeout;
+    connections_.push_back(std::move(connection));
+    ++open;
+  }
+}
+
+void ManagementServer::on_readable(Connection& connection) {
+  if (connection.http) {
+    read_http(connection);
+  } else {
+    read_control(connection);
+  }
+}
+
+// Reads what has arrived, up to one byte past the request limit: that byte tells a
+// request that is too large from one that fits. False once the client has closed
+// its side, or the connection broke.
+bool ManagementServer::fill(Connection& connection) const {
+  char buffer[kReadChunk];
+  while (connection.in.size() <= limits_.max_request_bytes) {
+    const std::size_t room = limits_.max_request_bytes + 1 - connection.in.size();
+    const ssize_t got = ::recv(connection.fd, buffer, std::min(room, sizeof buffer), 0);
+    if (got > 0) {
+      connection.in.append(buffer, static_cast<std::size_t>(got));
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else {
+      return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+  }
+  return true;
+}
+
+// Writes what is pending; true once all of it is out. A broken connection is closed.
+bool ManagementServer::flush(Connection& connection) {
+  while (connection.sent < connection.out.size()) {
+    const ssize_t put = ::send(connection.fd, connection.out.data() + connection.sent,
+                               connection.out.size() - connection.sent, MSG_NOSIGNAL);
+    if (put > 0) {
+      connection.sent += static_cast<std::size_t>(put);
+      connection.deadline = Clock::now() + limits_.idle_timeout;
+    } else if (put < 0 && errno == EINTR) {
+      continue;
+    } else {
+      if (put == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) close(connection);
+      return false;
+    }
+  }
+  connection.out.clear();
+  connection.sent = 0;
+  return true;
+}
+
+void ManagementServer::read_http(Connection& connection) {
+  if (connection.draining) {
+    // After the answer, reading on until the client closes keeps our close from
+    // resetting the connection over unread input, which could destroy the answer.
+    char buffer[kReadChunk];
+    for (std::size_t drained = 0; drained < kMaxDrainPerPoll;) {
+      const ssize_t got = ::recv(connection.fd, buffer, sizeof buffer, 0);
+      if (got > 0) {
+        drained += static_cast<std::size_t>(got);
+      } else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+      } else {
+        close(connection);
+        return;
+      }
+    }
+    return;
+  }
+  // The request has one budget in all, set at accept: reading does not extend it.
+  const bool open = fill(connection);
+  const std::size_t end = head_end(connection.in);
+  if (end != std::string::npos && end <= limits_.max_request_bytes) {
+    respond_http(connection, std::string_view(connection.in).substr(0, end));
+  } else if (connection.in.size() > limits_.max_request_bytes) {
+    connection.out = http_error("413 Content Too Large");
+  } else if (!open) {
+    close(connection);  // gone before the request was complete: nobody to answer
+    return;
+  } else {
+    return;
+  }
+  on_writable(connection);
+}
+
+void ManagementServer::respond_http(Connection& connection, std::string_view head) {
+  const std::optional<RequestLine> request = parse_request(head);
+  if (!request) {
+    connection.out = http_error("400 Bad Request");
+  } else if (request->method != "GET" && request->method != "HEAD") {
+    connection.out = http_error("405 Method Not Allowed", "Allow: GET, HEAD\r\n");
+  } else if (request->path != kMetricsPath) {
+    connection.out = http_error("404 Not Found");
+  } else {
+    try {
+      connection.out = http_response("200 OK", kMetricsType, metrics_(), request->method == "GET");
+    } catch (const std::exception& error) {
+      connection.out = http_response("500 Internal Server Error", "text/plain; charset=utf-8",
+                                     std::string(error.what()) + "\n", true);
+    }
+  }
+}
+
+void ManagementServer::read_control(Connection& connection) {
+  const std::size_t before = connection.in.size();
+  // The client is done sending (heimdallctl shuts its side down after the line) or
+  // the connection broke; what it sent is still answered.
+  if (!fill(connection)) connection.peer_closed = true;
+  if (connection.in.size() != before) connection.deadline = Clock::now() + limits_.idle_timeout;
+  serve_control(connection);
+}
+
+void ManagementServer::on_writable(Connection& connection) {
+  if (!connection.http) {
+    serve_control(connection);
+    return;
+  }
+  if (!flush(connection)) return;
+  connection.in.clear();
+  connection.in.shrink_to_fit();
+  connection.out.shrink_to_fit();
+  connection.draining = true;
+  ::shutdown(connection.fd, SHUT_WR);
+}
+
+// Writes the pending answer, then answers the next complete line, until the socket
+// would block, the input holds no complete line, or the connection is done.
+void ManagementServer::serve_control(Connection& connection) {
+  while (flush(connection)) {
+    if (connection.close_when_sent) {
+      close(connection);
+      return;
+    }
+    const std::size_t end = connection.in.find('\n');
+    if (end != std::string::npos) {
+      const std::string line = connection.in.substr(0, end);
+      connection.in.erase(0, end + 1);
+      connection.out = encode_response(run_command(line));
+    } else if (connection.in.size() > limits_.max_request_bytes) {
+      connection.out =
+          encode_response({false, "command line longer than " +
+                                      std::to_string(limits_.max_request_bytes) + " bytes"});
+      connection.close_when_sent = true;
+    } else if (connection.peer_closed) {
+      // A last line without its newline is still a command.
+      if (connection.in.empty()) {
+        close(connection);
+        return;
+      }
+      connection.out = encode_response(run_command(std::exchange(connection.in, {})));
+      connection.close_when_sent = true;
+    } else {
+      return;
+    }
+  }
+}
+
+CommandResult ManagementServer::run_command(std::string_view line) {
+  const std::vector<std::string> words = split_words(without_cr(line));
+  if (words.empty()) return {false, "empty command; commands: " + known_commands()};
+  const auto command = commands_.find(words.front());
+  if (command == commands_.end()) {
+    return {false, "unknown command '" + words.front() + "'; commands: " + known_commands()};
+  }
+  try {
+    return command->second.handler(std::span(words).subspan(1));
+  } catch (const std::exception& error) {
+    return {false, error.what()};
+  }
+}
+
+CommandResult ManagementServer::help() const {
+  std::size_t width = 0;
+  for (const auto& entry : commands_) width = std::max(width, entry.first.size());
+  CommandResult result;
+  for (const auto& [name, command] : commands_) {
+    result.text.append(name).append(width + 2 - name.size(), ' ').append(command.help);
+    result.text.push_back('\n');
+  }
+  return result;
+}
+
+std::string ManagementServer::known_commands() const {
+  std::string text;
+  for (const auto& entry : commands_) text.append(text.empty() ? "" : ", ").append(entry.first);
+  return text;
+}
+
+void ManagementServer::close(Connection& connection) {
+  if (connection.fd >= 0) ::close(std::exchange(connection.fd, -1));
+  connection.in.clear();
+  connection.out.clear();
+  connection.sent = 0;
+}
+
+}  // namespace heimdall::control
