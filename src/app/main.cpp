@@ -30,10 +30,13 @@
 #ifdef HEIMDALL_DPDK_BACKEND
 #include "heimdall/io/dpdk_backend.hpp"
 #endif
+#include "backend.hpp"
+#include "operations.hpp"
 
 namespace {
 
 using namespace heimdall;
+using app::Backend;
 
 constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 1;
@@ -286,59 +289,6 @@ void log_cache_summary(const cache::Cache& cache) {
                hits, misses, entries, inserts, evictions, drops);
 }
 
-// Either backend, as start-up, the control loop and shutdown see it.
-class Backend {
- public:
-  void start() {
-    if (socket_) socket_->start();
-#ifdef HEIMDALL_DPDK_BACKEND
-    if (dpdk_) dpdk_->start();
-#endif
-  }
-  void request_stop() {
-    if (socket_) socket_->request_stop();
-#ifdef HEIMDALL_DPDK_BACKEND
-    if (dpdk_) dpdk_->request_stop();
-#endif
-  }
-  void join() {
-    if (socket_) socket_->join();
-#ifdef HEIMDALL_DPDK_BACKEND
-    if (dpdk_) dpdk_->join();
-#endif
-  }
-  // Every engine's counters: the workers', then the exception path's TCP worker.
-  std::vector<const engine::Counters*> engine_counters() const {
-    std::vector<const engine::Counters*> counters;
-    const auto add_socket = [&](const io::SocketBackend& backend) {
-      for (std::size_t i = 0; i < backend.worker_count(); ++i) {
-        counters.push_back(&backend.engine_counters(i));
-      }
-    };
-    if (socket_) add_socket(*socket_);
-#ifdef HEIMDALL_DPDK_BACKEND
-    if (dpdk_) {
-      for (std::size_t i = 0; i < dpdk_->worker_count(); ++i) {
-        counters.push_back(&dpdk_->engine_counters(i));
-      }
-      if (dpdk_->tcp_backend() != nullptr) add_socket(*dpdk_->tcp_backend());
-    }
-#endif
-    return counters;
-  }
-  void reset() {
-    socket_.reset();
-#ifdef HEIMDALL_DPDK_BACKEND
-    dpdk_.reset();
-#endif
-  }
-
-  std::unique_ptr<io::SocketBackend> socket_;
-#ifdef HEIMDALL_DPDK_BACKEND
-  std::unique_ptr<io::DpdkBackend> dpdk_;
-#endif
-};
-
 std::uint64_t get(const engine::Counters::Counter& counter) {
   return counter.load(std::memory_order_relaxed);
 }
@@ -466,7 +416,7 @@ std::string describe_listeners(const control::Config& config) {
   return "udp " + join_endpoints(config.listen.udp) + ", tcp " + join_endpoints(config.listen.tcp);
 }
 
-int serve(const control::Config& config) {
+int serve(const control::Config& config, const std::string& config_path) {
   for (const auto& section : config.inactive_sections) {
     spdlog::warn("config section '{}' is parsed but not active in this version", section);
   }
@@ -488,9 +438,21 @@ int serve(const control::Config& config) {
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<control::FilterReloader> filter;
   std::unique_ptr<filter::ClientGroups> acl;
+  std::unique_ptr<engine::QueryLog> query_log;
+  std::unique_ptr<control::QueryLogWriter> query_log_writer;
   Backend backend;
+  app::Serving serving;
+  std::unique_ptr<control::ManagementServer> management;
   try {
     acl = build_acl(config.acl);
+    if (config.query_log.enabled) {
+      query_log = std::make_unique<engine::QueryLog>(reader_count(config), config.query_log.ring,
+                                                     config.query_log.sample);
+      query_log_writer = std::make_unique<control::QueryLogWriter>(
+          *query_log, control::QueryLogFile{.path = config.query_log.path,
+                                            .max_bytes = config.query_log.max_bytes,
+                                            .keep = config.query_log.keep});
+    }
     const unsigned readers = reader_count(config);
     filter = std::make_unique<control::FilterReloader>(config, readers);
     const rcu::Published<filter::Snapshot>* published = nullptr;
@@ -509,6 +471,7 @@ int serve(const control::Config& config) {
     if (uses_dpdk(config)) {
       check_port_ranges(config);
       io::DpdkBackendConfig dpdk = dpdk_backend_config(config, acl.get());
+      dpdk.engine.query_log = query_log.get();
       dpdk.filter = published;
       dpdk.cache = cache.get();
       backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
@@ -516,14 +479,33 @@ int serve(const control::Config& config) {
 #endif
     if (!uses_dpdk(config)) {
       io::SocketBackendConfig socket = socket_backend_config(config, acl.get());
+      socket.engine.query_log = query_log.get();
       socket.filter = published;
       socket.cache = cache.get();
       backend.socket_ = std::make_unique<io::SocketBackend>(socket);
     }
     backend.start();
+    serving = app::Serving{.backend = &backend,
+                           .cache = cache.get(),
+                           .filter = filter.get(),
+                           .query_log = query_log_writer.get(),
+                           .upstreams = engine_config(config).servers,
+                           .workers = config.dataplane.workers};
+    if (config.management.metrics_listen || !config.management.control_socket.empty()) {
+      management = std::make_unique<control::ManagementServer>(
+          control::ManagementConfig{.metrics_listen = config.management.metrics_listen,
+                                    .control_socket = config.management.control_socket,
+                                    .limits = {}},
+          [&serving] { return app::render_metrics(serving); });
+      app::add_commands(*management, serving, config_path);
+    }
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
+    management.reset();
+    backend.request_stop();
+    backend.join();
     backend.reset();
+    query_log_writer.reset();
     filter.reset();
     cache.reset();
     acl.reset();
@@ -534,12 +516,24 @@ int serve(const control::Config& config) {
                config.dataplane.workers, describe_listeners(config),
                join_endpoints(engine_config(config).servers), config.source);
 
+  auto next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   for (;;) {
-    // Woken each second to watch list files and the refresh interval.
-    const timespec one_second{.tv_sec = 1, .tv_nsec = 0};
-    const int signal_number = sigtimedwait(&signals, nullptr, &one_second);
+    // The management server's poll is the loop's sleep when there is one; list
+    // files and the refresh interval are looked at each second.
+    int signal_number = -1;
+    if (management) {
+      management->poll(100);
+      const timespec now_only{.tv_sec = 0, .tv_nsec = 0};
+      signal_number = sigtimedwait(&signals, nullptr, &now_only);
+    } else {
+      const timespec one_second{.tv_sec = 1, .tv_nsec = 0};
+      signal_number = sigtimedwait(&signals, nullptr, &one_second);
+    }
     if (signal_number < 0) {
-      filter->tick(std::chrono::steady_clock::now());
+      if (std::chrono::steady_clock::now() >= next_tick) {
+        filter->tick(std::chrono::steady_clock::now());
+        next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
       continue;
     }
     if (signal_number == SIGHUP) {
@@ -554,6 +548,7 @@ int serve(const control::Config& config) {
     spdlog::info("{}: draining in-flight queries and stopping", strsignal(signal_number));
     break;
   }
+  management.reset();
   backend.request_stop();
   backend.join();
   log_summary(backend);
@@ -563,7 +558,8 @@ int serve(const control::Config& config) {
   if (cache) log_cache_summary(*cache);
   if (filter->active()) log_filter_summary(backend, *filter);
   backend.reset();
-  filter.reset();  // after the workers: they were its readers
+  query_log_writer.reset();  // drains what the workers left in their rings
+  filter.reset();            // after the workers: they were its readers
   cache.reset();
   acl.reset();
   io::stop_eal();
@@ -613,7 +609,7 @@ int main(int argc, char** argv) {
   auto logging_thread = start_logging(config.logging.level);
   int status = kExitRuntime;
   try {
-    status = serve(config);
+    status = serve(config, command_line.config_path);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
   }

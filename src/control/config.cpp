@@ -846,6 +846,45 @@ void read_limits(const Reader& reader, const Value& section, LimitsConfig& out) 
   }
 }
 
+void read_management(const Reader& reader, const Value& section, ManagementSettings& out) {
+  const auto fields = reader.fields(section, {"metrics_listen", "control_socket"});
+  if (const auto it = fields.find("metrics_listen"); it != fields.end()) {
+    out.metrics_listen = reader.get_endpoint(it->second);
+  }
+  if (const auto it = fields.find("control_socket"); it != fields.end()) {
+    out.control_socket = reader.get_string(it->second);
+    if (out.control_socket.size() >= 108) {  // sockaddr_un.sun_path
+      reader.fail(it->second, "a Unix socket path has at most 107 characters");
+    }
+  }
+}
+
+void read_query_log(const Reader& reader, const Value& section, QueryLogSettings& out) {
+  const auto fields =
+      reader.fields(section, {"enabled", "path", "sample", "ring", "max_size", "keep"});
+  if (const auto it = fields.find("enabled"); it != fields.end()) {
+    out.enabled = reader.get_bool(it->second);
+  }
+  if (const auto it = fields.find("path"); it != fields.end()) {
+    out.path = reader.get_string(it->second);
+  }
+  if (const auto it = fields.find("sample"); it != fields.end()) {
+    out.sample = reader.get_uint(it->second, 1, 1'000'000);
+  }
+  if (const auto it = fields.find("ring"); it != fields.end()) {
+    out.ring = reader.get_uint(it->second, 64, 1u << 24);
+    if ((out.ring & (out.ring - 1)) != 0) {
+      reader.fail(it->second, "expected a power of two, got " + std::to_string(out.ring));
+    }
+  }
+  if (const auto it = fields.find("max_size"); it != fields.end()) {
+    out.max_bytes = reader.get_bytes(it->second, 4096, 1ull << 40);
+  }
+  if (const auto it = fields.find("keep"); it != fields.end()) {
+    out.keep = reader.get_uint(it->second, 0, 100);
+  }
+}
+
 void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
   const auto fields = reader.fields(section, {"level"});
   if (const auto it = fields.find("level"); it != fields.end()) {
@@ -946,7 +985,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   const auto sections =
       reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache", "filter",
-                           "local_records", "acl", "limits", "management", "logging"});
+                           "local_records", "acl", "limits", "management", "query_log", "logging"});
   const auto section = [&](const char* name) -> const Value* {
     const auto it = sections.find(name);
     return it == sections.end() ? nullptr : &it->second;
@@ -973,8 +1012,10 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   // Not active in this build: only their shape is checked, so that a file written
   // for a later version is not refused for their content.
   if (const Value* value = section("management")) {
-    reader.expect_map(*value);
-    config.inactive_sections.emplace_back("management");
+    read_management(reader, *value, config.management);
+  }
+  if (const Value* value = section("query_log")) {
+    read_query_log(reader, *value, config.query_log);
   }
 
   if (config.dataplane.backend == Backend::Socket && config.listen.udp.empty() &&

@@ -494,6 +494,7 @@ void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wi
     } else {
       deliver(waiter.client, {scratch_.get(), length}, sink);
       Counters::bump(counters_.replies);
+      Counters::bump(counters_.relayed);
     }
     index = waiter.next;
   }
@@ -564,6 +565,7 @@ void Engine::deliver(const net::ClientRef& to, std::span<const std::uint8_t> wir
     }
   }
   sink.send_to_client(to, wire);
+  Counters::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
   if (log_ring_ != nullptr && --log_countdown_ == 0) {
     log_countdown_ = config_.query_log->sample_one_in;
     log_reply(to, wire);

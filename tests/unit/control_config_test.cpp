@@ -132,7 +132,15 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_DOUBLE_EQ(config.cache.prefetch.threshold, defaults.cache.prefetch.threshold);
   EXPECT_EQ(config.upstreams.servers.size(), 2u) << "the two example servers";
   EXPECT_FALSE(config.upstreams.servers_from_resolv_conf);
-  EXPECT_EQ(config.inactive_sections, (std::vector<std::string>{"management"}));
+  EXPECT_TRUE(config.inactive_sections.empty());
+  EXPECT_TRUE(config.acl.allow.empty());
+  EXPECT_EQ(config.limits.client_qps, defaults.limits.client_qps);
+  EXPECT_EQ(config.limits.slip, defaults.limits.slip);
+  EXPECT_EQ(config.limits.any, defaults.limits.any);
+  EXPECT_FALSE(config.management.metrics_listen);
+  EXPECT_EQ(config.query_log.enabled, defaults.query_log.enabled);
+  EXPECT_EQ(config.query_log.ring, defaults.query_log.ring);
+  EXPECT_EQ(config.query_log.max_bytes, defaults.query_log.max_bytes);
   EXPECT_TRUE(config.filter.lists.empty());
   EXPECT_EQ(config.filter.response.mode, defaults.filter.response.mode);
   EXPECT_EQ(config.filter.response.ttl, defaults.filter.response.ttl);
@@ -356,13 +364,26 @@ TEST(ConfigFile, RefusesUpstreamsTheDpdkPortCannotReach) {
             1u);
 }
 
-TEST(ConfigFile, InactiveSectionsAreListedAndTheirContentIsNotChecked) {
-  const Config config = parse(std::string(kListen) + R"(management: {anything: [1, 2]}
-local_records: ["router.lan. 300 IN A 192.168.1.1"]
-filter: {}
+TEST(ConfigFile, ReadsManagementAndTheQueryLog) {
+  const Config config = parse(std::string(kListen) + R"(management:
+  metrics_listen: 127.0.0.1:9153
+  control_socket: /run/heimdall/control.sock
+query_log: {enabled: true, path: /tmp/q.jsonl, sample: 10, ring: 1024, max_size: 10m, keep: 3}
 )");
-  EXPECT_EQ(config.inactive_sections, (std::vector<std::string>{"management"}));
-  EXPECT_EQ(config.local_records.size(), 1u);
+  ASSERT_TRUE(config.management.metrics_listen);
+  EXPECT_EQ(config.management.metrics_listen->to_string(), "127.0.0.1:9153");
+  EXPECT_EQ(config.management.control_socket, "/run/heimdall/control.sock");
+  EXPECT_TRUE(config.query_log.enabled);
+  EXPECT_EQ(config.query_log.path, "/tmp/q.jsonl");
+  EXPECT_EQ(config.query_log.sample, 10u);
+  EXPECT_EQ(config.query_log.ring, 1024u);
+  EXPECT_EQ(config.query_log.max_bytes, 10u << 20);
+  EXPECT_EQ(config.query_log.keep, 3u);
+  EXPECT_TRUE(config.inactive_sections.empty());
+  expect_error(std::string(kListen) + "query_log: {ring: 1000}\n", 2, "query_log.ring",
+               "power of two");
+  expect_error(std::string(kListen) + "management: {metrics_listen: nowhere}\n", 2,
+               "management.metrics_listen", "127.0.0.1:53");
 }
 
 // ------------------------------------------------------------------ filter
@@ -596,7 +617,7 @@ TEST(ConfigErrors, TopLevelMustBeAMapping) {
 TEST(ConfigErrors, UnknownTopLevelKeyIsNamedWithTheExpectedOnes) {
   expect_error(std::string(kListen) + "\nupstream: {}\n", 3, "upstream",
                "unknown key; expected one of: dataplane, edns, listen, upstreams, cache, filter, "
-               "local_records, acl, limits, management, logging");
+               "local_records, acl, limits, management, query_log, logging");
 }
 
 TEST(ConfigFile, ReadsTheAccessListAndTheLimits) {
@@ -759,6 +780,8 @@ TEST(ConfigErrors, InactiveSectionsMustHaveTheirShape) {
   expect_error(std::string(kListen) + "filter: [ads]\n", 2, "filter",
                "expected a mapping, got a list");
   expect_error(std::string(kListen) + "management: on\n", 2, "management", "expected a mapping");
+  expect_error(std::string(kListen) + "management: {anything: 1}\n", 2, "management.anything",
+               "unknown key");
   expect_error(std::string(kListen) + "local_records: {a: b}\n", 2, "local_records",
                "expected a list of records, got a mapping");
 }

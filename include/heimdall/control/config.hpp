@@ -170,6 +170,23 @@ struct LimitsConfig {
   AnyPolicy any = AnyPolicy::Minimal;
 };
 
+// Operators' access (management): Prometheus text over HTTP and the control socket
+// heimdallctl talks to. Both off unless given.
+struct ManagementSettings {
+  std::optional<net::Endpoint> metrics_listen;
+  std::string control_socket;
+};
+
+// The query log (query_log): JSON lines written from per-worker rings.
+struct QueryLogSettings {
+  bool enabled = false;
+  std::string path = "/var/log/heimdall/queries.jsonl";
+  unsigned sample = 1;                     // one reply in `sample` is logged
+  unsigned ring = 16384;                   // entries per worker ring (a power of two)
+  std::uint64_t max_bytes = 100ull << 20;  // the file rotates past this
+  unsigned keep = 5;                       // rotated files kept
+};
+
 struct Config {
   std::string source;  // file path, or "<embedded conf/dev.yaml>"
   DataplaneConfig dataplane;
@@ -182,6 +199,8 @@ struct Config {
   LoggingConfig logging;
   AclConfig acl;
   LimitsConfig limits;
+  ManagementSettings management;
+  QueryLogSettings query_log;
   // Sections of DESIGN.md §5 that this build parses for shape only (management);
   // listed so start-up can say they are not active yet.
   std::vector<std::string> inactive_sections;

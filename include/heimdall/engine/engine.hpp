@@ -106,6 +106,11 @@ struct alignas(64) Counters {
   Counter rrl_dropped{0};     // a UDP response over its RRL rate: not sent
   Counter rrl_slipped{0};     // ... sent truncated instead (slip)
   Counter any_minimal{0};     // ANY answered with RFC 8482's one record
+  Counter relayed{0};         // replies built from an upstream's answer
+  // Replies that left, by the RCODE in their header (RRL's drops not included).
+  // replies = cache_answers + stale_answers + relayed + blocked + local_answers
+  //         + any_minimal + formerr + servfail + notimp + refused + badvers.
+  std::array<Counter, 16> answers_by_rcode{};
   // By the list (the snapshot's list_names index) whose rule blocked the query.
   std::array<Counter, filter::kMaxLists> blocked_by_list{};
 

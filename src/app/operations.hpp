@@ -1,0 +1,20 @@
+// What operators see of a running Heimdall: the Prometheus metrics and the
+// control socket's commands (heimdallctl). Served by the control thread; every
+// counter is read with a relaxed load, so a scrape never waits for a worker.
+#pragma once
+
+#include <string>
+
+#include "backend.hpp"
+#include "heimdall/control/management_server.hpp"
+
+namespace heimdall::app {
+
+std::string render_metrics(const Serving& serving);
+
+// stats, workers, upstreams, lists, reload, cache flush [NAME], cache dump.
+// `config_path`: the file `reload` checks again ("" for the embedded config).
+void add_commands(control::ManagementServer& server, Serving& serving,
+                  const std::string& config_path);
+
+}  // namespace heimdall::app

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Operating the appliance, against the real binary and a real knotd: the metrics
+endpoint scraped over HTTP while load runs, heimdallctl round trips and a bad
+configuration refused on reload, the access list, per-client rate limiting, and
+the query log."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from forwarding_test import (Heimdall, Knot, build_query, free_port, rcode_of,  # noqa: E402
+                             run, udp_exchange)
+
+CTL = os.environ.get("HEIMDALLCTL_BIN", "")
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"'
+                    r'(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*)?\})? (-?[0-9.e+]+|[+-]Inf|NaN)$')
+
+
+def parse_exposition(text):
+    """Checks the Prometheus text format line by line (HELP and TYPE before their
+    samples, one TYPE per family, every sample well formed); returns
+    {name: {labels text: value}}."""
+    families, samples, current = {}, {}, None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert name not in families, f"family {name} twice"
+            assert kind in ("counter", "gauge", "histogram"), line
+            families[name] = kind
+            current = name
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a sample: {line!r}"
+        name = match.group(1)
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert current in (name, base), f"{name} outside its family ({current})"
+        samples.setdefault(name, {})[match.group(3) or ""] = float(match.group(7))
+    return samples
+
+
+def total(samples, name):
+    return sum(samples.get(name, {}).values())
+
+
+class OperationsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="heimdall-ops-")
+        cls.knot = Knot(cls.dir)
+        cls.metrics_port = free_port()
+        cls.socket_path = os.path.join(cls.dir, "control.sock")
+        cls.log_path = os.path.join(cls.dir, "queries.jsonl")
+        cls.heimdall = Heimdall(cls.dir, "ops", [cls.knot.port], extra=f"""management:
+  metrics_listen: 127.0.0.1:{cls.metrics_port}
+  control_socket: {cls.socket_path}
+query_log: {{enabled: true, path: {cls.log_path}, ring: 65536}}
+acl:
+  allow: [127.0.0.1/32, 127.0.0.3/32]
+limits:
+  client_qps: 50
+  client_burst: 50
+  client_ipv4_prefix: 32
+""")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.heimdall.process.stop()
+        cls.knot.process.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def scrape(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn("text/plain; version=0.0.4", r.headers["Content-Type"])
+            return parse_exposition(r.read().decode())
+
+    def ctl(self, *args):
+        return run([CTL, "--socket", self.socket_path, *args])
+
+    def test_metrics_move_consistently_under_load(self):
+        # Below the client rate: 40 queries a second from 127.0.0.1 for 3 s, while
+        # scrapes run; every scrape must add up.
+        stop = threading.Event()
+
+        def load():
+            i = 0
+            while not stop.is_set():
+                udp_exchange(self.heimdall.port, build_query(f"www{i % 5}.example.test" if i % 3
+                                                             else "www.example.test"), timeout=1)
+                i += 1
+                time.sleep(0.025)
+
+        worker = threading.Thread(target=load)
+        worker.start()
+        try:
+            previous = 0
+            for _ in range(6):
+                samples = self.scrape()
+                replies = total(samples, "heimdall_replies_total")
+                parts = sum(total(samples, name) for name in (
+                    "heimdall_cache_answers_total", "heimdall_stale_answers_total",
+                    "heimdall_relayed_answers_total", "heimdall_blocked_total",
+                    "heimdall_local_answers_total", "heimdall_any_minimal_total"))
+                errors = total(samples, "heimdall_answers_total") - parts
+                self.assertGreaterEqual(errors, 0)
+                # Counters are read one after another while workers run: a reply
+                # may land between two reads, never many.
+                self.assertLessEqual(abs(replies - total(samples, "heimdall_answers_total")), 4)
+                self.assertGreaterEqual(replies, previous)
+                previous = replies
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            worker.join()
+        samples = self.scrape()
+        self.assertGreater(total(samples, "heimdall_cache_hits_total"), 0)
+        self.assertGreater(total(samples, "heimdall_upstream_queries_total"), 0)
+        self.assertEqual(total(samples, "heimdall_replies_total"),
+                         total(samples, "heimdall_answers_total"))
+        self.assertIn('version="', next(iter(samples["heimdall_build_info"])))
+
+    def test_metrics_endpoint_refuses_other_paths(self):
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/other", timeout=5)
+        self.assertEqual(caught.exception.code, 404)
+
+    def test_control_commands_round_trip(self):
+        result = self.ctl("stats")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertRegex(result.stdout, r"queries \d+")
+        self.assertEqual(self.ctl("help").returncode, 0)
+        self.assertIn("127.0.0.1:", self.ctl("upstreams").stdout)
+        self.assertIn("worker 1", self.ctl("workers").stdout)
+        udp_exchange(self.heimdall.port, build_query("flushme.example.test"))
+        result = self.ctl("cache", "flush", "flushme.example.test")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(self.ctl("cache", "flush").returncode, 0)
+        result = self.ctl("no-such-command")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("stats", result.stderr)
+
+    def test_bad_configuration_is_refused_on_reload_and_the_old_one_serves(self):
+        with open(self.heimdall.config) as f:
+            good = f.read()
+        try:
+            with open(self.heimdall.config, "w") as f:
+                f.write(good + "upstreams: {timeout_ms: soon}\n")
+            result = self.ctl("reload")
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("configuration refused", result.stderr)
+        finally:
+            with open(self.heimdall.config, "w") as f:
+                f.write(good)
+        self.assertEqual(rcode_of(udp_exchange(self.heimdall.port, build_query("www.example.test"))), 0)
+        result = self.ctl("reload")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("configuration OK", result.stdout)
+
+    def test_client_outside_the_access_list_is_refused(self):
+        out = run(["dig", "@127.0.0.1", "-p", str(self.heimdall.port), "-b", "127.0.0.2",
+                   "+time=2", "+tries=1", "www.example.test"]).stdout
+        self.assertIn("status: REFUSED", out)
+        out = run(["dig", "@127.0.0.1", "-p", str(self.heimdall.port), "-b", "127.0.0.3",
+                   "+time=2", "+tries=1", "www.example.test"]).stdout
+        self.assertIn("status: NOERROR", out)
+        self.assertGreater(total(self.scrape(), "heimdall_acl_refused_total"), 0)
+
+    def test_a_burst_beyond_its_budget_is_limited_while_another_client_is_served(self):
+        # 200 queries at once from 127.0.0.3 (budget 50), then one from 127.0.0.1.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.3", 0))
+        sock.settimeout(1.0)
+        for i in range(200):
+            sock.sendto(build_query(f"burst{i}.example.test", qid=i), ("127.0.0.1", self.heimdall.port))
+        answered = 0
+        try:
+            while True:
+                sock.recv(4096)
+                answered += 1
+        except socket.timeout:
+            pass
+        sock.close()
+        self.assertLessEqual(answered, 60)
+        self.assertGreaterEqual(answered, 40)
+        self.assertEqual(rcode_of(udp_exchange(self.heimdall.port, build_query("www.example.test"))), 0)
+        self.assertGreaterEqual(total(self.scrape(), "heimdall_rate_limited_total"), 140)
+
+    def test_query_log_records_replies(self):
+        udp_exchange(self.heimdall.port, build_query("logged.example.test", qtype=28))
+        deadline = time.time() + 5
+        line = None
+        while time.time() < deadline and line is None:
+            if os.path.exists(self.log_path):
+                with open(self.log_path) as f:
+                    for text in f:
+                        if "logged.example.test" in text:
+                            line = json.loads(text)
+            time.sleep(0.05)
+        self.assertIsNotNone(line, "no log line for the query")
+        self.assertEqual(line["type"], 28)
+        self.assertEqual(line["transport"], "udp")
+        self.assertTrue(line["client"].startswith("127.0.0.1:"))
+
+
+if __name__ == "__main__":
+    if not CTL:
+        sys.exit("HEIMDALLCTL_BIN is not set (meson test sets it)")
+    unittest.main(verbosity=2)
