@@ -21,6 +21,7 @@
 #   RATES="100000 500000 1000000"   fixed rates (pps) run after the max-rate run
 #   GEN_ARGS="--clients 1024 ..."   extra gen options for every run
 #   JSON_OUT=file       append gen's JSON result lines there
+#   HEIMDALL_EXTRA="acl: ..."  heimdall target: YAML appended to its configuration
 #   HEIMDALL_MAC=mac|arp  heimdall target: the port MAC set in its config and used by
 #                       gen (default 02:00:00:00:00:01); "arp": no MAC in the config,
 #                       gen asks 198.18.0.1 for it by ARP
@@ -105,6 +106,7 @@ dataplane:
 $([[ "$heimdall_mac" == arp ]] || echo "      mac: $heimdall_mac")
 upstreams: {servers: [{address: "$upstream_ip:53"}]}
 logging: {level: warn}
+${HEIMDALL_EXTRA:-}
 YAML
 }
 

@@ -10,23 +10,10 @@
 #include <cstring>
 #include <vector>
 
+#include "../loop_support.hpp"
+
 namespace heimdall::io {
 namespace {
-
-void bump(DpdkCounters::Counter& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-std::span<std::uint8_t> frame_bytes(rte_mbuf* frame) {
-  return {rte_pktmbuf_mtod(frame, std::uint8_t*), rte_pktmbuf_data_len(frame)};
-}
 
 // The ports this worker sends upstream queries from: those of the range that
 // name it (port % workers == index), so that any worker receiving the answer

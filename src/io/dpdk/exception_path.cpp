@@ -7,6 +7,8 @@
 
 #include <cstring>
 
+#include "../loop_support.hpp"
+
 namespace heimdall::io {
 namespace {
 
@@ -16,21 +18,6 @@ constexpr unsigned kBurst = 32;
 constexpr std::uint64_t kResolveIntervalNs = 1'000'000'000;
 constexpr std::uint64_t kRefreshAfterNs = 30'000'000'000;
 constexpr std::size_t kMaxPeers = 65536;
-
-void bump(ExceptionCounters::Counter& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-std::span<std::uint8_t> frame_bytes(rte_mbuf* frame) {
-  return {rte_pktmbuf_mtod(frame, std::uint8_t*), rte_pktmbuf_data_len(frame)};
-}
 
 std::array<std::uint8_t, 17> key_of(const net::Endpoint& address) {
   std::array<std::uint8_t, 17> key{};

@@ -3,10 +3,13 @@
 // consumer, named where it is created).
 #pragma once
 
+#include <rte_mbuf.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "heimdall/io/dpdk_backend.hpp"
@@ -69,5 +72,10 @@ struct DpdkShared {
   void letting_go_of_mbufs() const { rcu::published(pool); }
   void took_mbufs() const { rcu::observed(pool); }
 };
+
+// A received frame's bytes; frames are single-segment (the workers drop others).
+inline std::span<std::uint8_t> frame_bytes(rte_mbuf* frame) {
+  return {rte_pktmbuf_mtod(frame, std::uint8_t*), rte_pktmbuf_data_len(frame)};
+}
 
 }  // namespace heimdall::io

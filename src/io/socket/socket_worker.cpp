@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../loop_support.hpp"
 #include "heimdall/io/eal.hpp"
 
 namespace heimdall::io {
@@ -30,17 +31,6 @@ constexpr std::uint64_t kRotationIntervalNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
-
-void bump(SocketCounters::Counter& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
