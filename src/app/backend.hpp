@@ -56,6 +56,24 @@ class Backend {
 #endif
     return counters;
   }
+  // Every engine's upstream selector, in the order of engine_counters().
+  std::vector<const upstream::Selector*> selectors() const {
+    std::vector<const upstream::Selector*> selectors;
+    const auto add_socket = [&](const io::SocketBackend& backend) {
+      for (std::size_t i = 0; i < backend.worker_count(); ++i) {
+        selectors.push_back(&backend.selector(i));
+      }
+    };
+    if (socket_) add_socket(*socket_);
+#ifdef HEIMDALL_DPDK_BACKEND
+    if (dpdk_) {
+      for (std::size_t i = 0; i < dpdk_->worker_count(); ++i)
+        selectors.push_back(&dpdk_->selector(i));
+      if (dpdk_->tcp_backend() != nullptr) add_socket(*dpdk_->tcp_backend());
+    }
+#endif
+    return selectors;
+  }
   void reset() {
     socket_.reset();
 #ifdef HEIMDALL_DPDK_BACKEND

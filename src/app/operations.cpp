@@ -2,6 +2,7 @@
 
 #include <rte_version.h>
 
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -248,6 +249,68 @@ void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket) {
   }
 }
 
+// Per upstream server, summed over the workers (each keeps its own view).
+struct ServerTotals {
+  std::uint64_t queries = 0, answers = 0, failures = 0, down_workers = 0, srtt_sum_ns = 0;
+  std::uint64_t srtt_samples = 0, rtt_sum_ns = 0;
+  std::array<std::uint64_t, upstream::ServerCounters::kRttBounds.size() + 1> rtt_counts{};
+};
+
+std::vector<ServerTotals> server_totals(const Serving& serving) {
+  std::vector<ServerTotals> totals(serving.upstreams.size());
+  for (const upstream::Selector* selector : serving.backend->selectors()) {
+    for (unsigned i = 0; i < selector->size() && i < totals.size(); ++i) {
+      const upstream::ServerCounters& c = selector->exported(i);
+      ServerTotals& t = totals[i];
+      t.queries += read(c.chosen);
+      t.answers += read(c.answers);
+      t.failures += read(c.failures);
+      t.down_workers += read(c.down);
+      if (const std::uint64_t srtt = read(c.srtt_ns); srtt != 0) {
+        t.srtt_sum_ns += srtt;
+        ++t.srtt_samples;
+      }
+      t.rtt_sum_ns += read(c.rtt_sum_ns);
+      for (std::size_t b = 0; b < t.rtt_counts.size(); ++b)
+        t.rtt_counts[b] += read(c.rtt_counts[b]);
+    }
+  }
+  return totals;
+}
+
+void upstream_metrics(MetricsText& metrics, const Serving& serving) {
+  const std::vector<ServerTotals> totals = server_totals(serving);
+  const auto per_server = [&](const char* name, const char* help, Type type, auto value) {
+    metrics.family(name, help, type);
+    for (std::size_t i = 0; i < totals.size(); ++i) {
+      metrics.sample({{"server", serving.upstreams[i].to_string()}}, value(totals[i]));
+    }
+  };
+  per_server("heimdall_upstream_server_queries_total", "Attempts sent to the server.",
+             Type::Counter, [](const ServerTotals& t) { return t.queries; });
+  per_server("heimdall_upstream_server_answers_total", "Answers the server gave.", Type::Counter,
+             [](const ServerTotals& t) { return t.answers; });
+  per_server("heimdall_upstream_server_failures_total", "Attempts that timed out or failed.",
+             Type::Counter, [](const ServerTotals& t) { return t.failures; });
+  per_server("heimdall_upstream_server_down_workers",
+             "Workers that currently mark the server down.", Type::Gauge,
+             [](const ServerTotals& t) { return t.down_workers; });
+  per_server("heimdall_upstream_server_srtt_seconds",
+             "Smoothed round-trip time, averaged over the workers that have a sample.", Type::Gauge,
+             [](const ServerTotals& t) {
+               return t.srtt_samples == 0 ? 0.0
+                                          : static_cast<double>(t.srtt_sum_ns) /
+                                                static_cast<double>(t.srtt_samples) / 1e9;
+             });
+  metrics.family("heimdall_upstream_rtt_seconds", "Round-trip time of upstream answers.",
+                 Type::Histogram);
+  for (std::size_t i = 0; i < totals.size(); ++i) {
+    metrics.histogram({{"server", serving.upstreams[i].to_string()}},
+                      upstream::ServerCounters::kRttBounds, totals[i].rtt_counts,
+                      static_cast<double>(totals[i].rtt_sum_ns) / 1e9);
+  }
+}
+
 std::uint64_t sum(const std::vector<const engine::Counters*>& engines,
                   engine::Counters::Counter engine::Counters::*counter) {
   std::uint64_t total = 0;
@@ -314,15 +377,24 @@ control::CommandResult workers_command(const Serving& serving) {
 control::CommandResult upstreams_command(const Serving& serving) {
   const auto engines = serving.backend->engine_counters();
   std::string text;
+  const std::vector<ServerTotals> totals = server_totals(serving);
+  const std::size_t workers = serving.backend->selectors().size();
   for (std::size_t i = 0; i < serving.upstreams.size(); ++i) {
-    text += "server " + std::to_string(i) + " " + serving.upstreams[i].to_string() + "\n";
+    const ServerTotals& t = totals[i];
+    const std::uint64_t srtt_us = t.srtt_samples == 0 ? 0 : t.srtt_sum_ns / t.srtt_samples / 1000;
+    text += "server " + std::to_string(i) + " " + serving.upstreams[i].to_string() + ": " +
+            (t.down_workers == 0 ? std::string("up")
+                                 : "down in " + std::to_string(t.down_workers) + " of " +
+                                       std::to_string(workers) + " workers") +
+            ", srtt " + std::to_string(srtt_us) + " us, queries " + std::to_string(t.queries) +
+            ", answers " + std::to_string(t.answers) + ", failures " + std::to_string(t.failures) +
+            "\n";
   }
   text += "queries " + std::to_string(sum(engines, &engine::Counters::forwarded)) + ", answers " +
           std::to_string(sum(engines, &engine::Counters::upstream_answers)) + ", timeouts " +
           std::to_string(sum(engines, &engine::Counters::upstream_timeouts)) + ", failures " +
           std::to_string(sum(engines, &engine::Counters::upstream_failures)) + ", retries " +
           std::to_string(sum(engines, &engine::Counters::retries)) + "\n";
-  text += "(per-server state and RTT live in each worker's selector and are not exported yet)\n";
   return {true, text};
 }
 
@@ -399,6 +471,7 @@ std::string render_metrics(const Serving& serving) {
   metrics.sample({{"version", HEIMDALL_VERSION}, {"dpdk", rte_version()}}, 1);
   const auto engines = serving.backend->engine_counters();
   engine_metrics(metrics, engines);
+  upstream_metrics(metrics, serving);
   if (serving.cache != nullptr) cache_metrics(metrics, *serving.cache);
   if (serving.filter != nullptr && serving.filter->active()) {
     filter_metrics(metrics, *serving.filter, engines);

@@ -369,6 +369,7 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   query.transport = transport;
   query.tried_mask |= 1u << server;
   ++query.attempts;
+  selector_.on_attempt(server);
 
   std::uint32_t random = random32();
   query.local_port =

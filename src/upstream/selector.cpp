@@ -23,6 +23,12 @@ Selector::Selector(std::span<const net::Endpoint> servers, const SelectorConfig&
   }
   servers_.reserve(servers.size());
   for (const auto& address : servers) servers_.push_back(ServerState{.address = address});
+  exported_ = std::make_unique<ServerCounters[]>(servers.size());
+}
+
+void Selector::on_attempt(unsigned server) {
+  exported_[server].chosen.store(exported_[server].chosen.load(std::memory_order_relaxed) + 1,
+                                 std::memory_order_relaxed);
 }
 
 std::uint64_t Selector::next_random() {
@@ -92,12 +98,33 @@ unsigned Selector::pick_by_strategy(std::uint32_t candidates) {
   return best;
 }
 
+namespace {
+void bump(ServerCounters::Counter& counter, std::uint64_t by = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+}
+}  // namespace
+
 void Selector::on_answer(unsigned server, std::uint64_t rtt_ns) {
   ServerState& state = servers_[server];
   state.srtt_ns = state.srtt_ns == 0 ? rtt_ns : (7 * state.srtt_ns + rtt_ns) / 8;
   state.consecutive_failures = 0;
   state.down = false;
   ++state.answers;
+  ServerCounters& exported = exported_[server];
+  bump(exported.answers);
+  bump(exported.rtt_sum_ns, rtt_ns);
+  std::size_t bucket = 0;
+  while (bucket < ServerCounters::kRttBounds.size() &&
+         static_cast<double>(rtt_ns) > ServerCounters::kRttBounds[bucket] * 1e9) {
+    ++bucket;
+  }
+  bump(exported.rtt_counts[bucket]);
+  export_state(server);
+}
+
+void Selector::export_state(unsigned server) {
+  exported_[server].srtt_ns.store(servers_[server].srtt_ns, std::memory_order_relaxed);
+  exported_[server].down.store(servers_[server].down ? 1 : 0, std::memory_order_relaxed);
 }
 
 void Selector::on_failure(unsigned server, std::uint64_t now_ns) {
@@ -110,6 +137,8 @@ void Selector::on_failure(unsigned server, std::uint64_t now_ns) {
     state.down = true;
     state.next_probe_ns = now_ns + config_.probe_interval_ns;
   }
+  bump(exported_[server].failures);
+  export_state(server);
 }
 
 std::uint64_t Selector::attempt_timeout_ns(unsigned server) const {

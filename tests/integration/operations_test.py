@@ -131,6 +131,13 @@ limits:
         self.assertEqual(total(samples, "heimdall_replies_total"),
                          total(samples, "heimdall_answers_total"))
         self.assertIn('version="', next(iter(samples["heimdall_build_info"])))
+        server = f'server="127.0.0.1:{self.knot.port}"'
+        self.assertGreater(samples["heimdall_upstream_server_queries_total"][server], 0)
+        answers = samples["heimdall_upstream_server_answers_total"][server]
+        self.assertGreater(answers, 0)
+        self.assertEqual(samples["heimdall_upstream_rtt_seconds_count"][server], answers)
+        self.assertEqual(samples["heimdall_upstream_rtt_seconds_bucket"][server + ',le="+Inf"'], answers)
+        self.assertEqual(samples["heimdall_upstream_server_down_workers"][server], 0)
 
     def test_metrics_endpoint_refuses_other_paths(self):
         with self.assertRaises(urllib.error.HTTPError) as caught:
@@ -142,7 +149,8 @@ limits:
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"queries \d+")
         self.assertEqual(self.ctl("help").returncode, 0)
-        self.assertIn("127.0.0.1:", self.ctl("upstreams").stdout)
+        self.assertRegex(self.ctl("upstreams").stdout,
+                         rf"127\.0\.0\.1:{self.knot.port}: up, srtt \d+ us, queries \d+")
         self.assertIn("worker 1", self.ctl("workers").stdout)
         udp_exchange(self.heimdall.port, build_query("flushme.example.test"))
         result = self.ctl("cache", "flush", "flushme.example.test")

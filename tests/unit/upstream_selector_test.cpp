@@ -114,6 +114,30 @@ TEST(Selector, StartsOverWhenEveryServerWasTried) {
   EXPECT_EQ(selector.choose(0, 0b11), 0u);
 }
 
+// What operators see of a server: attempts, answers into RTT buckets, failures,
+// SRTT and the down flag, as atomics the control thread may read at any time.
+TEST(Selector, ExportsEachServersCountersForOperators) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  selector.on_attempt(0);
+  selector.on_attempt(0);
+  selector.on_answer(0, 3 * kMs);     // bucket le=0.005
+  selector.on_answer(0, 2000 * kMs);  // beyond the last bound
+  for (int i = 0; i < 3; ++i) selector.on_failure(1, 0);
+  const ServerCounters& first = selector.exported(0);
+  EXPECT_EQ(first.chosen.load(), 2u);
+  EXPECT_EQ(first.answers.load(), 2u);
+  EXPECT_EQ(first.rtt_counts[2].load(), 1u);
+  EXPECT_EQ(first.rtt_counts.back().load(), 1u);
+  EXPECT_EQ(first.rtt_sum_ns.load(), 2003 * kMs);
+  EXPECT_EQ(first.srtt_ns.load(), selector.server(0).srtt_ns);
+  const ServerCounters& second = selector.exported(1);
+  EXPECT_EQ(second.failures.load(), 3u);
+  EXPECT_EQ(second.down.load(), 1u);
+  selector.on_answer(1, kMs);
+  EXPECT_EQ(second.down.load(), 0u);
+}
+
 TEST(Selector, RejectsNoServersAndTooMany) {
   EXPECT_THROW(Selector(std::vector<net::Endpoint>{}, config(Strategy::Fastest), 1),
                std::invalid_argument);

@@ -138,6 +138,7 @@ class DpdkBackend {
   const net::Interface& identity() const;
   std::uint16_t port_id() const;
   const engine::Counters& engine_counters(std::size_t worker) const;
+  const upstream::Selector& selector(std::size_t worker) const;
   const DpdkCounters& dpdk_counters(std::size_t worker) const;
   const ExceptionCounters& exception_counters() const;
   PortStats port_stats() const;

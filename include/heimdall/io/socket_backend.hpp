@@ -74,6 +74,7 @@ class SocketBackend {
 
   std::size_t worker_count() const { return workers_.size(); }
   const engine::Counters& engine_counters(std::size_t worker) const;
+  const upstream::Selector& selector(std::size_t worker) const;
   const SocketCounters& socket_counters(std::size_t worker) const;
 
  private:

@@ -3,8 +3,11 @@
 // of the upstreams, written by nothing else (DESIGN.md §1 rule 1).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -33,6 +36,24 @@ struct ServerState {
   std::uint64_t failures = 0;
 };
 
+// One server as this worker sees it, for the control thread to read (metrics,
+// heimdallctl): written only by the owning worker with relaxed load + store
+// (DESIGN.md §8.4).
+struct alignas(64) ServerCounters {
+  using Counter = std::atomic<std::uint64_t>;
+  // Upper bounds of the RTT histogram's buckets, in seconds; counts has one more
+  // for the answers slower than the last.
+  static constexpr std::array<double, 9> kRttBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05,  0.1,    0.25,  1.0};
+  Counter chosen{0};    // attempts sent to it
+  Counter answers{0};   // answers it gave
+  Counter failures{0};  // attempts that timed out or failed
+  Counter srtt_ns{0};   // gauge
+  Counter down{0};      // gauge: 1 while marked down
+  Counter rtt_sum_ns{0};
+  std::array<Counter, kRttBounds.size() + 1> rtt_counts{};
+};
+
 class Selector {
  public:
   // Throws std::invalid_argument for no servers or more than kMaxServers.
@@ -48,6 +69,7 @@ class Selector {
   unsigned choose(std::uint64_t now_ns, std::uint32_t tried_mask,
                   std::uint32_t allowed = UINT32_MAX);
 
+  void on_attempt(unsigned server);  // an attempt is sent to it (counted for operators)
   void on_answer(unsigned server, std::uint64_t rtt_ns);
   void on_failure(unsigned server, std::uint64_t now_ns);
 
@@ -59,12 +81,16 @@ class Selector {
     return servers_.size() >= 32 ? UINT32_MAX : (std::uint32_t{1} << servers_.size()) - 1;
   }
   const ServerState& server(unsigned index) const { return servers_[index]; }
+  const ServerCounters& exported(unsigned index) const { return exported_[index]; }
 
  private:
   unsigned pick_by_strategy(std::uint32_t candidates);
   std::uint64_t next_random();
 
+  void export_state(unsigned server);
+
   std::vector<ServerState> servers_;  // sized once at start-up
+  std::unique_ptr<ServerCounters[]> exported_;
   SelectorConfig config_;
   unsigned round_robin_next_ = 0;
   unsigned choices_ = 0;

@@ -358,6 +358,9 @@ std::uint16_t DpdkBackend::port_id() const { return shared_->port_id; }
 const engine::Counters& DpdkBackend::engine_counters(std::size_t worker) const {
   return workers_.at(worker)->engine().counters();
 }
+const upstream::Selector& DpdkBackend::selector(std::size_t worker) const {
+  return workers_.at(worker)->engine().selector();
+}
 const DpdkCounters& DpdkBackend::dpdk_counters(std::size_t worker) const {
   return workers_.at(worker)->counters();
 }

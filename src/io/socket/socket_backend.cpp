@@ -41,6 +41,10 @@ const engine::Counters& SocketBackend::engine_counters(std::size_t worker) const
   return workers_[worker]->engine_counters();
 }
 
+const upstream::Selector& SocketBackend::selector(std::size_t worker) const {
+  return workers_[worker]->selector();
+}
+
 const SocketCounters& SocketBackend::socket_counters(std::size_t worker) const {
   return workers_[worker]->counters();
 }

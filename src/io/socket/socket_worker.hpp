@@ -48,6 +48,7 @@ class SocketWorker final : public engine::Sink {
   void request_stop() { stop_requested_.store(true, std::memory_order_release); }
 
   const engine::Counters& engine_counters() const { return engine_->counters(); }
+  const upstream::Selector& selector() const { return engine_->selector(); }
   const SocketCounters& counters() const { return counters_; }
 
   void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) override;
