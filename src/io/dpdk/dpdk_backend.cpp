@@ -312,6 +312,7 @@ void DpdkBackend::start() {
       shared_->exit.store(true, std::memory_order_release);
       for (unsigned launched = 0; launched < worker; ++launched) {
         rte_eal_wait_lcore(lcores_[launched]);
+        rcu::observed(workers_[launched].get());
       }
       const unsigned failed_lcore = lcores_[worker];
       lcores_.clear();
@@ -338,7 +339,10 @@ void DpdkBackend::join() {
   }
   if (tcp_) tcp_->join();
   shared_->exit.store(true, std::memory_order_release);
-  for (const unsigned lcore : lcores_) rte_eal_wait_lcore(lcore);
+  for (std::size_t worker = 0; worker < lcores_.size(); ++worker) {
+    rte_eal_wait_lcore(lcores_[worker]);
+    rcu::observed(workers_[worker].get());
+  }
   exception_->request_stop();
   if (exception_thread_.joinable()) exception_thread_.join();
   started_ = false;
