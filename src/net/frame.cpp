@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace heimdall::net {
 namespace {
@@ -99,18 +100,36 @@ Bytes address_of(const Endpoint& endpoint) {
 
 // --- checksums (RFC 1071) ---
 
-// Adds `bytes` as big-endian 16-bit words to `sum`; an odd last byte is the high half
-// of a zero-padded word. 64 bits cannot overflow for any frame.
-std::uint64_t add_words(Bytes bytes, std::uint64_t sum) {
-  std::size_t at = 0;
-  for (; at + 1 < bytes.size(); at += 2) sum += load16(bytes, at);
-  if (at < bytes.size()) sum += static_cast<std::uint64_t>(bytes[at]) << 8;
-  return sum;
-}
-
 std::uint16_t fold(std::uint64_t sum) {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<std::uint16_t>(sum);
+}
+
+// Adds `bytes` as big-endian 16-bit words to `sum`; an odd last byte is the high half
+// of a zero-padded word. 64 bits cannot overflow for any frame. Every reply and
+// query pays for this, so it adds 32-bit words in the machine's byte order and
+// swaps once: the one's-complement sum is byte-order independent (RFC 1071 §2(B)).
+std::uint64_t add_words(Bytes bytes, std::uint64_t sum) {
+  std::uint64_t native = 0;
+  std::size_t at = 0;
+  for (; at + 4 <= bytes.size(); at += 4) {
+    std::uint32_t word;
+    std::memcpy(&word, bytes.data() + at, 4);
+    native += word;
+  }
+  if (at + 2 <= bytes.size()) {
+    std::uint16_t half;
+    std::memcpy(&half, bytes.data() + at, 2);
+    native += half;
+    at += 2;
+  }
+  std::uint16_t folded = fold(native);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded = static_cast<std::uint16_t>(folded << 8 | folded >> 8);
+  }
+  sum += folded;
+  if (at < bytes.size()) sum += static_cast<std::uint64_t>(bytes[at]) << 8;
+  return sum;
 }
 
 // A message whose checksum field is right sums to 0xffff (RFC 1071 §1, step 3).
