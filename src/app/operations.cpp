@@ -2,7 +2,9 @@
 
 #include <rte_version.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -438,9 +440,11 @@ control::CommandResult reload_command(Serving& serving, const std::string& confi
           text + "lists reloaded: " + std::to_string(serving.filter->stats().rules) + " rules\n"};
 }
 
+constexpr const char* kAnswerKinds[] = {"positive", "nodata", "nxdomain", "servfail"};
+
 control::CommandResult cache_command(Serving& serving, std::span<const std::string> args) {
   if (serving.cache == nullptr) return {false, "the cache is disabled"};
-  if (args.empty()) return {false, "usage: cache flush [NAME] | cache dump"};
+  if (args.empty()) return {false, "usage: cache flush [NAME] | cache dump [ENTRIES PER SHARD]"};
   if (args[0] == "flush" && args.size() == 1) {
     serving.cache->flush_all();
     return {true, "cache flushed\n"};
@@ -455,12 +459,32 @@ control::CommandResult cache_command(Serving& serving, std::span<const std::stri
     serving.cache->flush_name({wire, length});
     return {true, "flushing " + args[1] + " and below (each worker in its next loops)\n"};
   }
-  if (args[0] == "dump") {
-    return {false,
-            "cache dump is not available in this version: the shards' tables cannot be walked "
-            "while their owners write"};
+  if (args[0] == "dump" && args.size() <= 2) {
+    // Each owner walks its own shard in its next loops (cache::Cache::dump).
+    std::size_t limit = 10000;
+    if (args.size() == 2) {
+      try {
+        limit = std::stoul(args[1]);
+      } catch (const std::exception&) {
+        return {false, "usage: cache dump [ENTRIES PER SHARD]"};
+      }
+    }
+    const std::vector<cache::DumpRecord> records =
+        serving.cache->dump(limit, std::chrono::seconds(8));
+    std::string text;
+    for (const cache::DumpRecord& record : records) {
+      char name[4 * dns::kMaxNameWire + 2] = "";
+      const std::size_t length = dns::name_to_text({record.name, record.name_length}, name);
+      name[std::min(length, sizeof(name) - 1)] = 0;
+      text += std::string(name) + " type " + std::to_string(record.qtype) + " class " +
+              std::to_string(record.qclass) + " ttl " + std::to_string(record.ttl_left_s) + " " +
+              kAnswerKinds[static_cast<std::size_t>(record.kind)] + " " +
+              std::to_string(record.bytes) + " bytes, shard " + std::to_string(record.shard) + "\n";
+    }
+    text += std::to_string(records.size()) + " entries\n";
+    return {true, text};
   }
-  return {false, "usage: cache flush [NAME] | cache dump"};
+  return {false, "usage: cache flush [NAME] | cache dump [ENTRIES PER SHARD]"};
 }
 
 }  // namespace
@@ -506,7 +530,9 @@ void add_commands(control::ManagementServer& server, Serving& serving,
                        return reload_command(serving, config_path);
                      });
   server.add_command(
-      "cache", "cache flush [NAME]: drop every entry, or NAME and below; cache dump",
+      "cache",
+      "cache flush [NAME]: drop every entry, or NAME and below; cache dump [N]: list up to N "
+      "entries per shard",
       [&serving](std::span<const std::string> args) { return cache_command(serving, args); });
 }
 

@@ -111,6 +111,17 @@ class Shard {
   // Removes entries at or below `name` from the next `slots` slots of the pass
   // that began at slot 0; true once the pass has covered every slot.
   bool flush_step(std::span<const std::uint8_t> name, std::uint32_t& cursor, std::uint32_t slots);
+  // Calls `visit(entry)` for the entries in the next `slots` CLOCK slots from
+  // `cursor`; true when the walk has reached the end.
+  template <typename Visit>
+  bool walk_step(std::uint32_t& cursor, std::uint32_t slots, Visit&& visit) const {
+    const std::uint32_t end = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(std::uint64_t{cursor} + slots, capacity_));
+    for (; cursor < end; ++cursor) {
+      if (const Entry* entry = clock_[cursor]; entry != nullptr) visit(*entry);
+    }
+    return cursor == capacity_;
+  }
 
   ShardCounters& counters() { return counters_; }
   const ShardCounters& counters() const { return counters_; }

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "heimdall/cache/stored_answer.hpp"
@@ -376,6 +378,43 @@ TEST_F(CacheTest, FlushByNameRemovesTheNameAndEverythingBelowIt) {
   EXPECT_EQ(lookup("a.b.example.com", kStart).freshness, Freshness::Miss);
   EXPECT_EQ(lookup("notexample.com", kStart).freshness, Freshness::Fresh);
   EXPECT_EQ(lookup("example.org", kStart).freshness, Freshness::Fresh);
+}
+
+// A dump is walked by each shard's owner (here, this thread's maintain calls)
+// while the control side waits in another thread.
+TEST_F(CacheTest, DumpListsEveryShardsEntriesWalkedByTheirOwners) {
+  make(2, 2);
+  const char* names[] = {"a.example.com", "b.example.com", "c.example.com", "d.example.com"};
+  for (const char* name : names) offer(name, answer_for(name, 300), kStart);
+  for (int loop = 0; loop < 4; ++loop) {
+    cache_->maintain(0, kStart);
+    cache_->maintain(1, kStart);
+  }
+  cache_->flush_all();  // entries of an older generation are not listed...
+  offer("e.example.com", answer_for("e.example.com", 300), kStart);  // ...new ones are
+  for (int loop = 0; loop < 4; ++loop) {
+    cache_->maintain(0, kStart);
+    cache_->maintain(1, kStart);
+  }
+  std::atomic<bool> done{false};
+  std::vector<DumpRecord> records;
+  std::thread control([&] {
+    records = cache_->dump(100, std::chrono::seconds(10));
+    done = true;
+  });
+  while (!done) {
+    cache_->maintain(0, kStart + 10'000'000'000);
+    cache_->maintain(1, kStart + 10'000'000'000);
+  }
+  control.join();
+  ASSERT_EQ(records.size(), 1u);
+  char text[64];
+  dns::name_to_text({records[0].name, records[0].name_length}, text);
+  EXPECT_STREQ(text, "e.example.com.");
+  EXPECT_EQ(records[0].qtype, dns::rrtype::A);
+  EXPECT_EQ(records[0].ttl_left_s, 290);
+  // Nobody walks the shards: the dump gives up, and says so.
+  EXPECT_THROW(cache_->dump(100, std::chrono::milliseconds(50)), std::runtime_error);
 }
 
 TEST_F(CacheTest, DoAndCdQueriesHaveTheirOwnEntries) {

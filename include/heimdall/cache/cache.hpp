@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -119,6 +120,19 @@ struct alignas(64) ShardCounters {
 
 class Shard;
 
+// One entry as `Cache::dump` reports it.
+struct DumpRecord {
+  std::uint8_t name[dns::kMaxNameWire];  // folded wire form
+  std::uint8_t name_length = 0;
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  std::uint8_t flags = 0;  // the key's DO/CD/RD bits
+  AnswerKind kind = AnswerKind::Positive;
+  std::int64_t ttl_left_s = 0;  // negative: expired, kept for serve-stale
+  std::uint16_t bytes = 0;
+  unsigned shard = 0;
+};
+
 class Cache {
  public:
   // `shards`: one per owning worker (worker i owns shard i); `readers`: thread ids
@@ -167,6 +181,11 @@ class Cache {
   // flush_done(). One flush by name at a time: a second waits for the first.
   std::uint64_t flush_name(std::span<const std::uint8_t> name_wire);
   bool flush_done(std::uint64_t ticket) const;
+  // Every shard's entries, up to `limit_per_shard` each, walked by each owner in
+  // its next loops (a table is read only by the thread that writes it) and
+  // collected here. Throws std::runtime_error when the owners have not finished
+  // within `timeout` (workers stopped), or when another dump is running.
+  std::vector<DumpRecord> dump(std::size_t limit_per_shard, std::chrono::milliseconds timeout);
 
   const CacheConfig& config() const { return config_; }
   unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
@@ -184,6 +203,7 @@ class Cache {
                  std::span<const std::uint8_t> answer, const dns::Message& msg,
                  const Cacheability& verdict, std::uint64_t now_ns);
   void drain_handovers(unsigned owner);
+  void step_dump(unsigned owner, std::uint64_t now_ns);
 
   CacheConfig config_;
   DigestSeed seed_;
@@ -194,6 +214,7 @@ class Cache {
   std::unique_ptr<Handover> handover_;
   std::atomic<std::uint32_t> generation_{0};
   std::atomic<std::uint64_t> flush_ticket_{0};
+  std::atomic<std::uint64_t> dump_ticket_{0};
 };
 
 }  // namespace heimdall::cache
