@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "heimdall/cache/cacheability.hpp"
 #include "heimdall/cache/stored_answer.hpp"
 #include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
@@ -58,7 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require_parses(out, reply);
   require_parses(out, build_error(client, Rcode::BadVers, 1232, out));
 
-  // The cache's stored form and the reply built from it on a hit.
+  // The cache's stored form and the reply built from it on a hit, for what the
+  // cache would store.
+  if (!heimdall::cache::judge(wire, msg, {}).cacheable) {
+    require_parses(out, build_upstream_query(client, 7, 1232, out));
+    return 0;
+  }
   static std::uint8_t stored[kMaxMessage + 1024];
   const std::size_t stored_length = heimdall::cache::store_answer(wire, msg, stored);
   if (stored_length != heimdall::cache::stored_size(wire, msg)) std::abort();

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "heimdall/cache/cacheability.hpp"
 #include "wire_builder.hpp"
 
@@ -120,6 +122,24 @@ TEST(Cacheability, TruncatedAndOtherRcodesAreNotCached) {
                               .opt(1232, false, 0, {}, 1)
                               .bytes;
   EXPECT_FALSE(judge_bytes(badcookie).cacheable) << "an extended RCODE";
+}
+
+// Found by the fuzzer: the second record's owner is compressed into the first's
+// TTL, which a stored entry rewrites as it ages; the name would change with it.
+TEST(Cacheability, NameCompressedIntoATtlIsNotStored) {
+  const std::vector<std::uint8_t> answer = {
+      0x00, 0x04, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,   // header
+      0x01, 0x00, 0x03, 'c',  'o',  'm',  0x00, 0x04, 0xff, 0x00, 0x01,         // question
+      0xc0, 0x0c, 0x2c, 0x00, 0x01, 0x00, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00,   // record 1
+      0xc0, 0x1b, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0xff, 0xd3, 0x00, 0x00};  // into its TTL
+  dns::Message msg;
+  ASSERT_EQ(dns::parse_message(answer, msg), dns::ParseError::Ok);
+  EXPECT_FALSE(judge(answer, msg, TtlPolicy{}).cacheable);
+  // The same answer with the second owner pointing at the question name is stored.
+  std::vector<std::uint8_t> sane = answer;
+  sane[36] = 0x0c;
+  ASSERT_EQ(dns::parse_message(sane, msg), dns::ParseError::Ok);
+  EXPECT_TRUE(judge(sane, msg, TtlPolicy{}).cacheable);
 }
 
 }  // namespace
