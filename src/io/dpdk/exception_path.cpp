@@ -184,8 +184,17 @@ void ExceptionPath::handle_from_tap(std::span<std::uint8_t> frame) {
 
 void ExceptionPath::resolve_next_hops(std::uint64_t now_ns) {
   std::uint8_t request[net::kMaxNdpFrame];
-  for (const auto& hop : server_next_hops_) {
+  // The upstreams' next hops, and the gateways: the kernel's replies to clients
+  // off the link leave through them even when no upstream does.
+  std::vector<std::optional<net::Endpoint>> hops = server_next_hops_;
+  hops.push_back(config_.port.gateway);
+  hops.push_back(config_.port.gateway6);
+  for (std::size_t i = 0; i < hops.size(); ++i) {
+    const auto& hop = hops[i];
     if (!hop) continue;
+    bool asked = false;  // a gateway that is also an upstream's next hop: ask once
+    for (std::size_t j = 0; j < i; ++j) asked |= hops[j] && key_of(*hops[j]) == key_of(*hop);
+    if (asked) continue;
     const auto known = neighbours_.find(key_of(*hop));
     if (known != neighbours_.end() && now_ns - known->second.updated_ns < kRefreshAfterNs) {
       continue;
