@@ -417,9 +417,6 @@ std::string describe_listeners(const control::Config& config) {
 }
 
 int serve(const control::Config& config, const std::string& config_path) {
-  for (const auto& section : config.inactive_sections) {
-    spdlog::warn("config section '{}' is parsed but not active in this version", section);
-  }
   if (config.upstreams.servers_from_resolv_conf) {
     spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
   }

@@ -1,6 +1,5 @@
 // Whether an upstream answer may be cached, as what, and for how long: RFC 2308
 // for negative answers and SERVFAIL, DESIGN.md §8.8 for the operator's clamps.
-// The first piece of the cache module (issue 3); the store itself comes next.
 #pragma once
 
 #include <cstdint>

@@ -201,9 +201,6 @@ struct Config {
   LimitsConfig limits;
   ManagementSettings management;
   QueryLogSettings query_log;
-  // Sections of DESIGN.md §5 that this build parses for shape only (management);
-  // listed so start-up can say they are not active yet.
-  std::vector<std::string> inactive_sections;
 };
 
 // Parses and validates YAML text. `source_name` is used in error messages.
