@@ -52,6 +52,15 @@ bool refusal(std::uint8_t rcode) {
          rcode == static_cast<std::uint8_t>(Rcode::Refused);
 }
 
+// One past the first question's QTYPE and QCLASS in a reply the engine built, or
+// 0 when it has none.
+std::size_t question_end(std::span<const std::uint8_t> wire) {
+  if (dns::load_u16(wire.data() + 4) == 0) return 0;
+  std::size_t offset = dns::kHeaderSize;
+  if (dns::skip_name(wire, offset) != dns::ParseError::Ok || offset + 4 > wire.size()) return 0;
+  return offset + 4;
+}
+
 }  // namespace
 
 Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_source_ports,
@@ -587,13 +596,12 @@ void Engine::log_reply(const net::ClientRef& to, std::span<const std::uint8_t> w
   entry->size = static_cast<std::uint16_t>(wire.size());
   entry->name_length = 0;
   entry->qtype = 0;
-  if (header.qdcount != 0) {
-    std::size_t end = dns::kHeaderSize;
-    while (end < wire.size() && wire[end] != 0 && wire[end] < 64) end += 1 + wire[end];
-    if (end + 5 <= wire.size() && end + 1 - dns::kHeaderSize <= dns::kMaxNameWire) {
-      entry->name_length = static_cast<std::uint8_t>(end + 1 - dns::kHeaderSize);
-      std::memcpy(entry->name, wire.data() + dns::kHeaderSize, entry->name_length);
-      entry->qtype = dns::load_u16(wire.data() + end + 1);
+  if (const std::size_t end = question_end(wire); end != 0) {
+    const std::size_t name_length = end - 4 - dns::kHeaderSize;
+    if (name_length <= dns::kMaxNameWire) {
+      entry->name_length = static_cast<std::uint8_t>(name_length);
+      std::memcpy(entry->name, wire.data() + dns::kHeaderSize, name_length);
+      entry->qtype = dns::load_u16(wire.data() + end - 4);
     }
   }
   log_ring_->commit();
@@ -602,11 +610,8 @@ void Engine::log_reply(const net::ClientRef& to, std::span<const std::uint8_t> w
 // Header and question of `wire` with TC set and no records: small, and it sends a
 // real client to TCP.
 std::span<const std::uint8_t> Engine::truncated_copy(std::span<const std::uint8_t> wire) {
-  std::size_t end = dns::kHeaderSize;
-  if (dns::load_u16(wire.data() + 4) != 0) {
-    while (end < wire.size() && wire[end] != 0 && wire[end] < 64) end += 1 + wire[end];
-    end = end + 5 <= wire.size() && end + 5 <= kSlipSize ? end + 5 : dns::kHeaderSize;
-  }
+  std::size_t end = question_end(wire);
+  if (end == 0 || end > kSlipSize) end = dns::kHeaderSize;
   std::memcpy(slip_.data(), wire.data(), end);
   dns::Header header = dns::Header::read(slip_.data());
   header.flags |= dns::flag::TC;
