@@ -11,10 +11,12 @@ build_packages=(
   meson ninja-build pkg-config g++ python3
   libdpdk-dev dpdk liburcu-dev libspdlog-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhyperscan-dev libcurl4-openssl-dev
+  libsystemd-dev
 )
 test_packages=(
   knot knot-dnsutils bind9-dnsutils dnsperf dnsdist
   clang libclang-rt-14-dev iproute2 ethtool iputils-ping
+  unbound python3-dnspython shellcheck systemd procps
 )
 
 packages=("${build_packages[@]}")

@@ -6,7 +6,7 @@
 #   4. the wire-parser fuzz target (clang, libFuzzer) for a bounded time.
 # Every stage runs even when an earlier one failed; the last line is the total.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 scripts/install-deps.sh test || exit 1
 

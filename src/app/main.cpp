@@ -1,11 +1,13 @@
 // heimdall: command line, wiring, start-up and shutdown order.
 //
-// Order matters: the command line and the configuration are checked before
-// anything starts (a bad file never half-starts the server); the EAL comes up
-// before the workers (rte_eal_init pins the calling thread, and start_eal gives it
-// its CPU set back so later threads are not squeezed onto one core); signals are
-// blocked before the workers start so that only the main thread receives them; on
-// SIGINT/SIGTERM the workers stop reading, answer what is in flight, and exit.
+// Order matters: signals are blocked first, while the process has one thread, so
+// that every thread started later inherits the mask and only the control loop
+// takes them (from a signalfd); the command line and the configuration are checked
+// before anything starts (a bad file never half-starts the server); the EAL comes
+// up before the workers (rte_eal_init pins the calling thread, and start_eal gives
+// it its CPU set back so later threads are not squeezed onto one core); systemd
+// hears READY=1 once the filter is loaded and the workers run. On SIGINT/SIGTERM
+// the workers stop reading, answer what is in flight, and exit.
 #include <malloc.h>
 #include <rte_version.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +27,9 @@
 #include "heimdall/control/command_line.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/filter_reloader.hpp"
+#include "heimdall/control/host_checks.hpp"
+#include "heimdall/control/service_manager.hpp"
+#include "heimdall/control/signals.hpp"
 #include "heimdall/filter/client_groups.hpp"
 #include "heimdall/io/eal.hpp"
 #include "heimdall/io/socket_backend.hpp"
@@ -416,21 +422,39 @@ std::string describe_listeners(const control::Config& config) {
   return "udp " + join_endpoints(config.listen.udp) + ", tcp " + join_endpoints(config.listen.tcp);
 }
 
+bool is_loopback(const net::Endpoint& endpoint) {
+  static constexpr std::uint8_t kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return endpoint.family == AF_INET
+             ? endpoint.address[0] == 127
+             : std::equal(endpoint.address, endpoint.address + 16, kLoopback6);
+}
+
+// A forwarder that answers anyone is an open resolver: a reflector for
+// amplification attacks and a cache anyone can probe. Serving beyond this host
+// without an access list is allowed (an operator may filter upstream of us) but
+// said at every start.
+void warn_if_open_resolver(const control::Config& config) {
+  if (!config.acl.allow.empty()) return;
+  bool reachable = uses_dpdk(config);  // a DPDK port is never loopback
+  for (const auto* list : {&config.listen.udp, &config.listen.tcp}) {
+    for (const net::Endpoint& endpoint : *list) reachable |= !is_loopback(endpoint);
+  }
+  if (reachable) {
+    spdlog::warn(
+        "open resolver: listening beyond loopback ({}) with no acl.allow; anyone who reaches "
+        "these addresses can use this server (set acl.allow to the networks it serves)",
+        describe_listeners(config));
+  }
+}
+
 int serve(const control::Config& config, const std::string& config_path) {
   if (config.upstreams.servers_from_resolv_conf) {
     spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
   }
 
+  // Signals are blocked since main began; this thread is the one that reads them.
+  control::SignalInbox signals;
   io::start_eal(eal_options(config));
-
-  // Only this thread takes the stop and reload signals; every thread started from
-  // here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<control::FilterReloader> filter;
@@ -513,20 +537,25 @@ int serve(const control::Config& config, const std::string& config_path) {
                config.dataplane.workers, describe_listeners(config),
                join_endpoints(engine_config(config).servers), config.source);
 
+  warn_if_open_resolver(config);
+  control::service_manager::ready("serving: " + describe_listeners(config));
+
   auto next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   for (;;) {
-    // The management server's poll is the loop's sleep when there is one; list
-    // files and the refresh interval are looked at each second.
-    int signal_number = -1;
+    // The loop sleeps in the management server's poll (or on the signal descriptor
+    // alone) until a signal, a management request or the next one-second tick, at
+    // which list files and the refresh interval are looked at.
+    const auto until_tick = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_tick - std::chrono::steady_clock::now());
+    const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(until_tick.count(), 0, 1000));
+    int signal_number = 0;
     if (management) {
-      management->poll(100);
-      const timespec now_only{.tv_sec = 0, .tv_nsec = 0};
-      signal_number = sigtimedwait(&signals, nullptr, &now_only);
+      management->poll(timeout_ms, signals.fd());
+      signal_number = signals.take();
     } else {
-      const timespec one_second{.tv_sec = 1, .tv_nsec = 0};
-      signal_number = sigtimedwait(&signals, nullptr, &one_second);
+      signal_number = signals.wait(timeout_ms);
     }
-    if (signal_number < 0) {
+    if (signal_number == 0) {
       if (std::chrono::steady_clock::now() >= next_tick) {
         filter->tick(std::chrono::steady_clock::now());
         next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -534,8 +563,12 @@ int serve(const control::Config& config, const std::string& config_path) {
       continue;
     }
     if (signal_number == SIGHUP) {
+      // A SIGHUP that arrives while this reload runs stays pending in the signal
+      // descriptor and is the next loop's one reload.
       if (filter->active()) {
+        control::service_manager::reloading();
         filter->reload("SIGHUP");
+        control::service_manager::ready("serving: " + describe_listeners(config));
       } else {
         spdlog::info(
             "SIGHUP: no filter lists to reload (the configuration itself is not reloaded)");
@@ -543,6 +576,7 @@ int serve(const control::Config& config, const std::string& config_path) {
       continue;
     }
     spdlog::info("{}: draining in-flight queries and stopping", strsignal(signal_number));
+    control::service_manager::stopping();
     break;
   }
   management.reset();
@@ -571,6 +605,9 @@ int main(int argc, char** argv) {
   // glibc's sliding threshold would move them to the heap, where a freed builder
   // can stay resident and lift the next reload's peak.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // Before any thread exists, so that none of them (the EAL's, the logger's,
+  // libcurl's) can take a signal's default action: see control/signals.hpp.
+  control::block_process_signals();
   control::CommandLine command_line;
   try {
     command_line = control::parse_command_line(argc, argv);
@@ -596,6 +633,11 @@ int main(int argc, char** argv) {
   }
   if (const std::string problem = unsupported(config); !problem.empty()) {
     std::fprintf(stderr, "heimdall: %s\n", problem.c_str());
+    return kExitConfig;
+  }
+  if (const std::vector<std::string> problems = control::host_problems(config); !problems.empty()) {
+    for (const std::string& problem : problems)
+      std::fprintf(stderr, "heimdall: %s\n", problem.c_str());
     return kExitConfig;
   }
   if (command_line.check_config) {

@@ -272,7 +272,7 @@ void ManagementServer::add_command(std::string name, std::string help, CommandHa
   commands_.emplace(std::move(name), Command{std::move(help), std::move(handler)});
 }
 
-void ManagementServer::poll(int timeout_ms) {
+void ManagementServer::poll(int timeout_ms, int wake_fd) {
   std::vector<pollfd> fds;
   for (const Connection& connection : connections_) {
     short events = 0;
@@ -286,6 +286,8 @@ void ManagementServer::poll(int timeout_ms) {
   const std::size_t open = fds.size();
   if (metrics_fd_ >= 0) fds.push_back({metrics_fd_, POLLIN, 0});
   if (control_fd_ >= 0) fds.push_back({control_fd_, POLLIN, 0});
+  const std::size_t listeners_end = fds.size();
+  if (wake_fd >= 0) fds.push_back({wake_fd, POLLIN, 0});
 
   // EINTR (a signal for the control loop) counts as nothing ready.
   if (::poll(fds.data(), fds.size(), timeout_ms) > 0) {
@@ -302,7 +304,7 @@ void ManagementServer::poll(int timeout_ms) {
       }
     }
     // New connections join after the loop above: accepting may move the vector.
-    for (std::size_t i = open; i < fds.size(); ++i) {
+    for (std::size_t i = open; i < listeners_end; ++i) {
       if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
     }
   }

@@ -1,5 +1,7 @@
 #include "heimdall/io/eal.hpp"
 
+#include "eal_diagnostics.hpp"
+
 #include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -66,10 +69,28 @@ void start_eal(const EalOptions& options) {
   const bool have_previous =
       pthread_getaffinity_np(pthread_self(), sizeof(previous), &previous) == 0;
 
-  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
-    eal_started = false;
-    throw std::runtime_error(std::string("DPDK EAL start failed: ") + rte_strerror(rte_errno));
+  if (options.drives_ports) {
+    // What the EAL would fail on with a page of usage text, said plainly first.
+    if (const std::string problem = check_eal_host(options.extra_args); !problem.empty()) {
+      eal_started = false;
+      throw std::runtime_error(problem);
+    }
   }
+  // The EAL prints its whole usage text after any argument it does not like; the
+  // operator needs only its own error lines, kept below.
+  CapturedOutput output;
+  const int result = rte_eal_init(static_cast<int>(args.size()), argv.data());
+  const int error = rte_errno;
+  std::string captured = output.finish();
+  if (result < 0) {
+    eal_started = false;
+    const std::string reasons = eal_error_lines(captured);
+    throw std::runtime_error("DPDK EAL start failed: " + std::string(rte_strerror(error)) +
+                             (reasons.empty() ? "" : "\n" + reasons) +
+                             "\n(check dataplane.eal_args; the DPDK EAL options are in "
+                             "conf/reference.yaml and DPDK's EAL parameters guide)");
+  }
+  if (!captured.empty()) std::fputs(captured.c_str(), stderr);  // warnings of a good start
   if (have_previous) pthread_setaffinity_np(pthread_self(), sizeof(previous), &previous);
 }
 

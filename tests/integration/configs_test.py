@@ -35,6 +35,23 @@ def check_config(path, *extra):
     return run([HEIMDALL, "--config", path, "--check-config", *extra])
 
 
+# The directories systemd makes for the unit (RuntimeDirectory=, LogsDirectory=),
+# which --check-config requires to exist.
+SERVICE_DIRECTORIES = ("/run/heimdall/", "/var/log/heimdall/")
+
+
+def check_config_here(path, directory, *extra):
+    """--check-config on a copy of `path` whose service directories are `directory`."""
+    with open(path) as f:
+        text = f.read()
+    for service_directory in SERVICE_DIRECTORIES:
+        text = text.replace(service_directory, directory.rstrip("/") + "/")
+    copy = os.path.join(directory, os.path.basename(path))
+    with open(copy, "w") as f:
+        f.write(text)
+    return check_config(copy, *extra)
+
+
 class ShippedConfigsTest(unittest.TestCase):
     def test_the_expected_files_are_shipped(self):
         for name in SHIPPED:
@@ -43,13 +60,15 @@ class ShippedConfigsTest(unittest.TestCase):
     def test_every_config_checks(self):
         paths = sorted(glob.glob(os.path.join(ROOT, "conf", "*.yaml")))
         self.assertGreaterEqual(len(paths), len(SHIPPED))
+        directory = tempfile.mkdtemp(prefix="heimdall-configs-")
+        self.addCleanup(shutil.rmtree, directory)
         for path in paths:
             with self.subTest(config=os.path.basename(path)):
-                result = check_config(path)
+                result = check_config_here(path, directory)
                 if result.returncode != 0 and "resolv.conf could not supply" in result.stderr:
                     # The file names no upstream and this machine's resolv.conf has
                     # none to offer: check the rest of the file with one given.
-                    result = check_config(path, "--upstream", "127.0.0.1:53")
+                    result = check_config_here(path, directory, "--upstream", "127.0.0.1:53")
                 if result.returncode != 0 and "this build has no DPDK backend" in result.stderr:
                     self.skipTest(f"{path}: built with -Ddpdk_backend=disabled")
                 self.assertEqual(result.returncode, 0, result.stderr)
@@ -68,6 +87,25 @@ class ShippedConfigsTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("cache.max_entries", result.stderr)
 
+    def test_a_missing_service_directory_fails_the_check(self):
+        # Checked on the host, not just parsed: start-up would fail on it.
+        with tempfile.TemporaryDirectory() as directory:
+            config = os.path.join(directory, "c.yaml")
+            for key, section in (("management.control_socket",
+                                  f"management: {{control_socket: {directory}/no/c.sock}}"),
+                                 ("query_log.path",
+                                  f"query_log: {{enabled: true, path: {directory}/no/q.jsonl}}")):
+                with open(config, "w") as f:
+                    f.write("listen: {udp: [\"127.0.0.1:5353\"]}\n"
+                            f"upstreams: {{servers: [127.0.0.1:53]}}\n{section}\n")
+                result = check_config(config)
+                self.assertEqual(result.returncode, 1, result.stdout)
+                self.assertIn(f"{key}: directory {directory}/no does not exist", result.stderr)
+                os.mkdir(os.path.join(directory, "no"))
+                result = check_config(config)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                os.rmdir(os.path.join(directory, "no"))
+
     def test_the_image_and_the_unit_use_shipped_files(self):
         with open(os.path.join(ROOT, "docker", "Dockerfile")) as f:
             dockerfile = f.read()
@@ -81,8 +119,7 @@ class ShippedConfigsTest(unittest.TestCase):
 
     def test_the_unit_verifies(self):
         analyze = shutil.which("systemd-analyze")
-        if not analyze:
-            self.skipTest("systemd-analyze is not installed")
+        self.assertTrue(analyze, "systemd-analyze is missing: scripts/install-deps.sh test installs it")
         with tempfile.TemporaryDirectory() as directory:
             # Pointed at this build's binary: verify insists the commands exist.
             with open(os.path.join(ROOT, "packaging", "heimdall.service")) as f:
@@ -249,9 +286,11 @@ class BindNicScriptTest(ScriptTestBase):
 class ShellcheckTest(unittest.TestCase):
     def test_scripts_are_shellcheck_clean(self):
         shellcheck = shutil.which("shellcheck")
-        if not shellcheck:
-            self.skipTest("shellcheck is not installed")
-        result = run([shellcheck, HUGEPAGES, BIND_NIC])
+        self.assertTrue(shellcheck, "shellcheck is missing: scripts/install-deps.sh test installs it")
+        scripts = sorted(glob.glob(os.path.join(ROOT, "scripts", "*.sh")) +
+                         glob.glob(os.path.join(ROOT, "perf", "*.sh")))
+        self.assertIn(HUGEPAGES, scripts)
+        result = run([shellcheck, *scripts])
         self.assertEqual(result.returncode, 0, result.stdout)
 
 

@@ -83,10 +83,10 @@ def run(args, timeout=15):
 class Process:
     """A child process whose stderr goes to a log file; stopped on teardown."""
 
-    def __init__(self, args, log_path):
+    def __init__(self, args, log_path, env=None):
         self.log_path = log_path
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def alive(self):
         return self.proc.poll() is None
@@ -182,7 +182,7 @@ zone:
 class Heimdall:
     def __init__(self, directory, name, upstreams, strategy="fastest", timeout_ms=1500,
                  workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024, extra="",
-                 upstreams_extra=""):
+                 upstreams_extra="", env=None):
         self.port = free_port()
         servers = "\n".join(f'    - address: "127.0.0.1:{port}"' for port in upstreams)
         self.config = os.path.join(directory, f"{name}.yaml")
@@ -204,7 +204,7 @@ upstreams:
 logging: {{level: info}}
 """)
         self.process = Process([HEIMDALL, "--config", self.config],
-                               os.path.join(directory, f"{name}.log"))
+                               os.path.join(directory, f"{name}.log"), env=env)
         deadline = time.time() + 10
         while "ready" not in self.process.output():
             if not self.process.alive() or time.time() > deadline:

@@ -92,8 +92,10 @@ class ManagementServer {
   // Serves what is ready: waits at most `timeout_ms` in poll(2) (0: does not wait;
   // negative: until something happens; a signal ends the wait early), then does the
   // work that is ready without blocking, and closes connections idle for too long.
-  // Call it from the control loop as that loop's sleep.
-  void poll(int timeout_ms);
+  // Call it from the control loop as that loop's sleep; `wake_fd` (the control
+  // loop's signal descriptor, say) ends the wait too when it becomes readable, and
+  // is left for the caller to read.
+  void poll(int timeout_ms, int wake_fd = -1);
 
   std::uint16_t metrics_port() const { return metrics_port_; }     // 0 without HTTP
   std::size_t connections() const { return connections_.size(); }  // both kinds
