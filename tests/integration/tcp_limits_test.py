@@ -10,6 +10,7 @@ and a real knotd on loopback.
 - an address another instance holds fails start-up with exit 3, over UDP too.
 
 Environment: HEIMDALL_BIN and HEIMDALL_QUERY_BIN (set by meson)."""
+import contextlib
 import os
 import shutil
 import socket
@@ -30,6 +31,17 @@ from operations_test import parse_exposition, total  # noqa: E402
 # only its pace makes it hostile.
 DRIBBLE_QUERY = build_query("www.example.test", qid=0x5151)
 DRIBBLE_FRAME = len(DRIBBLE_QUERY).to_bytes(2, "big") + DRIBBLE_QUERY
+
+
+@contextlib.contextmanager
+def stop_on_failure(knot):
+    """setUpClass: a server that fails to start must not leave knotd running
+    (tearDownClass does not run then)."""
+    try:
+        yield
+    except BaseException:
+        knot.process.stop()
+        raise
 
 
 def scrape(port):
@@ -117,9 +129,11 @@ class SlowlorisTest(unittest.TestCase):
         # Only keys the server had before this test existed: the defaults of the
         # new ones (query deadline = the 2 s idle timeout, 64 connections per
         # client) must be enough.
-        cls.server = Heimdall(cls.directory, "slowloris", [cls.knot.port], workers=1,
-                              tcp_idle_timeout_ms=2000, tcp_max_connections=64,
-                              extra=f"management: {{metrics_listen: 127.0.0.1:{cls.metrics_port}}}")
+        with stop_on_failure(cls.knot):
+            cls.server = Heimdall(
+                cls.directory, "slowloris", [cls.knot.port], workers=1, tcp_idle_timeout_ms=2000,
+                tcp_max_connections=64,
+                extra=f"management: {{metrics_listen: 127.0.0.1:{cls.metrics_port}}}")
 
     @classmethod
     def tearDownClass(cls):
@@ -179,10 +193,11 @@ class PerClientLimitTest(unittest.TestCase):
         cls.directory = tempfile.mkdtemp(prefix="heimdall-tcp-")
         cls.knot = Knot(cls.directory)
         cls.metrics_port = free_port()
-        cls.server = Heimdall(cls.directory, "per-client", [cls.knot.port], workers=1,
-                              tcp_max_connections=64,
-                              listen_extra="  tcp_max_connections_per_client: 4",
-                              extra=f"management: {{metrics_listen: 127.0.0.1:{cls.metrics_port}}}")
+        with stop_on_failure(cls.knot):
+            cls.server = Heimdall(
+                cls.directory, "per-client", [cls.knot.port], workers=1, tcp_max_connections=64,
+                listen_extra="  tcp_max_connections_per_client: 4",
+                extra=f"management: {{metrics_listen: 127.0.0.1:{cls.metrics_port}}}")
 
     @classmethod
     def tearDownClass(cls):
@@ -291,7 +306,8 @@ class AddressInUseTest(unittest.TestCase):
     def setUpClass(cls):
         cls.directory = tempfile.mkdtemp(prefix="heimdall-tcp-")
         cls.knot = Knot(cls.directory)
-        cls.first = Heimdall(cls.directory, "first", [cls.knot.port])
+        with stop_on_failure(cls.knot):
+            cls.first = Heimdall(cls.directory, "first", [cls.knot.port])
 
     @classmethod
     def tearDownClass(cls):
