@@ -164,7 +164,9 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config,
   backend.udp_listen = config.listen.udp;
   backend.tcp_listen = config.listen.tcp;
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
+  backend.tcp_query_timeout_ms = config.listen.tcp_query_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
+  backend.tcp_max_connections_per_client = config.listen.tcp_max_connections_per_client;
   backend.engine = engine_config(config, acl);
   return backend;
 }
@@ -210,7 +212,9 @@ io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
     }
   }
   backend.tcp_idle_timeout_ms = config.listen.tcp_idle_timeout_ms;
+  backend.tcp_query_timeout_ms = config.listen.tcp_query_timeout_ms;
   backend.tcp_max_connections = config.listen.tcp_max_connections;
+  backend.tcp_max_connections_per_client = config.listen.tcp_max_connections_per_client;
   return backend;
 }
 
@@ -631,6 +635,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "heimdall: %s\n", error.what());
     return kExitConfig;
   }
+  io::raise_descriptor_limit();
   if (const std::string problem = unsupported(config); !problem.empty()) {
     std::fprintf(stderr, "heimdall: %s\n", problem.c_str());
     return kExitConfig;

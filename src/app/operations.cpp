@@ -230,24 +230,60 @@ void dpdk_metrics(MetricsText& metrics, const io::DpdkBackend& dpdk) {
 }
 #endif
 
-void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket) {
-  metrics.family("heimdall_worker_udp_received_total", "Datagrams received.", Type::Counter);
-  for (std::size_t i = 0; i < socket.worker_count(); ++i) {
-    metrics.sample({{"worker", std::to_string(i)}}, read(socket.socket_counters(i).udp_received));
-  }
-  metrics.family("heimdall_worker_udp_sent_total", "Datagrams sent.", Type::Counter);
-  for (std::size_t i = 0; i < socket.worker_count(); ++i) {
-    metrics.sample({{"worker", std::to_string(i)}}, read(socket.socket_counters(i).udp_sent));
-  }
-  metrics.family("heimdall_worker_udp_send_dropped_total", "Datagrams the kernel refused.",
-                 Type::Counter);
-  for (std::size_t i = 0; i < socket.worker_count(); ++i) {
-    metrics.sample({{"worker", std::to_string(i)}},
-                   read(socket.socket_counters(i).udp_send_dropped));
-  }
-  metrics.family("heimdall_worker_tcp_accepted_total", "TCP connections accepted.", Type::Counter);
-  for (std::size_t i = 0; i < socket.worker_count(); ++i) {
-    metrics.sample({{"worker", std::to_string(i)}}, read(socket.socket_counters(i).tcp_accepted));
+// The socket layer's counters of each socket worker: the socket backend's, or the
+// exception path's TCP worker, numbered after the DPDK workers as in the engine
+// metrics (`first_worker`).
+void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket,
+                    std::size_t first_worker = 0) {
+  struct SocketMetric {
+    const char* name;
+    const char* help;
+    io::SocketCounters::Counter io::SocketCounters::*counter;
+  };
+  static constexpr SocketMetric kSocketMetrics[] = {
+      {"heimdall_worker_udp_received_total", "Datagrams received.",
+       &io::SocketCounters::udp_received},
+      {"heimdall_worker_udp_sent_total", "Datagrams sent.", &io::SocketCounters::udp_sent},
+      {"heimdall_worker_udp_send_dropped_total", "Datagrams the kernel refused.",
+       &io::SocketCounters::udp_send_dropped},
+      {"heimdall_worker_udp_oversized_total", "Datagrams dropped: larger than the buffer.",
+       &io::SocketCounters::udp_oversized},
+      {"heimdall_worker_tcp_accepted_total", "TCP connections accepted.",
+       &io::SocketCounters::tcp_accepted},
+      {"heimdall_worker_tcp_refused_limit_total",
+       "TCP connections closed at once: every slot busy, none quiet long enough to evict.",
+       &io::SocketCounters::tcp_refused_limit},
+      {"heimdall_worker_tcp_refused_client_limit_total",
+       "TCP connections closed at once: the client had tcp_max_connections_per_client.",
+       &io::SocketCounters::tcp_refused_client_limit},
+      {"heimdall_worker_tcp_evicted_total",
+       "TCP connections closed to make room for a new client (the longest quiet).",
+       &io::SocketCounters::tcp_evicted},
+      {"heimdall_worker_tcp_accept_backoff_total",
+       "Times a TCP listener was paused: accept failed for want of descriptors or memory.",
+       &io::SocketCounters::tcp_accept_backoff},
+      {"heimdall_worker_tcp_closed_idle_total", "TCP connections closed: idle.",
+       &io::SocketCounters::tcp_closed_idle},
+      {"heimdall_worker_tcp_closed_query_timeout_total",
+       "TCP connections closed: a query not whole within tcp_query_timeout_ms.",
+       &io::SocketCounters::tcp_closed_query_timeout},
+      {"heimdall_worker_tcp_bad_frame_total", "TCP connections closed: zero-length frame.",
+       &io::SocketCounters::tcp_bad_frame},
+      {"heimdall_worker_tcp_reply_dropped_total",
+       "TCP answers dropped: the connection was gone or its buffer full.",
+       &io::SocketCounters::tcp_reply_dropped},
+      {"heimdall_worker_upstream_tcp_failed_total", "Upstream TCP connections that failed.",
+       &io::SocketCounters::upstream_tcp_failed},
+      {"heimdall_worker_upstream_tcp_no_slot_total",
+       "Upstream TCP queries not sent: every upstream TCP slot busy.",
+       &io::SocketCounters::upstream_tcp_no_slot},
+  };
+  for (const SocketMetric& metric : kSocketMetrics) {
+    metrics.family(metric.name, metric.help, Type::Counter);
+    for (std::size_t i = 0; i < socket.worker_count(); ++i) {
+      metrics.sample({{"worker", std::to_string(first_worker + i)}},
+                     read(socket.socket_counters(i).*metric.counter));
+    }
   }
 }
 
@@ -502,7 +538,12 @@ std::string render_metrics(const Serving& serving) {
   }
   if (serving.backend->socket_) socket_metrics(metrics, *serving.backend->socket_);
 #ifdef HEIMDALL_DPDK_BACKEND
-  if (serving.backend->dpdk_) dpdk_metrics(metrics, *serving.backend->dpdk_);
+  if (serving.backend->dpdk_) {
+    dpdk_metrics(metrics, *serving.backend->dpdk_);
+    if (const io::SocketBackend* tcp = serving.backend->dpdk_->tcp_backend()) {
+      socket_metrics(metrics, *tcp, serving.backend->dpdk_->worker_count());
+    }
+  }
 #endif
   if (serving.query_log != nullptr) {
     metrics.family("heimdall_query_log_written_total", "Query log lines written.", Type::Counter);

@@ -400,7 +400,8 @@ void read_edns(const Reader& reader, const Value& section, EdnsConfig& out) {
 
 void read_listen(const Reader& reader, const Value& section, ListenConfig& out) {
   const auto fields =
-      reader.fields(section, {"udp", "tcp", "tcp_idle_timeout_ms", "tcp_max_connections"});
+      reader.fields(section, {"udp", "tcp", "tcp_idle_timeout_ms", "tcp_query_timeout_ms",
+                              "tcp_max_connections", "tcp_max_connections_per_client"});
   if (const auto it = fields.find("udp"); it != fields.end()) {
     out.udp = reader.get_endpoints(it->second);
   }
@@ -412,6 +413,21 @@ void read_listen(const Reader& reader, const Value& section, ListenConfig& out) 
   }
   if (const auto it = fields.find("tcp_max_connections"); it != fields.end()) {
     out.tcp_max_connections = reader.get_uint(it->second, 1, 1000000);
+  }
+  if (const auto it = fields.find("tcp_max_connections_per_client"); it != fields.end()) {
+    out.tcp_max_connections_per_client = reader.get_uint(it->second, 0, 65535);
+  }
+  // A query arriving more slowly than a connection may stay idle makes no sense;
+  // the default follows a shorter idle timeout down.
+  if (const auto it = fields.find("tcp_query_timeout_ms"); it != fields.end()) {
+    out.tcp_query_timeout_ms = reader.get_uint(it->second, 100, 600000);
+    if (out.tcp_query_timeout_ms > out.tcp_idle_timeout_ms) {
+      reader.fail(it->second, "expected at most listen.tcp_idle_timeout_ms (" +
+                                  std::to_string(out.tcp_idle_timeout_ms) + "), got " +
+                                  std::to_string(out.tcp_query_timeout_ms));
+    }
+  } else {
+    out.tcp_query_timeout_ms = std::min(out.tcp_query_timeout_ms, out.tcp_idle_timeout_ms);
   }
 }
 

@@ -109,7 +109,10 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.dataplane.mbufs, defaults.dataplane.mbufs);
   EXPECT_EQ(config.edns.max_udp, defaults.edns.max_udp);
   EXPECT_EQ(config.listen.tcp_idle_timeout_ms, defaults.listen.tcp_idle_timeout_ms);
+  EXPECT_EQ(config.listen.tcp_query_timeout_ms, defaults.listen.tcp_query_timeout_ms);
   EXPECT_EQ(config.listen.tcp_max_connections, defaults.listen.tcp_max_connections);
+  EXPECT_EQ(config.listen.tcp_max_connections_per_client,
+            defaults.listen.tcp_max_connections_per_client);
   EXPECT_EQ(config.upstreams.strategy, defaults.upstreams.strategy);
   EXPECT_EQ(config.upstreams.timeout_ms, defaults.upstreams.timeout_ms);
   EXPECT_EQ(config.upstreams.max_failures, defaults.upstreams.max_failures);
@@ -158,7 +161,9 @@ listen:
   udp: ["127.0.0.1:53", "[::1]:53"]
   tcp: ["127.0.0.1:53"]
   tcp_idle_timeout_ms: 5000
+  tcp_query_timeout_ms: 2000
   tcp_max_connections: 64
+  tcp_max_connections_per_client: 8
 upstreams:
   strategy: failover
   timeout_ms: 900
@@ -179,7 +184,9 @@ logging: {level: debug}
   EXPECT_EQ(config.listen.udp[1].to_string(), "[::1]:53");
   ASSERT_EQ(config.listen.tcp.size(), 1u);
   EXPECT_EQ(config.listen.tcp_idle_timeout_ms, 5000u);
+  EXPECT_EQ(config.listen.tcp_query_timeout_ms, 2000u);
   EXPECT_EQ(config.listen.tcp_max_connections, 64u);
+  EXPECT_EQ(config.listen.tcp_max_connections_per_client, 8u);
   EXPECT_EQ(config.upstreams.strategy, Strategy::Failover);
   EXPECT_EQ(config.upstreams.timeout_ms, 900u);
   EXPECT_EQ(config.upstreams.max_failures, 5u);
@@ -231,28 +238,50 @@ TEST(ConfigFile, ReadsEveryChoiceOfEachEnumeratedKey) {
 TEST(ConfigFile, AcceptsTheEndsOfEveryRange) {
   const Config low = parse(R"(dataplane: {workers: 1}
 edns: {max_udp: 512}
-listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 100, tcp_max_connections: 1}
+listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 100, tcp_query_timeout_ms: 100,
+         tcp_max_connections: 1, tcp_max_connections_per_client: 0}
 upstreams: {timeout_ms: 50, max_failures: 1, probe_interval_ms: 100}
 )");
   EXPECT_EQ(low.dataplane.workers, 1u);
   EXPECT_EQ(low.edns.max_udp, 512);
   EXPECT_EQ(low.listen.tcp_idle_timeout_ms, 100u);
+  EXPECT_EQ(low.listen.tcp_query_timeout_ms, 100u);
   EXPECT_EQ(low.listen.tcp_max_connections, 1u);
+  EXPECT_EQ(low.listen.tcp_max_connections_per_client, 0u);
   EXPECT_EQ(low.upstreams.timeout_ms, 50u);
   EXPECT_EQ(low.upstreams.max_failures, 1u);
   EXPECT_EQ(low.upstreams.probe_interval_ms, 100u);
   const Config high = parse(R"(dataplane: {workers: 64}
 edns: {max_udp: 4096}
-listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 600000, tcp_max_connections: 1000000}
+listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 600000, tcp_query_timeout_ms: 600000,
+         tcp_max_connections: 1000000, tcp_max_connections_per_client: 65535}
 upstreams: {timeout_ms: 60000, max_failures: 100, probe_interval_ms: 3600000}
 )");
   EXPECT_EQ(high.dataplane.workers, 64u);
   EXPECT_EQ(high.edns.max_udp, 4096);
   EXPECT_EQ(high.listen.tcp_idle_timeout_ms, 600000u);
+  EXPECT_EQ(high.listen.tcp_query_timeout_ms, 600000u);
   EXPECT_EQ(high.listen.tcp_max_connections, 1000000u);
+  EXPECT_EQ(high.listen.tcp_max_connections_per_client, 65535u);
   EXPECT_EQ(high.upstreams.timeout_ms, 60000u);
   EXPECT_EQ(high.upstreams.max_failures, 100u);
   EXPECT_EQ(high.upstreams.probe_interval_ms, 3600000u);
+}
+
+TEST(ConfigFile, TcpQueryTimeoutFollowsAShorterIdleTimeoutAndCannotExceedIt) {
+  const Config shorter = parse("listen: {udp: [\"127.0.0.1:53\"], tcp_idle_timeout_ms: 2000}\n");
+  EXPECT_EQ(shorter.listen.tcp_query_timeout_ms, 2000u) << "the default follows the idle timeout";
+  const Config longer = parse("listen: {udp: [\"127.0.0.1:53\"], tcp_idle_timeout_ms: 20000}\n");
+  EXPECT_EQ(longer.listen.tcp_query_timeout_ms, Config{}.listen.tcp_query_timeout_ms);
+  expect_error(
+      "listen:\n  udp: [\"127.0.0.1:53\"]\n  tcp_idle_timeout_ms: 2000\n"
+      "  tcp_query_timeout_ms: 2500\n",
+      4, "listen.tcp_query_timeout_ms",
+      "expected at most listen.tcp_idle_timeout_ms (2000), got 2500");
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  tcp_query_timeout_ms: 50\n", 3,
+               "listen.tcp_query_timeout_ms", "expected an integer from 100 to 600000");
+  expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  tcp_max_connections_per_client: -1\n", 3,
+               "listen.tcp_max_connections_per_client", "expected an integer from 0 to 65535");
 }
 
 TEST(ConfigFile, UpstreamServerMayBeABareStringAndDefaultsToPort53) {
@@ -660,7 +689,8 @@ TEST(ConfigErrors, UnknownKeyInsideEachImplementedSectionIsNamed) {
   expect_error("edns:\n  max_udp_size: 1232\n", 2, "edns.max_udp_size",
                "unknown key; expected one of: max_udp");
   expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  tpc: [\"127.0.0.1:53\"]\n", 3, "listen.tpc",
-               "unknown key; expected one of: udp, tcp, tcp_idle_timeout_ms, tcp_max_connections");
+               "unknown key; expected one of: udp, tcp, tcp_idle_timeout_ms, tcp_query_timeout_ms, "
+               "tcp_max_connections, tcp_max_connections_per_client");
   expect_error("upstreams:\n  timeout: 100\n", 2, "upstreams.timeout",
                "unknown key; expected one of: strategy, timeout_ms, max_failures, "
                "probe_interval_ms, servers");

@@ -68,7 +68,13 @@ struct ListenConfig {
   std::vector<net::Endpoint> udp;
   std::vector<net::Endpoint> tcp;
   unsigned tcp_idle_timeout_ms = 10000;  // RFC 7766 §6.2.3 suggests seconds, not minutes
-  unsigned tcp_max_connections = 1024;   // across all workers
+  // A query must arrive whole this long after its first byte, however its bytes
+  // trickle in (slowloris). At most tcp_idle_timeout_ms; when not given, 3000 or
+  // the idle timeout if that is shorter.
+  unsigned tcp_query_timeout_ms = 3000;
+  unsigned tcp_max_connections = 1024;  // across all workers
+  // Per worker (DESIGN.md §8.2) and client IPv4 address or IPv6 /64; 0: no limit.
+  unsigned tcp_max_connections_per_client = 64;
 };
 
 struct UpstreamServerConfig {

@@ -45,7 +45,9 @@ struct DpdkBackendConfig {
   // the filter as reader `workers` (DESIGN.md §3). Empty: no TCP.
   std::vector<net::Endpoint> tcp_listen;
   unsigned tcp_idle_timeout_ms = 10000;
+  unsigned tcp_query_timeout_ms = 3000;
   unsigned tcp_max_connections = 1024;
+  unsigned tcp_max_connections_per_client = 64;
   // Start-up waits this long for the link; a memif port comes up with its peer.
   unsigned link_wait_ms = 3000;
 };

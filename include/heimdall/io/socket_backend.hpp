@@ -22,7 +22,9 @@ struct SocketBackendConfig {
   std::vector<net::Endpoint> udp_listen;
   std::vector<net::Endpoint> tcp_listen;
   unsigned tcp_idle_timeout_ms = 10000;
+  unsigned tcp_query_timeout_ms = 3000;      // a query must be whole this long after its first byte
   unsigned tcp_max_connections = 1024;       // across all workers
+  unsigned tcp_max_connections_per_client = 64;  // per worker and client /32 or /64; 0: no limit
   unsigned upstream_sockets_per_worker = 8;  // source ports to spread upstream queries over
   engine::EngineConfig engine;
   // Shared by the workers (worker i reads as reader i and owns shard i); it must
@@ -46,8 +48,12 @@ struct alignas(64) SocketCounters {
   Counter udp_send_dropped{0};  // the kernel refused a datagram (buffer full, unreachable)
   Counter udp_oversized{0};     // datagram larger than our receive buffer: dropped
   Counter tcp_accepted{0};
-  Counter tcp_refused_limit{0};  // over tcp_max_connections: closed at once
+  Counter tcp_refused_limit{0};  // every slot busy, none quiet enough to evict: closed at once
+  Counter tcp_refused_client_limit{0};  // the client's prefix has all its connections
+  Counter tcp_evicted{0};               // the longest-quiet connection, closed for a new client
+  Counter tcp_accept_backoff{0};        // accept failed for want of descriptors or memory: paused
   Counter tcp_closed_idle{0};
+  Counter tcp_closed_query_timeout{0};  // a query not whole within tcp_query_timeout_ms
   Counter tcp_bad_frame{0};        // zero-length frame: connection closed
   Counter tcp_reply_dropped{0};    // the connection was gone when the answer came
   Counter upstream_tcp_failed{0};  // connect, write or read to an upstream over TCP failed
@@ -57,10 +63,17 @@ struct alignas(64) SocketCounters {
 
 class SocketWorker;
 
+// Raises this process's soft RLIMIT_NOFILE to its hard limit; called once at
+// start-up. The backend's constructor then refuses a configuration whose
+// connection limits cannot fit in the limit (std::runtime_error naming
+// listen.tcp_max_connections).
+void raise_descriptor_limit();
+
 class SocketBackend {
  public:
-  // Opens every socket (so that a busy port or a bad address fails start-up with a
-  // clear std::runtime_error) but starts no thread.
+  // Opens every socket (so that a busy port, one held by another process included,
+  // a bad address or too low a descriptor limit fails start-up with a clear
+  // std::runtime_error) but starts no thread.
   explicit SocketBackend(const SocketBackendConfig& config);
   ~SocketBackend();
   SocketBackend(const SocketBackend&) = delete;

@@ -236,7 +236,9 @@ void DpdkBackend::build() {
     tcp.workers = 1;
     tcp.tcp_listen = config_.tcp_listen;
     tcp.tcp_idle_timeout_ms = config_.tcp_idle_timeout_ms;
+    tcp.tcp_query_timeout_ms = config_.tcp_query_timeout_ms;
     tcp.tcp_max_connections = config_.tcp_max_connections;
+    tcp.tcp_max_connections_per_client = config_.tcp_max_connections_per_client;
     tcp.engine = config_.engine;
     tcp.engine.upstream_tcp = true;  // the kernel's sockets do reach upstreams over TCP
     tcp.cache = config_.cache;

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "descriptors.hpp"
+#include "socket_util.hpp"
 #include "socket_worker.hpp"
 
 namespace heimdall::io {
@@ -11,6 +13,11 @@ SocketBackend::SocketBackend(const SocketBackendConfig& config) : config_(config
   if (config.udp_listen.empty() && config.tcp_listen.empty()) {
     throw std::invalid_argument("the socket backend needs an address to listen on");
   }
+  check_descriptor_budget(config);
+  // Before any worker joins a SO_REUSEPORT group: refuse an address another
+  // process holds instead of sharing its traffic (socket_util.cpp says how).
+  for (const auto& address : config.udp_listen) check_address_free(address, SOCK_DGRAM);
+  for (const auto& address : config.tcp_listen) check_address_free(address, SOCK_STREAM);
   workers_.reserve(config.workers);
   for (unsigned i = 0; i < config.workers; ++i) {
     workers_.push_back(std::make_unique<SocketWorker>(config_, config_.first_reader + i));

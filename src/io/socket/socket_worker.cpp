@@ -13,6 +13,7 @@
 #include <string>
 
 #include "../loop_support.hpp"
+#include "descriptors.hpp"
 #include "heimdall/io/eal.hpp"
 
 namespace heimdall::io {
@@ -21,9 +22,6 @@ namespace {
 using engine::Counters;
 
 constexpr std::size_t kTcpFrameMax = 2 + 65535;
-// A client that does not read its answers is cut off rather than buffered forever.
-constexpr std::size_t kTcpOutLimit = 1 << 20;
-constexpr unsigned kMaxUpstreamTcp = 256;
 constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
 // Each worker moves one upstream socket to a new random port this often, so the
 // set of source ports an off-path attacker must guess keeps changing (RFC 5452 §4).
@@ -31,23 +29,6 @@ constexpr std::uint64_t kRotationIntervalNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
-
-[[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// An IPv4 peer seen through a dual-stack socket arrives as ::ffff:a.b.c.d; the
-// engine compares endpoints, so it must see the IPv4 form the config uses.
-net::Endpoint normalize(const sockaddr* sa) {
-  net::Endpoint endpoint = net::Endpoint::from_sockaddr(sa);
-  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (endpoint.family == AF_INET6 && std::memcmp(endpoint.address, kMappedPrefix, 12) == 0) {
-    endpoint.family = AF_INET;
-    std::memmove(endpoint.address, endpoint.address + 12, 4);
-    std::memset(endpoint.address + 4, 0, 12);
-  }
-  return endpoint;
-}
 
 socklen_t to_socket_address(const net::Endpoint& to, bool dual_stack, sockaddr_storage& out) {
   if (dual_stack && to.family == AF_INET) {
@@ -61,32 +42,6 @@ socklen_t to_socket_address(const net::Endpoint& to, bool dual_stack, sockaddr_s
     return sizeof(mapped);
   }
   return to.to_sockaddr(out);
-}
-
-int open_socket(int family, int type) {
-  const int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  return fd;
-}
-
-void set_option(int fd, int level, int name, int value, const char* what) {
-  if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) fail(what);
-}
-
-int open_listener(const net::Endpoint& address, int type) {
-  const int fd = open_socket(address.family, type);
-  // Every worker binds the same address; the kernel spreads flows over them.
-  set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
-  if (type == SOCK_STREAM) set_option(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-  if (address.family == AF_INET6) set_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY");
-  sockaddr_storage sa{};
-  const socklen_t length = address.to_sockaddr(sa);
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) {
-    const std::string kind = type == SOCK_STREAM ? "tcp" : "udp";
-    fail("cannot listen on " + kind + " " + address.to_string());
-  }
-  if (type == SOCK_STREAM && listen(fd, 256) != 0) fail("listen on " + address.to_string());
-  return fd;
 }
 
 }  // namespace
@@ -161,11 +116,6 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
           EPOLLIN);
     udp_listeners_.push_back(std::move(listener));
   }
-  for (const auto& address : config.tcp_listen) {
-    const int fd = open_listener(address, SOCK_STREAM);
-    watch(fd, Kind::TcpListener, static_cast<std::uint32_t>(tcp_listeners_.size()), EPOLLIN);
-    tcp_listeners_.push_back(fd);
-  }
 
   // Twice the active count: a rotated-out socket stays open (retiring) until the
   // answers it may still receive are too late to matter.
@@ -186,15 +136,14 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
   }
 
-  const unsigned per_worker =
-      std::max(1u, config.tcp_max_connections / std::max(1u, config.workers));
-  tcp_clients_.resize(std::min(per_worker, 65535u));
-  upstream_tcp_.resize(kMaxUpstreamTcp);
+  upstream_tcp_.resize(kUpstreamTcpSlots);
 
   std::uint64_t seed = 0;
   if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = monotonic_ns() ^ index;
   engine_ = std::make_unique<engine::Engine>(config.engine, ports, seed, config.cache, index,
                                              config.filter);
+  tcp_server_ = std::make_unique<TcpServer>(config, counters_, epoll_fd_, *engine_, *this,
+                                            seed * 0x9e3779b97f4a7c15ULL);
 }
 
 bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
@@ -266,13 +215,10 @@ void SocketWorker::rotate_source_port(std::uint64_t now_ns) {
 }
 
 SocketWorker::~SocketWorker() {
-  close_listeners();
+  tcp_server_.reset();
   for (auto& listener : udp_listeners_) close(listener.fd);
   for (auto& socket_state : upstream_sockets_) {
     if (socket_state.fd >= 0) close(socket_state.fd);
-  }
-  for (auto& client : tcp_clients_) {
-    if (client.fd >= 0) close(client.fd);
   }
   for (auto& connection : upstream_tcp_) {
     if (connection.fd >= 0) close(connection.fd);
@@ -338,10 +284,7 @@ void SocketWorker::run() {
 
 bool SocketWorker::drained() const {
   if (engine_->pending() > 0) return false;
-  for (const auto& client : tcp_clients_) {
-    if (client.fd >= 0 && client.out_offset < client.out.size()) return false;
-  }
-  return true;
+  return tcp_server_->flushed();
 }
 
 void SocketWorker::close_listeners() {
@@ -350,10 +293,7 @@ void SocketWorker::close_listeners() {
   for (auto& listener : udp_listeners_) {
     if (listener.fd >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd, nullptr);
   }
-  for (int& fd : tcp_listeners_) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
+  tcp_server_->close_listeners();
 }
 
 void SocketWorker::flush_batches() {
@@ -373,13 +313,13 @@ void SocketWorker::on_event(const epoll_event& event) {
       read_udp_queries(index);
       break;
     case Kind::TcpListener:
-      accept_tcp(index);
+      tcp_server_->on_listener(index, now_ns_);
       break;
     case Kind::UpstreamUdp:
       read_upstream_udp(index);
       break;
     case Kind::TcpClient:
-      on_tcp_client(index, event.events);
+      tcp_server_->on_client(index, event.events, now_ns_);
       break;
     case Kind::UpstreamTcp:
       on_upstream_tcp(index, event.events);
@@ -452,157 +392,12 @@ void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
   }
 }
 
-void SocketWorker::accept_tcp(std::uint32_t listener) {
-  for (;;) {
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof(peer);
-    const int fd = accept4(tcp_listeners_[listener], reinterpret_cast<sockaddr*>(&peer),
-                           &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
-    std::uint32_t slot = 0;
-    while (slot < tcp_clients_.size() && tcp_clients_[slot].fd >= 0) ++slot;
-    if (slot == tcp_clients_.size()) {
-      bump(counters_.tcp_refused_limit);
-      close(fd);
-      continue;
-    }
-    set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
-    TcpClient& client = tcp_clients_[slot];
-    client.fd = fd;
-    ++client.generation;
-    client.peer = normalize(reinterpret_cast<const sockaddr*>(&peer));
-    client.in.resize(kTcpFrameMax);
-    client.in_length = 0;
-    client.out.clear();
-    client.out_offset = 0;
-    client.read_closed = false;
-    client.want_write = false;
-    client.last_active_ns = now_ns_;
-    watch(fd, Kind::TcpClient, slot, EPOLLIN);
-    bump(counters_.tcp_accepted);
-  }
-}
-
-void SocketWorker::on_tcp_client(std::uint32_t slot, std::uint32_t events) {
-  if (tcp_clients_[slot].fd < 0) return;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_tcp_client(slot);
-  if (tcp_clients_[slot].fd >= 0 && (events & EPOLLOUT)) write_tcp_client(slot);
-}
-
-void SocketWorker::read_tcp_client(std::uint32_t slot) {
-  TcpClient& client = tcp_clients_[slot];
-  if (client.read_closed) return;
-  const ssize_t n =
-      recv(client.fd, client.in.data() + client.in_length, client.in.size() - client.in_length, 0);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) close_tcp_client(slot);
-    return;
-  }
-  if (n == 0) {
-    // Half-close: the client is done asking but may still want its answers
-    // (RFC 7766 §6.2.4). Kept until they are written, see sweep().
-    client.read_closed = true;
-    rewatch(client.fd, Kind::TcpClient, slot,
-            client.want_write ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
-    return;
-  }
-  client.in_length += static_cast<std::size_t>(n);
-  client.last_active_ns = now_ns_;
-
-  // Every complete frame in the buffer goes to the engine, in bursts; answers
-  // leave as they complete, in any order (RFC 7766 §7). All of them are taken
-  // now: a buffer left full would read as end-of-stream on the next recv.
-  constexpr std::size_t kBurst = 64;
-  engine::ClientQuery queries[kBurst];
-  std::size_t consumed = 0;
-  const std::uint32_t handle = (std::uint32_t{client.generation} << 16) | slot;
-  for (;;) {
-    std::size_t count = 0;
-    while (client.in_length - consumed >= 2 && count < kBurst) {
-      const std::size_t length = dns::load_u16(client.in.data() + consumed);
-      if (length == 0) {
-        bump(counters_.tcp_bad_frame);
-        close_tcp_client(slot);
-        return;
-      }
-      if (client.in_length - consumed < 2 + length) break;
-      queries[count++] =
-          engine::ClientQuery{.wire = {client.in.data() + consumed + 2, length},
-                              .from = net::ClientRef{.peer = client.peer,
-                                                     .transport = net::Transport::Tcp,
-                                                     .socket = 0,
-                                                     .connection = handle,
-                                                     .link = {}}};
-      consumed += 2 + length;
-    }
-    if (count == 0) break;
-    engine_->on_queries({queries, count}, now_ns_, *this);
-    // The engine may have closed this connection while replying (write error).
-    if (client.fd < 0) return;
-  }
-  std::memmove(client.in.data(), client.in.data() + consumed, client.in_length - consumed);
-  client.in_length -= consumed;
-}
-
-void SocketWorker::write_tcp_client(std::uint32_t slot) {
-  TcpClient& client = tcp_clients_[slot];
-  while (client.out_offset < client.out.size()) {
-    const ssize_t n = send(client.fd, client.out.data() + client.out_offset,
-                           client.out.size() - client.out_offset, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN) break;
-      if (errno == EINTR) continue;
-      close_tcp_client(slot);
-      return;
-    }
-    client.out_offset += static_cast<std::size_t>(n);
-    client.last_active_ns = now_ns_;
-  }
-  if (client.out_offset == client.out.size()) {
-    client.out.clear();
-    client.out_offset = 0;
-  }
-  const bool want_write = client.out_offset < client.out.size();
-  if (want_write != client.want_write) {
-    client.want_write = want_write;
-    const std::uint32_t events = (client.read_closed ? 0u : EPOLLIN) | (want_write ? EPOLLOUT : 0u);
-    rewatch(client.fd, Kind::TcpClient, slot, events);
-  }
-}
-
-void SocketWorker::close_tcp_client(std::uint32_t slot) {
-  TcpClient& client = tcp_clients_[slot];
-  if (client.fd < 0) return;
-  close(client.fd);  // also removes it from the epoll set
-  client.fd = -1;
-  // `in` may hold the queries of the burst being processed right now: its memory
-  // is released by the next sweep, not here.
-  client.out.clear();
-  client.out.shrink_to_fit();
-}
-
 void SocketWorker::send_to_client(const net::ClientRef& to, std::span<const std::uint8_t> wire) {
   if (to.transport == net::Transport::Udp) {
     udp_listeners_[to.socket].batch->add(to.peer, wire);
     return;
   }
-  const std::uint32_t slot = to.connection & 0xffff;
-  if (slot >= tcp_clients_.size() || tcp_clients_[slot].fd < 0 ||
-      tcp_clients_[slot].generation != (to.connection >> 16)) {
-    bump(counters_.tcp_reply_dropped);
-    return;
-  }
-  TcpClient& client = tcp_clients_[slot];
-  if (client.out.size() - client.out_offset + wire.size() > kTcpOutLimit) {
-    bump(counters_.tcp_reply_dropped);
-    close_tcp_client(slot);
-    return;
-  }
-  const std::uint8_t prefix[2] = {static_cast<std::uint8_t>(wire.size() >> 8),
-                                  static_cast<std::uint8_t>(wire.size())};
-  client.out.insert(client.out.end(), prefix, prefix + 2);
-  client.out.insert(client.out.end(), wire.begin(), wire.end());
-  write_tcp_client(slot);
+  tcp_server_->send(to.connection, wire);
 }
 
 void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
@@ -714,23 +509,7 @@ void SocketWorker::close_upstream_tcp(std::uint32_t slot, bool failed) {
 }
 
 void SocketWorker::sweep(std::uint64_t now_ns) {
-  const std::uint64_t idle_ns = std::uint64_t{config_.tcp_idle_timeout_ms} * 1'000'000;
-  // A half-closed client has had every answer it can get once the budget is over.
-  const std::uint64_t half_closed_ns = config_.engine.selector.budget_ns + 100'000'000;
-  for (std::uint32_t slot = 0; slot < tcp_clients_.size(); ++slot) {
-    TcpClient& client = tcp_clients_[slot];
-    if (client.fd < 0) {
-      if (!client.in.empty()) std::vector<std::uint8_t>().swap(client.in);
-      continue;
-    }
-    const std::uint64_t idle = now_ns - client.last_active_ns;
-    const bool flushed = client.out_offset >= client.out.size();
-    if ((client.read_closed && flushed && idle >= std::min(idle_ns, half_closed_ns)) ||
-        idle >= idle_ns) {
-      bump(counters_.tcp_closed_idle);
-      close_tcp_client(slot);
-    }
-  }
+  tcp_server_->sweep(now_ns);
   for (std::uint32_t slot = 0; slot < upstream_tcp_.size(); ++slot) {
     if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
       close_upstream_tcp(slot, true);

@@ -12,6 +12,8 @@
 
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/io/socket_backend.hpp"
+#include "socket_util.hpp"
+#include "tcp_server.hpp"
 
 namespace heimdall::io {
 
@@ -56,8 +58,6 @@ class SocketWorker final : public engine::Sink {
                         std::span<const std::uint8_t> wire) override;
 
  private:
-  enum class Kind : std::uint32_t { UdpListener, TcpListener, UpstreamUdp, TcpClient, UpstreamTcp };
-
   struct UdpSocket {
     int fd = -1;
     bool dual_stack = false;
@@ -65,18 +65,6 @@ class SocketWorker final : public engine::Sink {
     std::uint64_t opened_ns = 0;
     std::uint64_t retire_at_ns = 0;  // 0: in use; else closed at this time
     std::unique_ptr<SendBatch> batch;
-  };
-  struct TcpClient {
-    int fd = -1;
-    std::uint16_t generation = 0;
-    net::Endpoint peer;
-    std::vector<std::uint8_t> in;  // length-prefixed frames, as read
-    std::size_t in_length = 0;
-    std::vector<std::uint8_t> out;  // replies not yet written
-    std::size_t out_offset = 0;
-    bool read_closed = false;
-    bool want_write = false;
-    std::uint64_t last_active_ns = 0;
   };
   struct UpstreamTcp {
     int fd = -1;
@@ -96,11 +84,6 @@ class SocketWorker final : public engine::Sink {
   int receive_burst(int fd);
   void read_udp_queries(std::uint32_t listener);
   void read_upstream_udp(std::uint32_t socket);
-  void accept_tcp(std::uint32_t listener);
-  void on_tcp_client(std::uint32_t slot, std::uint32_t events);
-  void read_tcp_client(std::uint32_t slot);
-  void write_tcp_client(std::uint32_t slot);
-  void close_tcp_client(std::uint32_t slot);
   void on_upstream_tcp(std::uint32_t slot, std::uint32_t events);
   void close_upstream_tcp(std::uint32_t slot, bool failed);
   bool open_upstream_socket(std::uint32_t slot);
@@ -113,11 +96,10 @@ class SocketWorker final : public engine::Sink {
   const SocketBackendConfig& config_;
   int epoll_fd_ = -1;
   std::vector<UdpSocket> udp_listeners_;
-  std::vector<int> tcp_listeners_;
   std::vector<UdpSocket> upstream_sockets_;
-  std::vector<TcpClient> tcp_clients_;
   std::vector<UpstreamTcp> upstream_tcp_;
   std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<TcpServer> tcp_server_;  // DNS over TCP from clients (tcp_server.cpp)
   cache::Cache* cache_ = nullptr;
   unsigned index_ = 0;
   SocketCounters counters_;
