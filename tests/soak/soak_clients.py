@@ -138,9 +138,9 @@ class Stats:
         self.errors = []
         self.lock = threading.Lock()
 
-    def error(self, text):
+    def error(self, text, wrong=True):
         with self.lock:
-            self.wrong += 1
+            self.wrong += 1 if wrong else 0
             if len(self.errors) < KEEP_ERRORS:
                 self.errors.append(f"{time.strftime('%H:%M:%S')} {text}")
 
@@ -192,7 +192,13 @@ class UdpStream(Client):
                     qid = random.randrange(65536)
                     while qid in outstanding:
                         qid = random.randrange(65536)
-                    sock.sendto(build_query(name, qtype, qid, qclass, flags, opcode), self.server)
+                    try:
+                        sock.sendto(build_query(name, qtype, qid, qclass, flags, opcode),
+                                    self.server)
+                    except OSError as error:  # our side: not sent, not the server's loss
+                        self.stats.error(f"send: {error!r}", wrong=False)
+                        next_send += interval
+                        break
                     outstanding[qid] = (now, name.lower().rstrip(".") + ".", qtype, check)
                     self.stats.sent += 1
                     next_send += interval
@@ -206,7 +212,8 @@ class UdpStream(Client):
                     recent[qid] = now
                     self.stats.lost += 1
                     if self.stats.lost <= 5:
-                        self.stats.error(f"no reply within {self.timeout} s: {name} type {qtype}")
+                        self.stats.error(f"no reply within {self.timeout} s: {name} type {qtype}",
+                                         wrong=False)
             wait = 0.05 if self.stop_event.is_set() else max(0.0, min(next_send - now, 0.05))
             ready, _, _ = select.select([sock], [], [], wait)
             if not ready:
@@ -325,7 +332,8 @@ class TcpPipeliner(Client):
                         buffer = buffer[2 + length:]
         except (OSError, ConnectionError) as error:
             if queries:
-                self.stats.error(f"connection: {error!r} with {len(queries)} queries unanswered")
+                self.stats.error(f"connection: {error!r} with {len(queries)} queries unanswered",
+                                 wrong=False)
         self.stats.lost += len(queries)
 
     def on_reply(self, data, queries):

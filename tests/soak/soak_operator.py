@@ -97,7 +97,13 @@ class Operator:
             i += 1
             if kind.startswith("sighup") and "sighup" in self.skip:
                 kind = "ctl"
-            self.reload(kind)
+            try:
+                self.reload(kind)
+            except OSError as error:  # /metrics or the control socket gone
+                time.sleep(0.5)  # the watchdog reports a death
+                if not soak.dead.is_set():
+                    soak.fail(f"reload by {kind}: {error!r}")
+                return
 
     def reload(self, kind):
         soak = self.soak
