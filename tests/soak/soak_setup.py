@@ -179,7 +179,7 @@ management:
   control_socket: {directory}/control.sock
 query_log: {{enabled: true, path: {directory}/queries.jsonl, ring: {QUERY_LOG_RING}, max_size: 4m, keep: 2}}
 acl:
-  allow: [127.0.0.0/29, 127.0.0.9/32]
+  allow: [127.0.0.0/29, 127.0.1.0/24, 127.0.2.0/24]
 limits:
   client_qps: {CLIENT_QPS}
   client_burst: {CLIENT_QPS}

@@ -224,10 +224,10 @@ upstreams: {{servers: ["127.0.0.1:{self.knots[0].port}"]}}
             self.udp.append(self.hostile_client)
         self.tcp = sc.TcpPipeliner("tcp-pipelined", "127.0.0.3", a, 1.0, 20, tcp_query)
         self.garbage = sc.Garbage("garbage", "127.0.0.5", a, 20)
-        self.abuser = sc.Abuser("abuser", "127.0.0.9", a, 5.0, 1500, "abuse.example.test")
+        self.abuser = sc.Abuser("abuser", "127.0.2.9", a, 5.0, 1500, "abuse.example.test")
         self.clients = self.udp + [self.tcp, self.garbage, self.abuser]
         if "slowloris" not in SKIP:
-            self.slow = sc.SlowTcp("slow-tcp", "127.0.0.7", a, 64)
+            self.slow = sc.SlowTcp("slow-tcp", "127.0.1.7", a, 64)
             self.clients.append(self.slow)
         for client in self.clients:
             client.start()
