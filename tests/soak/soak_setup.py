@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -227,15 +226,6 @@ zone:
         return self.process.stop(sig)
 
 
-def udp_port_bound(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
 class Hostile:
     """tests/tools/hostile_upstream.py (HOSTILE_UPSTREAM overrides the path) on
     one port, restarted in each mode. Its stats file, read when it stops, says
@@ -256,7 +246,7 @@ class Hostile:
                                 "--delay-ms", str(delay_ms), "--stats-file", self.stats_file],
                                os.path.join(self.directory, f"hostile-{self.instances}.log"))
         deadline = time.monotonic() + 10
-        while not udp_port_bound(self.port):
+        while f"hostile_upstream: {mode} on" not in self.process.output():  # bound by then
             if not self.process.alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"hostile upstream ({mode}) did not start:\n"
                                    f"{self.process.output()}")
@@ -277,13 +267,10 @@ class Hostile:
 
 
 def upstream_packets(stats):
-    """Packets that reached the hostile upstream: UDP queries and TCP
-    connections (each TCP attempt costs at least a SYN; a query on it more)."""
-    udp = stats.get("udp_queries", stats.get("udp", 0))
-    tcp = stats.get("tcp_connections", stats.get("tcp_accepted", stats.get("tcp", 0)))
-    if not isinstance(udp, int) or not isinstance(tcp, int):
-        return None
-    return udp + tcp
+    """Packets that reached the misbehaving upstream (its upstream_packets: UDP
+    datagrams and TCP connections, or in tc_refuse mode the SYNs refused)."""
+    packets = stats.get("upstream_packets")
+    return packets if isinstance(packets, int) else None
 
 
 COUNTER_LINE = re.compile(r"^# TYPE (\S+) (counter|gauge|histogram)$")
