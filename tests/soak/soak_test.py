@@ -465,7 +465,7 @@ upstreams: {{servers: ["127.0.0.1:{self.knots[0].port}"]}}
                       + "; ".join(repr(c.stats) for c in self.udp if c.stats.lost))
         if lost_good + lost_abuse > counted + kernel:
             self.fail(f"UDP clients lost {lost_good + lost_abuse} queries (abuser {lost_abuse}), "
-                      f"counted drops {counted}, kernel drops {kernel}")
+                      f"counted drops {counted:.0f}, kernel drops {kernel}")
         if self.tcp.stats.lost:
             self.fail(f"TCP: {self.tcp.stats.lost} of {self.tcp.stats.sent} pipelined queries "
                       f"unanswered: " + " | ".join(self.tcp.stats.errors[:5]))
@@ -504,7 +504,7 @@ upstreams: {{servers: ["127.0.0.1:{self.knots[0].port}"]}}
               f"queries sent {udp_sent + self.tcp.stats.sent + self.abuser.stats.sent} "
               f"(UDP {udp_sent}, TCP {self.tcp.stats.sent}, abuser {self.abuser.stats.sent}), "
               f"answered {udp_answered + self.tcp.stats.answered + self.abuser.stats.answered}, "
-              f"lost {lost_good} well-behaved + {lost_abuse} abuser against {counted} counted "
+              f"lost {lost_good} well-behaved + {lost_abuse} abuser against {counted:.0f} counted "
               f"drops + {kernel} kernel drops; reloads {sum(o.reloads.values())} ({reloads}); "
               f"faults: knotd kills {o.knot_kills}, upstream modes {o.hostile_phases}, garbage "
               f"{self.garbage.stats.sent}, slow TCP connections "
