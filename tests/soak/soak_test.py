@@ -31,6 +31,7 @@ sighup, dump, slowloris, hostile, second; the test says so when it does).
 Exit status 0 when every invariant held."""
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -96,7 +97,9 @@ class Soak:
         write_dyn_list(self.dyn_path, self.version)
         zone = os.path.join(self.dir, "example.test.zone")
         write_zone(zone)
-        self.knots = [SoakKnot(self.dir, zone, "knot1"), SoakKnot(self.dir, zone, "knot2")]
+        self.knots = []
+        for name in ("knot1", "knot2"):
+            self.knots.append(SoakKnot(self.dir, zone, name))
         self.hostile = Hostile(self.dir, HOSTILE)
         if "hostile" not in SKIP:
             if not os.path.exists(HOSTILE):
@@ -411,15 +414,16 @@ upstreams: {{servers: ["127.0.0.1:{self.knots[0].port}"]}}
         log = self.server.process.output()
         if code != 0 and not self.dead.is_set():
             self.fail(f"exit status {code} on SIGTERM, expected 0")
-        served = [line for line in log.splitlines() if "served " in line and " queries:" in line]
-        if not served and not self.dead.is_set():
-            self.fail("no stop summary ('served N queries') in the log")
+        served = re.search(r"served (\d+) queries:", log)
+        if not self.dead.is_set():
+            if not served:
+                self.fail("no stop summary ('served N queries') in the log")
+            elif final is not None and int(served.group(1)) < total(final, "heimdall_queries_total"):
+                self.fail(f"stop summary: {served.group(0)} below the last scrape's "
+                          f"{total(final, 'heimdall_queries_total'):.0f} queries")
         self.check_query_log()
         self.figures(kernel, cpu)
-        for knot in self.knots:
-            knot.stop()
-        if self.hostile.process is not None and self.hostile.process.alive():
-            self.hostile.stop()
+        self.cleanup()
         if self.failures:
             print(f"\n{len(self.failures)} invariant failure(s):")
             for line in self.failures:
@@ -431,6 +435,18 @@ upstreams: {{servers: ["127.0.0.1:{self.knots[0].port}"]}}
         shutil.rmtree(self.dir, ignore_errors=True)
         print("soak: every invariant held")
         return 0
+
+    def cleanup(self):
+        """Every process this test started, stopped (also after a failed set-up)."""
+        server = getattr(self, "server", None)
+        if server is not None and server.process.alive():
+            server.process.stop(signal.SIGKILL)
+        for knot in getattr(self, "knots", []):
+            if knot.process.alive():
+                knot.stop()
+        hostile = getattr(self, "hostile", None)
+        if hostile is not None and hostile.process is not None and hostile.process.alive():
+            hostile.stop()
 
     def delta(self, samples, name):
         return total(samples, name) - total(self.samples0, name)
@@ -549,6 +565,8 @@ def main():
         return soak.run()
     except Exception:  # noqa: BLE001
         traceback.print_exc()
+        soak.stop.set()
+        soak.cleanup()
         return 1
 
 
