@@ -10,7 +10,7 @@
 #                         Heimdall: DPDK takes port0 (net_af_packet0); its exception
 #                         path creates the tap hd-tap with 10.99.0.2/24, fd99::2/64
 #
-# Usage: scripts/lab.sh up | down | test | status
+# Usage: scripts/lab.sh up | down | test | soak | status
 #   up      build the lab, start knotd (zone lab.example.) and Heimdall, wait until a
 #           query from the client is answered (each wait is bounded)
 #   down    stop both servers, delete the namespaces (and with them every veth and
@@ -18,10 +18,18 @@
 #   test    up (unless already up), the checks below (PASS/FAIL lines), then down
 #           (always). Exit status: 0 all passed, 1 a check failed, 77 skipped (no
 #           root, no network namespaces, or a missing tool).
+#   soak    the soak test's short form (tests/soak/lab_soak.py): the lab with knotd,
+#           Heimdall started by the soak with a management section (metrics and
+#           control socket), SOAK_SECONDS (default 60) of dnsperf over UDP and TCP,
+#           filter reloads by SIGHUP, heimdallctl and a changed list, knotd killed
+#           and restarted, SIGTERM at the end; then down (always). Exit status as
+#           for test.
 #   status  what exists now.
 #
 # Environment:
 #   HEIMDALL_BIN   the binary (default: build/src/app/heimdall under the repository)
+#   HEIMDALLCTL_BIN  heimdallctl, for soak (default: next to HEIMDALL_BIN)
+#   SOAK_SECONDS   soak's length (default 60)
 #   HDLAB_BACKEND  dpdk (default: conf/lab.yaml as is) or socket: a stand-in that gives
 #                  port0 the appliance's addresses and runs the socket backend with the
 #                  same upstream, cache and filter sections, to check the lab itself
@@ -50,6 +58,7 @@ esac
 WORK=${HDLAB_DIR:-/tmp/hdlab$ID}
 WORK=${WORK%/}
 HEIMDALL_BIN=${HEIMDALL_BIN:-$ROOT/build/src/app/heimdall}
+HEIMDALLCTL_BIN=${HEIMDALLCTL_BIN:-$(dirname "$HEIMDALL_BIN")/heimdallctl}
 
 # Namespaces, and the switch-side veth ends (in hdlab-sw; ≤ 15 characters).
 NS_SW=hdlab-sw$ID
@@ -595,13 +604,51 @@ cmd_test() {
   exit 0
 }
 
+# The soak: the lab without Heimdall (lab_soak.py starts it, so that its exit
+# status is seen), a management section added to its configuration.
+# Skipped only without root or network namespaces: a missing tool fails it.
+cmd_soak() {
+  local tool
+  if ((EUID != 0)); then
+    echo "$SKIP_MSG (not root)"
+    exit "$SKIP"
+  fi
+  for tool in ip ethtool knotd knotc kdig dig dnsperf curl python3; do
+    command -v "$tool" >/dev/null 2>&1 ||
+      die "missing tool: $tool (Debian: iproute2 ethtool knot knot-dnsutils bind9-dnsutils dnsperf curl python3)"
+  done
+  [[ -x $HEIMDALLCTL_BIN ]] || die "no heimdallctl at $HEIMDALLCTL_BIN (set HEIMDALLCTL_BIN)"
+  trap 'rc=$?; if [[ ${HDLAB_KEEP:-0} == 1 ]]; then log "HDLAB_KEEP=1: lab left up"; else cmd_down >/dev/null 2>&1 || true; fi; exit $rc' EXIT
+  cmd_down >/dev/null
+  if [[ -e $WORK ]]; then
+    die "$WORK exists and is not a lab work directory; set HDLAB_DIR or remove it"
+  fi
+  mkdir -p "$WORK"
+  : >"$WORK/.hdlab"
+  build_topology
+  log "namespaces ${NAMESPACES[*]} built (backend $BACKEND)"
+  start_knotd
+  write_heimdall_conf
+  cat >>"$WORK/heimdall.yaml" <<EOF
+
+# Added by scripts/lab.sh soak: operated as in production.
+management:
+  metrics_listen: 127.0.0.1:9153
+  control_socket: $WORK/control.sock
+EOF
+  HDLAB_WORK=$WORK HDLAB_NS_APP=$NS_APP HDLAB_NS_CLI=$NS_CLI HDLAB_NS_UP=$NS_UP \
+    HDLAB_APP4=$APP4 HDLAB_UP4=$UP4 HEIMDALL_BIN=$HEIMDALL_BIN HEIMDALLCTL_BIN=$HEIMDALLCTL_BIN \
+    timeout $((${SOAK_SECONDS:-60} + 240)) python3 "$ROOT/tests/soak/lab_soak.py"
+}
+
 case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   test) cmd_test ;;
+  soak) cmd_soak ;;
   status) cmd_status ;;
   *)
-    echo "usage: $0 up|down|test|status   (env: HEIMDALL_BIN HDLAB_BACKEND HDLAB_ID HDLAB_DIR HDLAB_KEEP)" >&2
+    echo "usage: $0 up|down|test|soak|status   (env: HEIMDALL_BIN HEIMDALLCTL_BIN HDLAB_BACKEND HDLAB_ID HDLAB_DIR HDLAB_KEEP SOAK_SECONDS)" >&2
     exit 2
     ;;
 esac

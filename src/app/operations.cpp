@@ -35,7 +35,8 @@ struct EngineMetric {
 
 constexpr EngineMetric kEngineMetrics[] = {
     {"heimdall_queries_total", "Client queries received.", &engine::Counters::queries},
-    {"heimdall_replies_total", "Replies sent to clients.", &engine::Counters::replies},
+    {"heimdall_replies_total", "Replies to clients, RRL's drops included.",
+     &engine::Counters::replies},
     {"heimdall_cache_answers_total", "Replies from a fresh cache entry.",
      &engine::Counters::cache_answers},
     {"heimdall_stale_answers_total", "Replies from an expired entry (RFC 8767).",

@@ -569,8 +569,10 @@ void Engine::deliver(const net::ClientRef& to, std::span<const std::uint8_t> wir
         Counters::bump(counters_.rrl_dropped);
         return;
       case ClientGuard::Response::Slip:
+        // It leaves, truncated, with the answer's RCODE: counted by it as well.
         Counters::bump(counters_.rrl_slipped);
         sink.send_to_client(to, truncated_copy(wire));
+        Counters::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
         return;
     }
   }

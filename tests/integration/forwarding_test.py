@@ -182,7 +182,7 @@ zone:
 class Heimdall:
     def __init__(self, directory, name, upstreams, strategy="fastest", timeout_ms=1500,
                  workers=2, tcp_idle_timeout_ms=10000, tcp_max_connections=1024, extra="",
-                 upstreams_extra="", listen_extra="", env=None):
+                 upstreams_extra="", listen_extra="", env=None, start_timeout=10):
         self.port = free_port()
         servers = "\n".join(f'    - address: "127.0.0.1:{port}"' for port in upstreams)
         self.config = os.path.join(directory, f"{name}.yaml")
@@ -206,7 +206,7 @@ logging: {{level: info}}
 """)
         self.process = Process([HEIMDALL, "--config", self.config],
                                os.path.join(directory, f"{name}.log"), env=env)
-        deadline = time.time() + 10
+        deadline = time.time() + start_timeout
         while "ready" not in self.process.output():
             if not self.process.alive() or time.time() > deadline:
                 raise RuntimeError(f"heimdall did not start:\n{self.process.output()}")

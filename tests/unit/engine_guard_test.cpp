@@ -92,6 +92,12 @@ TEST_F(GuardTest, ResponseRateLimitDropsAndSlipsIdenticalAnswers) {
   EXPECT_EQ(truncated, 8u);
   EXPECT_EQ(engine_->counters().rrl_slipped.load(), 8u);
   EXPECT_EQ(engine_->counters().rrl_dropped.load(), 8u);
+  // Replies that left, by RCODE: the slipped ones too, not the dropped ones
+  // (the soak test's metrics check: replies = answers by RCODE + rrl_dropped).
+  std::uint64_t by_rcode = 0;
+  for (const auto& counter : engine_->counters().answers_by_rcode) by_rcode += counter.load();
+  EXPECT_EQ(by_rcode, full + truncated);
+  EXPECT_EQ(engine_->counters().replies.load(), by_rcode + engine_->counters().rrl_dropped.load());
   // Another name is another answer: not limited.
   ask(query(99, "other.example", dns::rrtype::ANY), client(2, 5000), 1000 * kMs);
   EXPECT_FALSE(dns::Header::read(sink_.replies.back().wire.data()).has(dns::flag::TC));
