@@ -1,5 +1,6 @@
 // heimdallctl: the operator's client for the control socket. Sends one command line,
-// prints the answer's text, and says by its exit status how it went:
+// prints the answer's text as it arrives (a cache dump may be long), and says by its
+// exit status how it went:
 //   0 the command succeeded, 1 it failed (or the answer did not arrive),
 //   2 usage error, 3 the socket could not be reached.
 #include <fcntl.h>
@@ -14,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,7 +25,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kDefaultSocket = "/run/heimdall/control.sock";
-constexpr auto kTimeout = std::chrono::seconds(10);  // the whole exchange
+// Connecting and sending; then, for the answer, the longest wait for its next bytes.
+constexpr auto kTimeout = std::chrono::seconds(10);
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitUnreachable = 3;
@@ -145,28 +146,37 @@ bool send_line(int fd, std::string_view line, Clock::time_point deadline) {
   return true;
 }
 
-// Reads until the response's final "." line. Returns nothing, with `problem` set,
-// when the connection ends first or the deadline passes.
-std::optional<heimdall::control::CommandResult> read_response(int fd, Clock::time_point deadline,
-                                                              std::string& problem) {
-  std::string received;
-  char buffer[4096];
+// Reads the response to its last line, writing an ok answer's text to stdout as
+// it comes and keeping an error's for `error_text`. False, with `problem` set, when
+// the connection ends first or nothing arrives for kTimeout.
+bool read_response(int fd, heimdall::control::ResponseReader& reader, std::string& error_text,
+                   std::string& problem) {
+  char buffer[65536];
+  Clock::time_point deadline = Clock::now() + kTimeout;
   for (;;) {
     const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
     if (got > 0) {
-      received.append(buffer, static_cast<std::size_t>(got));
-      if (auto result = heimdall::control::decode_response(received)) return result;
+      deadline = Clock::now() + kTimeout;
+      std::string text;
+      const bool complete =
+          reader.feed(std::string_view(buffer, static_cast<std::size_t>(got)), text);
+      if (reader.ok() || reader.failed_late()) {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+      } else {
+        error_text += text;
+      }
+      if (complete) return true;
     } else if (got == 0) {
       problem = "the server closed the connection before the end of its answer";
-      return std::nullopt;
+      return false;
     } else if (errno == EAGAIN || errno == EINTR) {
       if (!wait_for(fd, POLLIN, deadline)) {
-        problem = "no complete answer within 10 s";
-        return std::nullopt;
+        problem = "no more of the answer for 10 s";
+        return false;
       }
     } else {
       problem = std::string("reading the answer: ") + std::strerror(errno);
-      return std::nullopt;
+      return false;
     }
   }
 }
@@ -186,17 +196,26 @@ int main(int argc, char** argv) {
   const bool sent = send_line(fd, options.line, deadline);
   const int send_error = errno;
   // Even when sending failed, the server may have said why (too many connections).
-  std::optional<heimdall::control::CommandResult> result = read_response(fd, deadline, problem);
+  heimdall::control::ResponseReader reader;
+  std::string error_text;
+  const bool complete = read_response(fd, reader, error_text, problem);
   ::close(fd);
-  if (!sent && !result) problem = std::string("sending the command: ") + std::strerror(send_error);
-  if (!result) {
+  const bool flushed = std::fflush(stdout) == 0;
+  if (!reader.status_seen()) {
+    if (!sent) problem = std::string("sending the command: ") + std::strerror(send_error);
     std::fprintf(stderr, "heimdallctl: %s\n", problem.c_str());
     return kExitFailed;
   }
-  if (!result->ok) {
-    std::fprintf(stderr, "heimdallctl: error: %s", result->text.c_str());
+  if (!reader.ok()) {
+    // An error's message, its text, and what cut the answer short if anything.
+    std::fprintf(stderr, "heimdallctl: error: %s\n%s", reader.message().c_str(),
+                 error_text.c_str());
+    if (!complete) std::fprintf(stderr, "heimdallctl: %s\n", problem.c_str());
     return kExitFailed;
   }
-  std::fwrite(result->text.data(), 1, result->text.size(), stdout);
-  return std::fflush(stdout) == 0 ? 0 : kExitFailed;
+  if (!complete) {
+    std::fprintf(stderr, "heimdallctl: %s\n", problem.c_str());
+    return kExitFailed;
+  }
+  return flushed ? 0 : kExitFailed;
 }

@@ -3,9 +3,12 @@
 // one request per connection, answered and closed. The control socket runs one
 // command at a time per connection: the next line is read only once the previous
 // answer is written, so a client that does not read cannot make the buffers grow.
+// A streamed answer (ResponseStream) is pulled a piece at a time, each once the
+// previous is written, a few pieces per poll.
 #include "heimdall/control/management_server.hpp"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +30,11 @@ constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=ut
 constexpr int kMaxRefusalsPerPoll = 64;
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxDrainPerPoll = 64 * 1024;
+// A streamed answer: pieces written per connection per poll() call (the rest in
+// the next calls), and how long poll() waits at most while a stream has nothing
+// ready for its connection.
+constexpr int kMaxPiecesPerPoll = 4;
+constexpr int kStreamWaitMs = 1;
 
 [[noreturn]] void fail(const std::string& what, int error) {
   throw std::system_error(error, std::generic_category(), what);
@@ -171,6 +179,22 @@ std::vector<std::string> split_words(std::string_view line) {
   return words;
 }
 
+// The text's lines, each ending in a newline and stuffed.
+void append_lines(std::string& out, std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find('\n'), text.size());
+    if (text.starts_with('.')) out.push_back('.');
+    out.append(text.substr(0, end)).push_back('\n');
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+}
+
+// The first line of `text`, or `otherwise` when it is empty.
+std::string_view first_line(std::string_view text, std::string_view otherwise) {
+  const std::string_view line = text.substr(0, std::min(text.find('\n'), text.size()));
+  return line.empty() ? otherwise : line;
+}
+
 }  // namespace
 
 std::string encode_response(const CommandResult& result) {
@@ -179,17 +203,12 @@ std::string encode_response(const CommandResult& result) {
   if (result.ok) {
     out = "ok\n";
   } else {
+    const std::string_view message = first_line(text, "failed");
+    out.append("error: ").append(message).push_back('\n');
     const std::size_t end = std::min(text.find('\n'), text.size());
-    const std::string_view message = text.substr(0, end);
-    out.append("error: ").append(message.empty() ? "failed" : message).push_back('\n');
     text.remove_prefix(std::min(end + 1, text.size()));
   }
-  while (!text.empty()) {
-    const std::size_t end = std::min(text.find('\n'), text.size());
-    if (text.starts_with('.')) out.push_back('.');
-    out.append(text.substr(0, end)).push_back('\n');
-    text.remove_prefix(std::min(end + 1, text.size()));
-  }
+  append_lines(out, text);
   out.append(".\n");
   return out;
 }
@@ -278,6 +297,9 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
     short events = 0;
     if (!connection.out.empty()) {
       events = POLLOUT;
+    } else if (connection.stream) {
+      // Its next piece is asked for after the wait, which is kept short.
+      if (timeout_ms < 0 || timeout_ms > kStreamWaitMs) timeout_ms = kStreamWaitMs;
     } else if (connection.http || (!connection.peer_closed && !connection.close_when_sent)) {
       events = POLLIN;
     }
@@ -290,28 +312,39 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
   if (wake_fd >= 0) fds.push_back({wake_fd, POLLIN, 0});
 
   // EINTR (a signal for the control loop) counts as nothing ready.
-  if (::poll(fds.data(), fds.size(), timeout_ms) > 0) {
-    for (std::size_t i = 0; i < open; ++i) {
-      Connection& connection = connections_[i];
-      const short ready = fds[i].revents;
-      if (ready == 0) continue;
-      if (connection.out.empty() && (ready & (POLLIN | POLLHUP | POLLERR)) != 0) {
-        on_readable(connection);
-      } else if ((ready & (POLLOUT | POLLHUP | POLLERR)) != 0) {
-        on_writable(connection);
-      } else if ((ready & POLLNVAL) != 0) {
-        close(connection);
-      }
+  const bool any_ready = ::poll(fds.data(), fds.size(), timeout_ms) > 0;
+  for (std::size_t i = 0; i < open; ++i) {
+    Connection& connection = connections_[i];
+    const short ready = any_ready ? fds[i].revents : 0;
+    if (ready == 0) {
+      if (connection.stream && connection.out.empty()) serve_control(connection);
+      continue;
     }
-    // New connections join after the loop above: accepting may move the vector.
-    for (std::size_t i = open; i < listeners_end; ++i) {
-      if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
+    if (connection.out.empty() && (ready & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      on_readable(connection);
+    } else if ((ready & (POLLOUT | POLLHUP | POLLERR)) != 0) {
+      on_writable(connection);
+    } else if ((ready & POLLNVAL) != 0) {
+      close(connection);
     }
+  }
+  // New connections join after the loop above: accepting may move the vector.
+  for (std::size_t i = open; any_ready && i < listeners_end; ++i) {
+    if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
   }
 
   const Clock::time_point now = Clock::now();
   for (Connection& connection : connections_) {
-    if (connection.fd >= 0 && now >= connection.deadline) close(connection);
+    if (connection.fd < 0 || now < connection.deadline) continue;
+    if (!connection.http && connection.sent < connection.out.size()) {
+      ++stalled_clients_;
+      spdlog::warn(
+          "control socket: closed a connection whose client stopped reading its "
+          "answer for {} ms ({} bytes unsent{})",
+          limits_.idle_timeout.count(), connection.out.size() - connection.sent,
+          connection.stream ? ", the rest of a streamed answer dropped" : "");
+    }
+    close(connection);
   }
   std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
 }
@@ -467,10 +500,17 @@ void ManagementServer::on_writable(Connection& connection) {
   ::shutdown(connection.fd, SHUT_WR);
 }
 
-// Writes the pending answer, then answers the next complete line, until the socket
-// would block, the input holds no complete line, or the connection is done.
+// Writes the pending answer and the pieces of a streamed one, then answers the next
+// complete line, until the socket would block, a stream has nothing ready or has
+// given its share of this poll, the input holds no complete line, or the
+// connection is done.
 void ManagementServer::serve_control(Connection& connection) {
+  int pieces = 0;
   while (flush(connection)) {
+    if (connection.stream) {
+      if (pieces++ == kMaxPiecesPerPoll || !pull(connection)) return;
+      continue;
+    }
     if (connection.close_when_sent) {
       close(connection);
       return;
@@ -479,7 +519,7 @@ void ManagementServer::serve_control(Connection& connection) {
     if (end != std::string::npos) {
       const std::string line = connection.in.substr(0, end);
       connection.in.erase(0, end + 1);
-      connection.out = encode_response(run_command(line));
+      answer(connection, run_command(line));
     } else if (connection.in.size() > limits_.max_request_bytes) {
       connection.out =
           encode_response({false, "command line longer than " +
@@ -491,12 +531,46 @@ void ManagementServer::serve_control(Connection& connection) {
         close(connection);
         return;
       }
-      connection.out = encode_response(run_command(std::exchange(connection.in, {})));
+      answer(connection, run_command(std::exchange(connection.in, {})));
       connection.close_when_sent = true;
     } else {
       return;
     }
   }
+}
+
+void ManagementServer::answer(Connection& connection, CommandResult result) {
+  if (!result.ok || !result.stream) {
+    connection.out = encode_response(result);
+    return;
+  }
+  connection.out = "ok\n";
+  append_lines(connection.out, result.text);
+  connection.stream = std::move(result.stream);
+}
+
+// Puts the stream's next piece in `out`; false when it has nothing yet. The
+// client is not idle while the stream prepares a piece: the deadline moves on.
+bool ManagementServer::pull(Connection& connection) {
+  std::string text;
+  ResponseStream::Step step = ResponseStream::Step::Failed;
+  try {
+    step = connection.stream->next(text);
+  } catch (const std::exception& error) {
+    text = error.what();
+  }
+  connection.deadline = Clock::now() + limits_.idle_timeout;
+  if (step == ResponseStream::Step::Failed) {
+    connection.out.append(".error: ").append(first_line(text, "failed")).push_back('\n');
+    connection.stream.reset();
+    return true;
+  }
+  append_lines(connection.out, text);
+  if (step == ResponseStream::Step::Done) {
+    connection.out.append(".\n");
+    connection.stream.reset();
+  }
+  return !connection.out.empty();
 }
 
 CommandResult ManagementServer::run_command(std::string_view line) {
@@ -535,6 +609,7 @@ void ManagementServer::close(Connection& connection) {
   connection.in.clear();
   connection.out.clear();
   connection.sent = 0;
+  connection.stream.reset();
 }
 
 }  // namespace heimdall::control

@@ -252,6 +252,46 @@ TEST(ControlProtocol, UnknownStatusIsAnError) {
   EXPECT_EQ(decoded->text, "malformed response: hello\n");
 }
 
+TEST(ControlProtocol, ReaderGivesLinesAsTheyArriveWhateverTheCuts) {
+  const std::string full = encode_response({true, ".\n..\n.x\nplain\n\nlast\n"});
+  for (std::size_t step = 1; step <= full.size(); ++step) {
+    ResponseReader reader;
+    std::string text;
+    bool complete = false;
+    for (std::size_t at = 0; at < full.size(); at += step) {
+      EXPECT_FALSE(complete) << step;
+      complete = reader.feed(std::string_view(full).substr(at, step), text);
+    }
+    EXPECT_TRUE(complete) << step;
+    EXPECT_TRUE(reader.ok());
+    EXPECT_EQ(text, ".\n..\n.x\nplain\n\nlast\n") << step;
+  }
+  // Only complete lines come out; the rest waits for its newline.
+  ResponseReader reader;
+  std::string text;
+  EXPECT_FALSE(reader.feed("ok\none\ntw", text));
+  EXPECT_EQ(text, "one\n");
+  EXPECT_FALSE(reader.feed("o\n", text));
+  EXPECT_EQ(text, "one\ntwo\n");
+}
+
+TEST(ControlProtocol, ErrorTrailerEndsAStreamedAnswer) {
+  ResponseReader reader;
+  std::string text;
+  EXPECT_TRUE(
+      reader.feed("ok\npartial\n..error: a text line\n.error: walk stopped\nafter\n", text));
+  EXPECT_FALSE(reader.ok());
+  EXPECT_TRUE(reader.failed_late());
+  EXPECT_EQ(reader.message(), "walk stopped");
+  EXPECT_EQ(text, "partial\n.error: a text line\n");
+  const auto decoded = decode_response("ok\npartial\n.error: walk stopped\n");
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->ok);
+  EXPECT_EQ(decoded->text, "walk stopped\npartial\n");
+  // A text line that looks like the trailer is stuffed, so it stays text.
+  EXPECT_EQ(encode_response({true, ".error: not one\n"}), "ok\n..error: not one\n.\n");
+}
+
 // ---- HTTP ------------------------------------------------------------------------
 
 TEST_F(ManagementServerTest, ScrapeReturnsTheMetricsText) {
@@ -664,6 +704,169 @@ TEST_F(ManagementServerTest, FailedSetUpLeaksNoDescriptor) {
   const auto before = open_descriptors();
   EXPECT_THROW(ManagementServer(configuration, [] { return std::string(); }), std::runtime_error);
   EXPECT_EQ(open_descriptors(), before);
+}
+
+}  // namespace
+}  // namespace heimdall::control
+
+namespace heimdall::control {
+namespace {
+
+// A stream that plays back its pieces, counting the calls; Done after the last.
+class ScriptedStream : public ResponseStream {
+ public:
+  struct Piece {
+    Step step;
+    std::string text;
+  };
+  ScriptedStream(std::vector<Piece> pieces, int& pulls, bool& destroyed)
+      : pieces_(std::move(pieces)), pulls_(pulls), destroyed_(destroyed) {}
+  ~ScriptedStream() override { destroyed_ = true; }
+  Step next(std::string& text) override {
+    ++pulls_;
+    if (next_ == pieces_.size()) return Step::Done;
+    const Piece& piece = pieces_[next_++];
+    if (piece.step == Step::Failed && piece.text == "throw") throw std::runtime_error("thrown");
+    text = piece.text;
+    return piece.step;
+  }
+
+ private:
+  std::vector<Piece> pieces_;
+  std::size_t next_ = 0;
+  int& pulls_;
+  bool& destroyed_;
+};
+
+// Pieces of 64 KiB for ever.
+class EndlessStream : public ResponseStream {
+ public:
+  EndlessStream(int& pulls, bool& destroyed) : pulls_(pulls), destroyed_(destroyed) {}
+  ~EndlessStream() override { destroyed_ = true; }
+  Step next(std::string& text) override {
+    ++pulls_;
+    text.assign(64 * 1024 - 1, 'x').push_back('\n');
+    return Step::More;
+  }
+
+ private:
+  int& pulls_;
+  bool& destroyed_;
+};
+
+using Step = ResponseStream::Step;
+
+class StreamTest : public ManagementServerTest {
+ protected:
+  std::unique_ptr<ManagementServer> make_streaming(std::vector<ScriptedStream::Piece> pieces,
+                                                   ManagementLimits limits = {}) {
+    auto server = make_server(limits);
+    server->add_command("stream", "", [this, pieces](std::span<const std::string>) {
+      return CommandResult{true, "head\n",
+                           std::make_shared<ScriptedStream>(pieces, pulls_, destroyed_)};
+    });
+    return server;
+  }
+  int pulls_ = 0;
+  bool destroyed_ = false;
+};
+
+TEST_F(StreamTest, StreamedAnswerIsWrittenPieceByPieceThenTheNextCommandIsServed) {
+  auto server = make_streaming({{Step::More, ".dot\nline1\n"},
+                                {Step::Wait, ""},
+                                {Step::Wait, "waiting\n"},
+                                {Step::More, ""},
+                                {Step::More, "line2\n"},
+                                {Step::Done, "last\n"}});
+  const Socket client = connect_unix(socket_path_);
+  send_all(client, "stream\necho after\n");
+  const std::string raw = drive(*server, client, [](const std::string& got) {
+    return got.find("after\n.\n") != std::string::npos;
+  });
+  EXPECT_EQ(raw, "ok\nhead\n..dot\nline1\nwaiting\nline2\nlast\n.\nok\nafter\n.\n");
+  EXPECT_EQ(pulls_, 6);
+  EXPECT_TRUE(destroyed_);
+}
+
+TEST_F(StreamTest, StreamThatFailsAfterItsStartEndsWithTheErrorTrailer) {
+  auto server = make_streaming({{Step::More, "partial\n"}, {Step::Failed, "walk stopped\nmore"}});
+  server->add_command("throwing", "", [this](std::span<const std::string>) {
+    return CommandResult{
+        true, "",
+        std::make_shared<ScriptedStream>(
+            std::vector<ScriptedStream::Piece>{{Step::More, "partial\n"}, {Step::Failed, "throw"}},
+            pulls_, destroyed_)};
+  });
+  EXPECT_EQ(command(*server, "stream\n"), "ok\nhead\npartial\n.error: walk stopped\n");
+  EXPECT_EQ(command(*server, "throwing\n"), "ok\npartial\n.error: thrown\n");
+}
+
+TEST_F(StreamTest, StreamIsPulledOnlyAsFastAsTheClientReadsAndDroppedWhenItStops) {
+  ManagementLimits limits;
+  limits.idle_timeout = 300ms;
+  auto server = make_server(limits);
+  int pulls = 0;
+  bool destroyed = false;
+  server->add_command("endless", "", [&](std::span<const std::string>) {
+    return CommandResult{true, "", std::make_shared<EndlessStream>(pulls, destroyed)};
+  });
+  const Socket client = connect_unix(socket_path_);
+  send_all(client, "endless\n");
+  // The client reads a little, then nothing: pieces stop at what the socket holds.
+  std::string got;
+  const auto start = Clock::now();
+  while (Clock::now() - start < 100ms) {
+    server->poll(1);
+    read_some(client, got);
+  }
+  EXPECT_GT(got.size(), 64u * 1024);
+  const int pulled_while_reading = pulls;
+  for (int i = 0; i < 50; ++i) server->poll(1);
+  const int pulled_after = pulls - pulled_while_reading;
+  int buffer = 0;
+  socklen_t length = sizeof buffer;
+  ::getsockopt(client.get(), SOL_SOCKET, SO_RCVBUF, &buffer, &length);
+  EXPECT_LE(pulled_after, 2 * buffer / (64 * 1024) + 2) << "rcvbuf " << buffer;
+  EXPECT_FALSE(destroyed);
+  // No progress for the idle timeout: the connection and its stream go, counted.
+  EXPECT_TRUE(poll_until(*server, [&] { return server->connections() == 0; }));
+  EXPECT_TRUE(destroyed);
+  EXPECT_EQ(server->stalled_clients(), 1u);
+}
+
+TEST_F(StreamTest, OthersAreServedAndPollStaysShortWhileAStreamWaits) {
+  auto server = make_server();
+  bool ready = false;
+  server->add_command("slow", "", [&](std::span<const std::string>) {
+    // Waits until the test says so.
+    struct Slow : ResponseStream {
+      explicit Slow(bool& ready) : ready_(ready) {}
+      Step next(std::string& text) override {
+        if (!ready_) return Step::Wait;
+        text = "finally\n";
+        return Step::Done;
+      }
+      bool& ready_;
+    };
+    return CommandResult{true, "", std::make_shared<Slow>(ready)};
+  });
+  const Socket slow = connect_unix(socket_path_);
+  send_all(slow, "slow\n");
+  std::string got;
+  for (int i = 0; i < 20; ++i) {
+    server->poll(10);
+    read_some(slow, got);
+  }
+  EXPECT_EQ(got, "ok\n");
+  // The wait is kept short while a stream has nothing ready for its client.
+  const auto start = Clock::now();
+  server->poll(1000);
+  EXPECT_LT(Clock::now() - start, 200ms);
+  EXPECT_EQ(status_line(http(*server, "GET /metrics HTTP/1.1\r\n\r\n")), "HTTP/1.1 200 OK");
+  EXPECT_EQ(command(*server, "echo meanwhile\n"), "ok\nmeanwhile\n.\n");
+  ready = true;
+  EXPECT_EQ(drive(*server, slow, [](const std::string& more) { return more.ends_with(".\n"); }),
+            "finally\n.\n");
 }
 
 }  // namespace
