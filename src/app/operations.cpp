@@ -2,14 +2,13 @@
 
 #include <rte_version.h>
 
-#include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
 #include <vector>
 
+#include "heimdall/control/cache_dump.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/metrics_text.hpp"
 #include "heimdall/dns/name.hpp"
@@ -477,11 +476,10 @@ control::CommandResult reload_command(Serving& serving, const std::string& confi
           text + "lists reloaded: " + std::to_string(serving.filter->stats().rules) + " rules\n"};
 }
 
-constexpr const char* kAnswerKinds[] = {"positive", "nodata", "nxdomain", "servfail"};
-
 control::CommandResult cache_command(Serving& serving, std::span<const std::string> args) {
+  constexpr const char* kUsage = "usage: cache flush [NAME] | cache dump [N]";
   if (serving.cache == nullptr) return {false, "the cache is disabled"};
-  if (args.empty()) return {false, "usage: cache flush [NAME] | cache dump [ENTRIES PER SHARD]"};
+  if (args.empty()) return {false, kUsage};
   if (args[0] == "flush" && args.size() == 1) {
     serving.cache->flush_all();
     return {true, "cache flushed\n"};
@@ -496,32 +494,8 @@ control::CommandResult cache_command(Serving& serving, std::span<const std::stri
     serving.cache->flush_name({wire, length});
     return {true, "flushing " + args[1] + " and below (each worker in its next loops)\n"};
   }
-  if (args[0] == "dump" && args.size() <= 2) {
-    // Each owner walks its own shard in its next loops (cache::Cache::dump).
-    std::size_t limit = 10000;
-    if (args.size() == 2) {
-      try {
-        limit = std::stoul(args[1]);
-      } catch (const std::exception&) {
-        return {false, "usage: cache dump [ENTRIES PER SHARD]"};
-      }
-    }
-    const std::vector<cache::DumpRecord> records =
-        serving.cache->dump(limit, std::chrono::seconds(8));
-    std::string text;
-    for (const cache::DumpRecord& record : records) {
-      char name[4 * dns::kMaxNameWire + 2] = "";
-      const std::size_t length = dns::name_to_text({record.name, record.name_length}, name);
-      name[std::min(length, sizeof(name) - 1)] = 0;
-      text += std::string(name) + " type " + std::to_string(record.qtype) + " class " +
-              std::to_string(record.qclass) + " ttl " + std::to_string(record.ttl_left_s) + " " +
-              kAnswerKinds[static_cast<std::size_t>(record.kind)] + " " +
-              std::to_string(record.bytes) + " bytes, shard " + std::to_string(record.shard) + "\n";
-    }
-    text += std::to_string(records.size()) + " entries\n";
-    return {true, text};
-  }
-  return {false, "usage: cache flush [NAME] | cache dump [ENTRIES PER SHARD]"};
+  if (args[0] == "dump") return control::cache_dump_command(*serving.cache, args.subspan(1));
+  return {false, kUsage};
 }
 
 }  // namespace
@@ -558,8 +532,12 @@ std::string render_metrics(const Serving& serving) {
 
 void add_commands(control::ManagementServer& server, Serving& serving,
                   const std::string& config_path) {
-  server.add_command("stats", "totals of the main counters",
-                     [&serving](std::span<const std::string>) { return stats_command(serving); });
+  server.add_command(
+      "stats", "totals of the main counters", [&serving, &server](std::span<const std::string>) {
+        control::CommandResult result = stats_command(serving);
+        result.text += "control_stalled_clients " + std::to_string(server.stalled_clients()) + "\n";
+        return result;
+      });
   server.add_command("workers", "per-worker queries and replies",
                      [&serving](std::span<const std::string>) { return workers_command(serving); });
   server.add_command(
@@ -574,7 +552,7 @@ void add_commands(control::ManagementServer& server, Serving& serving,
   server.add_command(
       "cache",
       "cache flush [NAME]: drop every entry, or NAME and below; cache dump [N]: list up to N "
-      "entries per shard",
+      "entries (default 10000, at most 1000000)",
       [&serving](std::span<const std::string> args) { return cache_command(serving, args); });
 }
 

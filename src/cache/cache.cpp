@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "dump_state.hpp"
 #include "heimdall/cache/stored_answer.hpp"
 #include "shard.hpp"
 #include "sync_annotations.hpp"
@@ -28,9 +29,6 @@ constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
 constexpr unsigned kDrainPerProducer = 64;
 constexpr std::uint32_t kSweepSlotsPerLoop = 64;
 constexpr std::uint32_t kFlushSlotsPerLoop = 4096;
-// A dump only reads: a bigger step per loop, so that an idle socket worker (one
-// loop per 50 ms) walks a million-slot shard in about a second.
-constexpr std::uint32_t kDumpSlotsPerLoop = 65536;
 static_assert(kSweepSlotsPerLoop + kFlushSlotsPerLoop < Shard::kMaxRemovalsPerLoop);
 
 // A handed-over answer travels as consecutive 256-byte ring elements, enqueued
@@ -85,17 +83,6 @@ struct FlushProgress {
   std::atomic<std::uint64_t> done{0};
 };
 
-// A dump in progress, per owner: the control thread sets `out`/`capacity` before
-// it publishes the ticket; the owner fills them and publishes `done`.
-struct DumpProgress {
-  std::uint64_t working = 0;
-  std::uint32_t cursor = 0;
-  DumpRecord* out = nullptr;
-  std::size_t capacity = 0;
-  std::size_t count = 0;
-  std::atomic<std::uint64_t> done{0};
-};
-
 struct Cache::Handover {
   // rings[producer * shards + owner]; the diagonal (a shard's own owner) is unused.
   std::vector<std::unique_ptr<void, FreeDeleter>> ring_memory;
@@ -103,10 +90,6 @@ struct Cache::Handover {
   std::vector<std::unique_ptr<std::uint8_t, FreeDeleter>> compose;  // per producer
   std::vector<std::unique_ptr<std::uint8_t, FreeDeleter>> receive;  // per owner
   std::unique_ptr<FlushProgress[]> flush;                           // per owner
-  std::unique_ptr<DumpProgress[]> dump;                             // per owner
-  // The owners write into these: they stay here, not on the caller's stack, so a
-  // dump that timed out cannot leave a worker writing into freed memory.
-  std::vector<std::vector<DumpRecord>> dump_parts;
   std::uint8_t flush_name[dns::kMaxNameWire] = {};
   std::uint8_t flush_name_length = 0;
 };
@@ -142,7 +125,7 @@ Cache::Cache(const CacheConfig& config, unsigned shards, unsigned readers, std::
   readers_ = std::make_unique<ReaderCounters[]>(readers);
   handover_ = std::make_unique<Handover>();
   handover_->flush = std::make_unique<FlushProgress[]>(shards);
-  handover_->dump = std::make_unique<DumpProgress[]>(shards);
+  dump_ = std::make_unique<DumpState[]>(shards);
   try {
     for (unsigned shard = 0; shard < shards; ++shard) {
       shards_.push_back(std::make_unique<Shard>(
@@ -436,70 +419,6 @@ void Cache::maintain(unsigned owner, std::uint64_t now_ns) {
   if (shard.flush_step({flush.name, flush.name_length}, flush.cursor, kFlushSlotsPerLoop)) {
     flush.done.store(ticket, std::memory_order_release);
   }
-}
-
-void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
-  DumpProgress& dump = handover_->dump[owner];
-  const std::uint64_t ticket = dump_ticket_.load(std::memory_order_acquire);
-  if (ticket == dump.done.load(std::memory_order_relaxed)) return;
-  if (dump.working != ticket) {
-    dump.working = ticket;
-    dump.cursor = 0;
-    dump.count = 0;
-  }
-  const std::uint32_t generation = generation_.load(std::memory_order_acquire);
-  const bool finished =
-      shards_[owner]->walk_step(dump.cursor, kDumpSlotsPerLoop, [&](const Entry& entry) {
-        if (dump.count == dump.capacity || entry.generation != generation) return;
-        DumpRecord& record = dump.out[dump.count++];
-        std::memcpy(record.name, entry.name().data(), entry.name_length);
-        record.name_length = entry.name_length;
-        record.qtype = entry.qtype;
-        record.qclass = entry.qclass;
-        record.flags = entry.qflags;
-        record.kind = entry.kind;
-        record.ttl_left_s =
-            (static_cast<std::int64_t>(entry.expires_ns()) - static_cast<std::int64_t>(now_ns)) /
-            1'000'000'000;
-        record.bytes = entry.stored_length;
-        record.shard = owner;
-      });
-  if (finished) dump.done.store(ticket, std::memory_order_release);
-}
-
-std::vector<DumpRecord> Cache::dump(std::size_t limit_per_shard,
-                                    std::chrono::milliseconds timeout) {
-  const std::uint64_t previous = dump_ticket_.load(std::memory_order_relaxed);
-  for (unsigned shard = 0; shard < shards_.size(); ++shard) {
-    if (handover_->dump[shard].done.load(std::memory_order_acquire) != previous) {
-      throw std::runtime_error("cache: a previous dump has not finished (workers stalled?)");
-    }
-  }
-  std::vector<std::vector<DumpRecord>>& parts = handover_->dump_parts;
-  parts.assign(shards_.size(), {});
-  for (unsigned shard = 0; shard < shards_.size(); ++shard) {
-    parts[shard].resize(limit_per_shard);
-    handover_->dump[shard].out = parts[shard].data();
-    handover_->dump[shard].capacity = limit_per_shard;
-  }
-  dump_ticket_.store(previous + 1, std::memory_order_release);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (unsigned shard = 0; shard < shards_.size(); ++shard) {
-    while (handover_->dump[shard].done.load(std::memory_order_acquire) != previous + 1) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw std::runtime_error("cache: the workers did not finish the dump in time");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  std::vector<DumpRecord> records;
-  for (unsigned shard = 0; shard < shards_.size(); ++shard) {
-    const std::size_t count = handover_->dump[shard].count;
-    records.insert(records.end(), parts[shard].begin(),
-                   parts[shard].begin() + static_cast<std::ptrdiff_t>(count));
-  }
-  parts.clear();
-  return records;
 }
 
 void Cache::flush_all() { generation_.fetch_add(1, std::memory_order_acq_rel); }

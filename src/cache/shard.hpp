@@ -112,13 +112,17 @@ class Shard {
   // that began at slot 0; true once the pass has covered every slot.
   bool flush_step(std::span<const std::uint8_t> name, std::uint32_t& cursor, std::uint32_t slots);
   // Calls `visit(entry)` for the entries in the next `slots` CLOCK slots from
-  // `cursor`; true when the walk has reached the end.
+  // `cursor`, and stops early, with `cursor` on the entry, when `visit` returns
+  // false (it has taken nothing from it). True when the walk has reached the end.
+  // An entry keeps its slot for its life, so a walk from 0 to the end meets every
+  // entry present all along once, however many loops apart its steps are.
   template <typename Visit>
   bool walk_step(std::uint32_t& cursor, std::uint32_t slots, Visit&& visit) const {
     const std::uint32_t end = static_cast<std::uint32_t>(
         std::min<std::uint64_t>(std::uint64_t{cursor} + slots, capacity_));
     for (; cursor < end; ++cursor) {
-      if (const Entry* entry = clock_[cursor]; entry != nullptr) visit(*entry);
+      const Entry* entry = clock_[cursor];
+      if (entry != nullptr && !visit(*entry)) return false;
     }
     return cursor == capacity_;
   }

@@ -155,7 +155,7 @@ limits:
         udp_exchange(self.heimdall.port, build_query("flushme.example.test"))
         result = self.ctl("cache", "dump")
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertRegex(result.stdout, r"flushme\.example\.test\. type 1 class 1 ttl \d+ nxdomain")
+        self.assertRegex(result.stdout, r"flushme\.example\.test\. IN A nxdomain ttl=\d+ flags=rd ")
         result = self.ctl("cache", "flush", "flushme.example.test")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(self.ctl("cache", "flush").returncode, 0)

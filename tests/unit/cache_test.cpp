@@ -5,11 +5,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "heimdall/cache/dump.hpp"
 #include "heimdall/cache/stored_answer.hpp"
 #include "heimdall/dns/build.hpp"
 #include "wire_builder.hpp"
@@ -380,9 +385,34 @@ TEST_F(CacheTest, FlushByNameRemovesTheNameAndEverythingBelowIt) {
   EXPECT_EQ(lookup("example.org", kStart).freshness, Freshness::Fresh);
 }
 
+// Takes every chunk of `walk` while `owner_loop` runs the owners' loops; the
+// records in the order given.
+std::vector<DumpRecord> walk_all(DumpWalk& walk, const std::function<void()>& owner_loop,
+                                 std::size_t* chunks = nullptr) {
+  std::vector<DumpRecord> records;
+  for (int loop = 0; loop < 100000 && !walk.done(); ++loop) {
+    owner_loop();
+    while (const auto chunk = walk.next()) {
+      EXPECT_LE(chunk->size(), DumpWalk::kChunkEntries);
+      records.insert(records.end(), chunk->begin(), chunk->end());
+      if (chunks != nullptr) ++*chunks;
+      if (walk.done()) break;
+    }
+  }
+  EXPECT_TRUE(walk.done());
+  return records;
+}
+
+std::string name_of(const DumpRecord& record) {
+  char text[dns::kMaxNameWire * 4 + 2];
+  dns::name_to_text({record.name, record.name_length}, text);
+  return text;
+}
+
 // A dump is walked by each shard's owner (here, this thread's maintain calls)
 // while the control side waits in another thread.
 TEST_F(CacheTest, DumpListsEveryShardsEntriesWalkedByTheirOwners) {
+  config_.serve_stale = ServeStaleConfig{.enabled = true, .ttl_s = 30, .max_stale_s = 100};
   make(2, 2);
   const char* names[] = {"a.example.com", "b.example.com", "c.example.com", "d.example.com"};
   for (const char* name : names) offer(name, answer_for(name, 300), kStart);
@@ -392,6 +422,8 @@ TEST_F(CacheTest, DumpListsEveryShardsEntriesWalkedByTheirOwners) {
   }
   cache_->flush_all();  // entries of an older generation are not listed...
   offer("e.example.com", answer_for("e.example.com", 300), kStart);  // ...new ones are
+  offer("f.example.com", answer_for("f.example.com", 5), kStart);    // stale at +10 s
+  offer("g.example.com", answer_for("g.example.com", 5), kStart - 200 * kSecond);  // past it
   for (int loop = 0; loop < 4; ++loop) {
     cache_->maintain(0, kStart);
     cache_->maintain(1, kStart);
@@ -399,22 +431,117 @@ TEST_F(CacheTest, DumpListsEveryShardsEntriesWalkedByTheirOwners) {
   std::atomic<bool> done{false};
   std::vector<DumpRecord> records;
   std::thread control([&] {
-    records = cache_->dump(100, std::chrono::seconds(10));
+    DumpWalk walk(*cache_);
+    while (!walk.done()) {
+      if (const auto chunk = walk.next()) {
+        records.insert(records.end(), chunk->begin(), chunk->end());
+      }
+    }
     done = true;
   });
   while (!done) {
-    cache_->maintain(0, kStart + 10'000'000'000);
-    cache_->maintain(1, kStart + 10'000'000'000);
+    cache_->maintain(0, kStart + 10 * kSecond);
+    cache_->maintain(1, kStart + 10 * kSecond);
   }
   control.join();
-  ASSERT_EQ(records.size(), 1u);
-  char text[64];
-  dns::name_to_text({records[0].name, records[0].name_length}, text);
-  EXPECT_STREQ(text, "e.example.com.");
+  ASSERT_EQ(records.size(), 2u);
+  std::sort(records.begin(), records.end(),
+            [](const DumpRecord& a, const DumpRecord& b) { return name_of(a) < name_of(b); });
+  EXPECT_EQ(name_of(records[0]), "e.example.com.");
   EXPECT_EQ(records[0].qtype, dns::rrtype::A);
+  EXPECT_EQ(records[0].qclass, dns::rrclass::IN);
+  EXPECT_EQ(records[0].flags, dns::QuestionKey::kRd);
+  EXPECT_EQ(records[0].kind, AnswerKind::Positive);
   EXPECT_EQ(records[0].ttl_left_s, 290);
-  // Nobody walks the shards: the dump gives up, and says so.
-  EXPECT_THROW(cache_->dump(100, std::chrono::milliseconds(50)), std::runtime_error);
+  EXPECT_GT(records[0].bytes, 0);
+  EXPECT_EQ(records[0].shard, cache_->shard_of(cache_->digest(key_of("e.example.com"))));
+  EXPECT_EQ(name_of(records[1]), "f.example.com.");
+  EXPECT_EQ(records[1].ttl_left_s, -5);  // expired 5 s ago, served stale
+}
+
+TEST_F(CacheTest, DumpWalksAShardLargerThanAChunkListingEachEntryOnceWhileItsOwnerInserts) {
+  config_.max_entries = 40000;
+  make(1, 1);
+  constexpr int kBefore = 10000;  // about 2.5 chunks
+  for (int i = 0; i < kBefore; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".example.com";
+    offer(name.c_str(), answer_for(name.c_str(), 300), kStart);
+  }
+  ASSERT_EQ(entries(), static_cast<std::uint64_t>(kBefore));
+  DumpWalk walk(*cache_);
+  int added = 0;
+  std::size_t chunks = 0;
+  const std::vector<DumpRecord> records = walk_all(
+      walk,
+      [&] {
+        // Between two steps of the walk, the owner inserts more (into free slots
+        // on either side of its cursor) and replaces nothing present.
+        for (int i = 0; i < 40; ++i, ++added) {
+          const std::string name = "new" + std::to_string(added) + ".example.com";
+          offer(name.c_str(), answer_for(name.c_str(), 300), kStart);
+        }
+        cache_->maintain(0, kStart);
+      },
+      &chunks);
+  EXPECT_GE(chunks, 3u);
+  std::map<std::string, int> seen;
+  for (const DumpRecord& record : records) ++seen[name_of(record)];
+  for (int i = 0; i < kBefore; ++i) {
+    EXPECT_EQ(seen["n" + std::to_string(i) + ".example.com."], 1) << i;
+  }
+  for (const auto& [name, count] : seen) EXPECT_EQ(count, 1) << name;
+  EXPECT_GE(records.size(), static_cast<std::size_t>(kBefore));
+  EXPECT_LE(records.size(), static_cast<std::size_t>(kBefore + added));
+}
+
+TEST_F(CacheTest, OneDumpAtATimeAndAnAbandonedOneDoesNotSpoilTheNext) {
+  make(2, 2);
+  for (int i = 0; i < 6000; ++i) {
+    const std::string name = "n" + std::to_string(i) + ".example.com";
+    // Each by its shard's owner: a handover ring would drop some.
+    offer(name.c_str(), answer_for(name.c_str(), 300), kStart,
+          cache_->shard_of(cache_->digest(key_of(name.c_str()))));
+  }
+  ASSERT_EQ(cache_->shard_counters(0).entries + cache_->shard_counters(1).entries, 6000u);
+  const auto owners = [&] {
+    cache_->maintain(0, kStart);
+    cache_->maintain(1, kStart);
+  };
+  for (int loop = 0; loop < 4; ++loop) owners();
+  {
+    DumpWalk first(*cache_);
+    EXPECT_THROW(DumpWalk second(*cache_), std::runtime_error);
+    std::optional<std::span<const DumpRecord>> chunk;
+    for (int loop = 0; loop < 100 && !chunk; ++loop) {
+      owners();
+      chunk = first.next();
+    }
+    ASSERT_TRUE(chunk.has_value());
+    static_cast<void>(first.next());  // gives the chunk back: the next is asked for
+    owners();                         // and half filled
+  }                                   // abandoned with a chunk asked for and not taken
+  DumpWalk again(*cache_);
+  const std::vector<DumpRecord> records = walk_all(again, owners);
+  std::set<std::string> names;
+  for (const DumpRecord& record : records) names.insert(name_of(record));
+  EXPECT_EQ(records.size(), 6000u);
+  EXPECT_EQ(names.size(), 6000u);
+}
+
+TEST_F(CacheTest, DumpWaitsForOwnersThatHaveNotLooped) {
+  make(2, 2);
+  offer("a.example.com", answer_for("a.example.com", 300), kStart);
+  DumpWalk walk(*cache_);
+  EXPECT_FALSE(walk.next().has_value());  // nobody walked anything yet
+  EXPECT_FALSE(walk.done());
+  std::size_t total = 0;
+  for (int loop = 0; loop < 100 && !walk.done(); ++loop) {
+    cache_->maintain(0, kStart);
+    cache_->maintain(1, kStart);
+    while (const auto chunk = walk.next()) total += chunk->size();
+  }
+  EXPECT_TRUE(walk.done());
+  EXPECT_EQ(total, 1u);
 }
 
 TEST_F(CacheTest, DoAndCdQueriesHaveTheirOwnEntries) {

@@ -18,7 +18,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -120,18 +119,7 @@ struct alignas(64) ShardCounters {
 
 class Shard;
 
-// One entry as `Cache::dump` reports it.
-struct DumpRecord {
-  std::uint8_t name[dns::kMaxNameWire];  // folded wire form
-  std::uint8_t name_length = 0;
-  std::uint16_t qtype = 0;
-  std::uint16_t qclass = 0;
-  std::uint8_t flags = 0;  // the key's DO/CD/RD bits
-  AnswerKind kind = AnswerKind::Positive;
-  std::int64_t ttl_left_s = 0;  // negative: expired, kept for serve-stale
-  std::uint16_t bytes = 0;
-  unsigned shard = 0;
-};
+struct DumpState;
 
 class Cache {
  public:
@@ -171,7 +159,7 @@ class Cache {
 
   // --- each owner, once per loop ---
   // Inserts what other workers handed over, removes a few expired entries, and
-  // advances any flush by name.
+  // advances any flush by name and any dump walk.
   void maintain(unsigned owner, std::uint64_t now_ns);
 
   // --- the control thread ---
@@ -181,11 +169,7 @@ class Cache {
   // flush_done(). One flush by name at a time: a second waits for the first.
   std::uint64_t flush_name(std::span<const std::uint8_t> name_wire);
   bool flush_done(std::uint64_t ticket) const;
-  // Every shard's entries, up to `limit_per_shard` each, walked by each owner in
-  // its next loops (a table is read only by the thread that writes it) and
-  // collected here. Throws std::runtime_error when the owners have not finished
-  // within `timeout` (workers stopped), or when another dump is running.
-  std::vector<DumpRecord> dump(std::size_t limit_per_shard, std::chrono::milliseconds timeout);
+  // Listing the entries: a cache::DumpWalk (heimdall/cache/dump.hpp).
 
   const CacheConfig& config() const { return config_; }
   unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
@@ -203,7 +187,8 @@ class Cache {
                  std::span<const std::uint8_t> answer, const dns::Message& msg,
                  const Cacheability& verdict, std::uint64_t now_ns);
   void drain_handovers(unsigned owner);
-  void step_dump(unsigned owner, std::uint64_t now_ns);
+  void step_dump(unsigned owner, std::uint64_t now_ns);  // in dump.cpp
+  friend class DumpWalk;
 
   CacheConfig config_;
   DigestSeed seed_;
@@ -214,7 +199,8 @@ class Cache {
   std::unique_ptr<Handover> handover_;
   std::atomic<std::uint32_t> generation_{0};
   std::atomic<std::uint64_t> flush_ticket_{0};
-  std::atomic<std::uint64_t> dump_ticket_{0};
+  std::unique_ptr<DumpState[]> dump_;  // per owner
+  std::atomic<bool> dump_running_{false};
 };
 
 }  // namespace heimdall::cache

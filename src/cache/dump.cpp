@@ -1,0 +1,116 @@
+// Dump walks: the owners' step (run from Cache::maintain) and the control
+// thread's side (DumpWalk).
+#include "heimdall/cache/dump.hpp"
+
+#include <cstring>
+#include <stdexcept>
+
+#include "dump_state.hpp"
+#include "shard.hpp"
+
+namespace heimdall::cache {
+namespace {
+
+// CLOCK slots an owner looks at per loop: a dump only reads, so this is larger
+// than the sweep's step, and an idle socket worker (one loop per 50 ms) crosses a
+// million-slot shard in under a second. At most a chunk of entries is copied.
+constexpr std::uint32_t kDumpSlotsPerLoop = 65536;
+constexpr unsigned kNone = ~0u;
+
+}  // namespace
+
+void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
+  DumpState& dump = dump_[owner];
+  const std::uint64_t request = dump.request.load(std::memory_order_acquire);
+  const std::uint64_t sequence = request >> 1;
+  if (sequence == dump.done.load(std::memory_order_relaxed)) return;
+  if (dump.working != sequence) {
+    dump.working = sequence;
+    dump.count = 0;
+    if ((request & 1) != 0) dump.cursor = 0;
+  }
+  const std::uint32_t generation = generation_.load(std::memory_order_acquire);
+  const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
+  const bool finished =
+      shards_[owner]->walk_step(dump.cursor, kDumpSlotsPerLoop, [&](const Entry& entry) {
+        if (dump.count == DumpWalk::kChunkEntries) return false;
+        // Flushed, or past the stale window: never served again, only not swept yet.
+        if (entry.generation != generation || now_ns >= entry.expires_ns() + stale_window_ns) {
+          return true;
+        }
+        DumpRecord& record = dump.chunk[dump.count++];
+        std::memcpy(record.name, entry.name().data(), entry.name_length);
+        record.name_length = entry.name_length;
+        record.qtype = entry.qtype;
+        record.qclass = entry.qclass;
+        record.flags = entry.qflags;
+        record.kind = entry.kind;
+        // Rounded towards the past: 0.5 s left is 0, 0.5 s expired is -1 (stale).
+        const std::int64_t left_ns =
+            static_cast<std::int64_t>(entry.expires_ns()) - static_cast<std::int64_t>(now_ns);
+        record.ttl_left_s =
+            left_ns >= 0 ? left_ns / 1'000'000'000 : -1 - (-left_ns - 1) / 1'000'000'000;
+        record.bytes = entry.stored_length;
+        record.shard = owner;
+        return true;
+      });
+  if (finished || dump.count == DumpWalk::kChunkEntries) {
+    dump.finished = finished;
+    dump.done.store(sequence, std::memory_order_release);
+  }
+}
+
+DumpWalk::DumpWalk(Cache& cache)
+    : cache_(cache),
+      shards_(cache.shard_count(), Progress::Asked),
+      sequences_(cache.shard_count(), 0),
+      taken_(kNone) {
+  bool running = false;
+  if (!cache_.dump_running_.compare_exchange_strong(running, true, std::memory_order_acq_rel)) {
+    throw std::runtime_error("another cache dump is running");
+  }
+  for (unsigned shard = 0; shard < shards_.size(); ++shard) {
+    DumpState& state = cache_.dump_[shard];
+    // Set out once, before the first request: the owner reads it only after one.
+    if (!state.chunk) state.chunk = std::make_unique<DumpRecord[]>(kChunkEntries);
+    ask(shard, true);
+  }
+}
+
+DumpWalk::~DumpWalk() { cache_.dump_running_.store(false, std::memory_order_release); }
+
+void DumpWalk::ask(unsigned shard, bool restart) {
+  std::atomic<std::uint64_t>& request = cache_.dump_[shard].request;
+  // The control thread is the only writer of `request`.
+  sequences_[shard] = (request.load(std::memory_order_relaxed) >> 1) + 1;
+  request.store((sequences_[shard] << 1) | (restart ? 1 : 0), std::memory_order_release);
+  shards_[shard] = Progress::Asked;
+}
+
+std::optional<std::span<const DumpRecord>> DumpWalk::next() {
+  if (taken_ != kNone) {
+    if (shards_[taken_] == Progress::Taken) ask(taken_, false);
+    taken_ = kNone;
+  }
+  const unsigned count = static_cast<unsigned>(shards_.size());
+  for (unsigned i = 0; i < count; ++i) {
+    const unsigned shard = (rotation_ + i) % count;
+    if (shards_[shard] != Progress::Asked) continue;
+    const DumpState& state = cache_.dump_[shard];
+    if (state.done.load(std::memory_order_acquire) != sequences_[shard]) continue;
+    rotation_ = shard + 1;  // the shards take turns however fast their owners are
+    shards_[shard] = state.finished ? Progress::Finished : Progress::Taken;
+    taken_ = shard;
+    return std::span<const DumpRecord>(state.chunk.get(), state.count);
+  }
+  return std::nullopt;
+}
+
+bool DumpWalk::done() const {
+  for (const Progress state : shards_) {
+    if (state != Progress::Finished) return false;
+  }
+  return true;
+}
+
+}  // namespace heimdall::cache
