@@ -109,6 +109,12 @@ class CacheDumpTest(unittest.TestCase):
         match = re.search(r"^cache_entries (\d+)$", out, re.M)
         return int(match.group(1)) if match else 0
 
+    @classmethod
+    def stalled(cls):
+        match = re.search(r"^control_stalled_clients (\d+)$", cls.ctl("stats", timeout=5).stdout,
+                          re.M)
+        return int(match.group(1)) if match else -1
+
     def scrape(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
                                     timeout=2) as r:
@@ -139,8 +145,7 @@ class CacheDumpTest(unittest.TestCase):
 
     def test_metrics_and_commands_answer_while_a_dump_streams_and_a_stalled_reader_is_dropped(self):
         self.assertGreaterEqual(self.cached(), NAMES)
-        stalled_before = int(re.search(r"^control_stalled_clients (\d+)$",
-                                       self.ctl("stats").stdout, re.M).group(1))
+        stalled_before = self.stalled()
         # A client that asks for a dump and reads nothing of it: the answer stops
         # at what the socket holds and one chunk's text, the rest of the walk
         # waiting for it.
@@ -162,8 +167,7 @@ class CacheDumpTest(unittest.TestCase):
             # The idle timeout (5 s) drops the client that does not read.
             deadline = time.time() + 15
             while time.time() < deadline:
-                stalled = int(re.search(r"^control_stalled_clients (\d+)$",
-                                        self.ctl("stats").stdout, re.M).group(1))
+                stalled = self.stalled()
                 if stalled > stalled_before:
                     break
                 time.sleep(0.2)
