@@ -24,11 +24,8 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
   const std::uint64_t request = dump.request.load(std::memory_order_acquire);
   const std::uint64_t sequence = request >> 1;
   if (sequence == dump.done.load(std::memory_order_relaxed)) return;
-  if (dump.working != sequence) {
-    dump.working = sequence;
-    dump.count = 0;
-    if ((request & 1) != 0) dump.cursor = 0;
-  }
+  dump.count = 0;
+  if ((request & 1) != 0) dump.cursor = 0;
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
   const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
   const bool finished =
@@ -54,10 +51,12 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
         record.shard = owner;
         return true;
       });
-  if (finished || dump.count == DumpWalk::kChunkEntries) {
-    dump.finished = finished;
-    dump.done.store(sequence, std::memory_order_release);
-  }
+  // Handed over after every step, full or not: a sparse shard larger than a few
+  // steps still shows progress each loop (the control side gives up on owners
+  // that show none), and an idle worker's next step is asked for long before its
+  // next loop.
+  dump.finished = finished;
+  dump.done.store(sequence, std::memory_order_release);
 }
 
 DumpWalk::DumpWalk(Cache& cache)

@@ -1,8 +1,8 @@
 // One shard's side of a dump walk (heimdall/cache/dump.hpp). Private to the cache
 // module. The control thread asks for a chunk by storing `request`; the owner
-// fills `chunk` in its next loops and publishes `done`. Everything else belongs to
-// the owner until `done` hands the chunk (`count`, `finished`) to the control
-// thread, and to the control thread until it stores the next `request`.
+// fills `chunk` in its next loop (one step of the walk) and publishes `done`.
+// `chunk`, `count` and `finished` belong to the owner from the request it takes
+// up until its `done`, and to the control thread from then until its next request.
 #pragma once
 
 #include <atomic>
@@ -21,14 +21,12 @@ struct alignas(64) DumpState {
   // The sequence of the last chunk filled: the owner's release store.
   std::atomic<std::uint64_t> done{0};
   // DumpWalk::kChunkEntries records, set out by the control thread before its
-  // first request and kept for the cache's life (an abandoned walk's owner may
-  // still be writing into it).
+  // first request and kept for the cache's life (an owner may still take up the
+  // last request of a walk abandoned meanwhile).
   std::unique_ptr<DumpRecord[]> chunk;
-  std::size_t count = 0;  // records filled
-  bool finished = false;  // the walk reached the shard's end with this chunk
-  // The owner's alone.
-  std::uint64_t working = 0;  // the sequence being filled
-  std::uint32_t cursor = 0;   // the next CLOCK slot
+  std::size_t count = 0;     // records filled
+  bool finished = false;     // the walk reached the shard's end with this chunk
+  std::uint32_t cursor = 0;  // the next CLOCK slot: the owner's alone
 };
 
 }  // namespace heimdall::cache

@@ -528,13 +528,24 @@ TEST_F(CacheTest, OneDumpAtATimeAndAnAbandonedOneDoesNotSpoilTheNext) {
   EXPECT_EQ(names.size(), 6000u);
 }
 
-TEST_F(CacheTest, DumpWaitsForOwnersThatHaveNotLooped) {
-  make(2, 2);
+TEST_F(CacheTest, DumpWaitsForOwnersThatHaveNotLoopedAndShowsEachLoopsStep) {
+  make(2, 2);  // 500,000 slots a shard: several steps each
   offer("a.example.com", answer_for("a.example.com", 300), kStart);
   DumpWalk walk(*cache_);
   EXPECT_FALSE(walk.next().has_value());  // nobody walked anything yet
   EXPECT_FALSE(walk.done());
+  // One loop of each owner: a step each, handed over even with nothing in it,
+  // so that a sparse shard shows progress.
+  cache_->maintain(0, kStart);
+  cache_->maintain(1, kStart);
   std::size_t total = 0;
+  for (int shard = 0; shard < 2; ++shard) {
+    const auto chunk = walk.next();
+    ASSERT_TRUE(chunk.has_value()) << shard;
+    total += chunk->size();
+  }
+  EXPECT_FALSE(walk.next().has_value());  // each owner's next step is a loop away
+  EXPECT_FALSE(walk.done());
   for (int loop = 0; loop < 100 && !walk.done(); ++loop) {
     cache_->maintain(0, kStart);
     cache_->maintain(1, kStart);

@@ -1,9 +1,9 @@
 // Listing the cache's entries for the operator (heimdallctl cache dump), walked in
 // chunks. A shard's table is read only by the thread that writes it, so each owner
-// walks its own shard in its next loops (Cache::maintain) into a chunk the control
-// thread set out, and is asked for the next chunk only once the control thread has
-// taken the previous one: whatever the cache holds, a walk costs one chunk of
-// memory per shard, and an owner spends a bounded step of its loop on it.
+// walks its own shard, a step per loop (Cache::maintain: a bounded number of slots,
+// at most kChunkEntries entries), into a chunk the control thread set out, and is
+// asked for the next step only once the control thread has taken the previous
+// chunk: whatever the cache holds, a walk costs one chunk of memory per shard.
 #pragma once
 
 #include <cstddef>
@@ -36,8 +36,8 @@ struct DumpRecord {
 // entries inserted or removed meanwhile may or may not be.
 class DumpWalk {
  public:
-  // Entries per chunk: what one owner fills in one request, and the memory a walk
-  // holds per shard (sizeof(DumpRecord) each, about 300 bytes).
+  // Entries per chunk at most: what one owner copies in one step, and the memory
+  // a walk holds per shard (sizeof(DumpRecord) each, about 300 bytes).
   static constexpr std::size_t kChunkEntries = 4096;
 
   // Starts the walk: every owner is asked for its first chunk. Throws
