@@ -154,6 +154,13 @@ engine::EngineConfig engine_config(const control::Config& config,
       .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
       .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
   };
+  engine.max_attempts = config.upstreams.max_attempts;
+  engine.ttl = cache::TtlPolicy{.min_ttl = config.cache.min_ttl,
+                                .max_ttl = config.cache.max_ttl,
+                                .negative_ttl_max = config.cache.negative_ttl_max,
+                                .servfail_ttl = config.cache.servfail_ttl};
+  engine.chaos_version = config.chaos.version;
+  engine.chaos_hostname = config.chaos.hostname;
   return engine;
 }
 

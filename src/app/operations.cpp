@@ -47,10 +47,20 @@ constexpr EngineMetric kEngineMetrics[] = {
      &engine::Counters::local_answers},
     {"heimdall_any_minimal_total", "ANY queries given RFC 8482's minimal answer.",
      &engine::Counters::any_minimal},
+    {"heimdall_chaos_answers_total", "CHAOS TXT questions answered from the configuration.",
+     &engine::Counters::chaos_answers},
     {"heimdall_upstream_queries_total", "Queries sent upstream (first attempts).",
      &engine::Counters::forwarded},
     {"heimdall_upstream_retries_total", "Further attempts after a timeout or refusal.",
      &engine::Counters::retries},
+    {"heimdall_upstream_tcp_retries_total", "Truncated upstream answers asked again over TCP.",
+     &engine::Counters::tcp_retries},
+    {"heimdall_upstream_tcp_backoff_total",
+     "Truncated upstream answers not asked over TCP: that server's TCP failed lately.",
+     &engine::Counters::tcp_backoff},
+    {"heimdall_upstream_attempts_exhausted_total",
+     "Queries that spent upstreams.max_attempts without a usable answer.",
+     &engine::Counters::attempts_exhausted},
     {"heimdall_upstream_answers_total", "Upstream answers matched to a query.",
      &engine::Counters::upstream_answers},
     {"heimdall_upstream_timeouts_total", "Upstream attempts that timed out.",
@@ -289,7 +299,8 @@ void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket,
 
 // Per upstream server, summed over the workers (each keeps its own view).
 struct ServerTotals {
-  std::uint64_t queries = 0, answers = 0, failures = 0, down_workers = 0, srtt_sum_ns = 0;
+  std::uint64_t queries = 0, answers = 0, failures = 0, tcp_failures = 0, down_workers = 0;
+  std::uint64_t srtt_sum_ns = 0;
   std::uint64_t srtt_samples = 0, rtt_sum_ns = 0;
   std::array<std::uint64_t, upstream::ServerCounters::kRttBounds.size() + 1> rtt_counts{};
 };
@@ -303,6 +314,7 @@ std::vector<ServerTotals> server_totals(const Serving& serving) {
       t.queries += read(c.chosen);
       t.answers += read(c.answers);
       t.failures += read(c.failures);
+      t.tcp_failures += read(c.tcp_failures);
       t.down_workers += read(c.down);
       if (const std::uint64_t srtt = read(c.srtt_ns); srtt != 0) {
         t.srtt_sum_ns += srtt;
@@ -330,6 +342,9 @@ void upstream_metrics(MetricsText& metrics, const Serving& serving) {
              [](const ServerTotals& t) { return t.answers; });
   per_server("heimdall_upstream_server_failures_total", "Attempts that timed out or failed.",
              Type::Counter, [](const ServerTotals& t) { return t.failures; });
+  per_server("heimdall_upstream_server_tcp_failures_total",
+             "TCP attempts that failed; each backs the server's TCP off.", Type::Counter,
+             [](const ServerTotals& t) { return t.tcp_failures; });
   per_server("heimdall_upstream_server_down_workers",
              "Workers that currently mark the server down.", Type::Gauge,
              [](const ServerTotals& t) { return t.down_workers; });

@@ -16,7 +16,7 @@ std::uint32_t smallest_ttl(std::span<const std::uint8_t> answer, const dns::Mess
   std::uint32_t smallest = std::numeric_limits<std::uint32_t>::max();
   for_each_record(answer, msg, [&](const dns::Record& record) {
     if (record.type == dns::rrtype::OPT || record.type == dns::rrtype::TSIG) return false;
-    smallest = std::min(smallest, record.ttl);
+    smallest = std::min(smallest, dns::ttl_value(record.ttl));
     has_cname |= record.section == dns::Section::Answer && record.type == dns::rrtype::CNAME;
     return true;
   });
@@ -133,6 +133,20 @@ Cacheability judge(std::span<const std::uint8_t> answer, const dns::Message& msg
   ttl = std::max(ttl, policy.min_ttl);
   if (ttl == 0) return {};
   return {true, AnswerKind::Positive, ttl};
+}
+
+dns::TtlBounds reply_ttl_bounds(std::span<const std::uint8_t> answer, const dns::Message& msg,
+                                const TtlPolicy& policy) {
+  const auto rcode = static_cast<dns::Rcode>(msg.header.rcode());
+  if (rcode == dns::Rcode::NoError && msg.header.ancount != 0) {
+    return {.floor = policy.min_ttl, .ceiling = policy.max_ttl};
+  }
+  if (rcode == dns::Rcode::NoError || rcode == dns::Rcode::NxDomain) {
+    const auto ttl = dns::negative_ttl(answer, msg);
+    return {.floor = 0, .ceiling = std::min(ttl.value_or(policy.negative_ttl_max),
+                                            policy.negative_ttl_max)};
+  }
+  return {.floor = 0, .ceiling = policy.max_ttl};
 }
 
 }  // namespace heimdall::cache

@@ -78,7 +78,7 @@ void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std:
   std::uint8_t* message = stored.data() + kHeaderBytes + 2 * std::size_t{header.ttl_count};
   for (std::size_t i = 0; i < header.ttl_count; ++i) {
     std::uint8_t* field = message + ttl_offset(stored, i);
-    dns::store_u32(field, std::clamp(dns::load_u32(field), floor, ceiling));
+    dns::store_u32(field, dns::clamp_ttl(dns::load_u32(field), floor, ceiling));
   }
 }
 

@@ -500,8 +500,9 @@ void read_forward_zones(const Reader& reader, const Value& list, UpstreamsConfig
 // Returns the line an error about missing servers points at: `servers` if given,
 // else `upstreams`.
 int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& out) {
-  const auto fields = reader.fields(section, {"strategy", "timeout_ms", "max_failures",
-                                              "probe_interval_ms", "servers", "forward_zones"});
+  const auto fields =
+      reader.fields(section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms",
+                              "servers", "forward_zones", "max_attempts"});
   if (const auto it = fields.find("forward_zones"); it != fields.end()) {
     read_forward_zones(reader, it->second, out);
   }
@@ -518,6 +519,9 @@ int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& 
   }
   if (const auto it = fields.find("probe_interval_ms"); it != fields.end()) {
     out.probe_interval_ms = reader.get_uint(it->second, 100, 3600000);
+  }
+  if (const auto it = fields.find("max_attempts"); it != fields.end()) {
+    out.max_attempts = reader.get_uint(it->second, 1, 16);
   }
   const auto servers = fields.find("servers");
   if (servers == fields.end()) return section.key_line;
@@ -901,6 +905,20 @@ void read_query_log(const Reader& reader, const Value& section, QueryLogSettings
   }
 }
 
+void read_chaos(const Reader& reader, const Value& section, ChaosConfig& out) {
+  const auto fields = reader.fields(section, {"version", "hostname"});
+  const auto text = [&](const Value& value) {
+    std::string result = reader.get_string(value);
+    if (result.size() > 255) {
+      reader.fail(value, "expected at most 255 bytes (one TXT string), got " +
+                             std::to_string(result.size()));
+    }
+    return result;
+  };
+  if (const auto it = fields.find("version"); it != fields.end()) out.version = text(it->second);
+  if (const auto it = fields.find("hostname"); it != fields.end()) out.hostname = text(it->second);
+}
+
 void read_logging(const Reader& reader, const Value& section, LoggingConfig& out) {
   const auto fields = reader.fields(section, {"level"});
   if (const auto it = fields.find("level"); it != fields.end()) {
@@ -1001,7 +1019,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   }
   const auto sections =
       reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache", "filter",
-                           "local_records", "acl", "limits", "management", "query_log", "logging"});
+                           "local_records", "acl", "limits", "management", "query_log", "logging",
+                           "chaos"});
   const auto section = [&](const char* name) -> const Value* {
     const auto it = sections.find(name);
     return it == sections.end() ? nullptr : &it->second;
@@ -1024,6 +1043,7 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
   if (const Value* value = section("logging")) read_logging(reader, *value, config.logging);
   if (const Value* value = section("acl")) read_acl(reader, *value, config.acl);
   if (const Value* value = section("limits")) read_limits(reader, *value, config.limits);
+  if (const Value* value = section("chaos")) read_chaos(reader, *value, config.chaos);
 
   // Not active in this build: only their shape is checked, so that a file written
   // for a later version is not refused for their content.

@@ -91,9 +91,30 @@ RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
   return kept;
 }
 
+// QR, the client's opcode and RD, and `extra`; for opcode QUERY also RA and the
+// client's CD. RA, AD and CD are defined for opcode QUERY only: replies to other
+// opcodes (NOTIFY, UPDATE, unassigned ones) carry none of them.
 std::uint16_t own_flags(std::uint16_t client_flags, std::uint16_t extra) {
+  if ((client_flags & flag::kOpcodeMask) != 0) {
+    return static_cast<std::uint16_t>(flag::QR |
+                                      (client_flags & (flag::kOpcodeMask | flag::RD)) |
+                                      (extra & ~(flag::AD | flag::RA | flag::CD)));
+  }
   return static_cast<std::uint16_t>(
       flag::QR | flag::RA | (client_flags & (flag::kOpcodeMask | flag::RD | flag::CD)) | extra);
+}
+
+// Bounds the TTL of every record copied into a reply (they sit at the offsets they
+// had upstream, shifted by where the records start in each).
+void clamp_copied_ttls(std::span<const std::uint8_t> upstream, const Message& msg,
+                       std::size_t copied_bytes, std::uint8_t* records_out,
+                       const TtlBounds& bounds) {
+  for_each_record(upstream, msg, [&](const Record& record) {
+    if (std::size_t{record.end} - msg.records_offset > copied_bytes) return false;
+    std::uint8_t* field = records_out + (record.ttl_offset - msg.records_offset);
+    store_u32(field, clamp_ttl(load_u32(field), bounds.floor, bounds.ceiling));
+    return true;
+  });
 }
 
 }  // namespace
@@ -145,7 +166,7 @@ std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
 
 std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& upstream_msg,
                         const ClientView& client, std::uint16_t our_udp_size,
-                        std::span<std::uint8_t> out) {
+                        std::span<std::uint8_t> out, const TtlBounds& ttl) {
   const std::size_t question_size = client.question.size();
   // The records keep their compression pointers, which stay valid only if the
   // question before them has the same length.
@@ -177,6 +198,7 @@ std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& u
   if (records.bytes != 0) {
     std::memcpy(out.data() + position, upstream.data() + upstream_msg.records_offset,
                 records.bytes);
+    clamp_copied_ttls(upstream, upstream_msg, records.bytes, out.data() + position, ttl);
   }
   position += records.bytes;
   if (client.edns) {
@@ -235,6 +257,39 @@ std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
   store_u16(at + 10, sizeof(kHinfo));
   std::memcpy(at + 12, kHinfo, sizeof(kHinfo));
   at += kRecord;
+  if (client.edns) {
+    write_opt(
+        {at, kOptRecordSize},
+        OptSpec{.udp_size = our_udp_size, .extended_rcode = 0, .dnssec_ok = client.dnssec_ok});
+  }
+  return size;
+}
+
+std::size_t build_chaos_txt(const ClientView& client, std::span<const std::uint8_t> text,
+                            std::uint16_t our_udp_size, std::span<std::uint8_t> out) {
+  const std::size_t rdata = 1 + text.size();
+  const std::size_t record = 2 + 10 + rdata;  // pointer to the question name
+  const std::size_t size =
+      kHeaderSize + client.question.size() + record + (client.edns ? kOptRecordSize : 0);
+  if (client.question.empty() || text.size() > 255 || out.size() < size) return 0;
+  Header header;
+  header.id = client.id;
+  header.flags = own_flags(client.flags, flag::AA);
+  header.qdcount = 1;
+  header.ancount = 1;
+  header.arcount = client.edns ? 1 : 0;
+  header.write(out.data());
+  std::uint8_t* at = out.data() + kHeaderSize;
+  std::memcpy(at, client.question.data(), client.question.size());
+  at += client.question.size();
+  store_u16(at, 0xc000 | kHeaderSize);
+  store_u16(at + 2, rrtype::TXT);
+  store_u16(at + 4, rrclass::CH);
+  store_u32(at + 6, 0);
+  store_u16(at + 10, static_cast<std::uint16_t>(rdata));
+  at[12] = static_cast<std::uint8_t>(text.size());
+  if (!text.empty()) std::memcpy(at + 13, text.data(), text.size());
+  at += record;
   if (client.edns) {
     write_opt(
         {at, kOptRecordSize},

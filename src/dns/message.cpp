@@ -114,8 +114,8 @@ std::optional<std::uint32_t> negative_ttl(std::span<const std::uint8_t> wire, co
     if (skip_name(wire, position) != ParseError::Ok) return false;  // RNAME
     // SERIAL REFRESH RETRY EXPIRE MINIMUM, all inside this record's RDATA.
     if (position + 20 > record.end) return false;
-    const std::uint32_t minimum = load_u32(wire.data() + position + 16);
-    result = std::min(record.ttl, minimum);
+    const std::uint32_t minimum = ttl_value(load_u32(wire.data() + position + 16));
+    result = std::min(ttl_value(record.ttl), minimum);
     return false;
   });
   return result;

@@ -44,6 +44,14 @@ void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view,
   std::memcpy(waiter.question, view.question.data(), view.question.size());
 }
 
+// The CHAOS names answered locally, folded wire form.
+constexpr std::uint8_t kVersionBind[] = {7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0};
+constexpr std::uint8_t kVersionServer[] = {7,   'v', 'e', 'r', 's', 'i', 'o', 'n', 6,
+                                           's', 'e', 'r', 'v', 'e', 'r', 0};
+constexpr std::uint8_t kHostnameBind[] = {8,   'h', 'o', 's', 't', 'n', 'a', 'm',
+                                          'e', 4,   'b', 'i', 'n', 'd', 0};
+constexpr std::uint8_t kIdServer[] = {2, 'i', 'd', 6, 's', 'e', 'r', 'v', 'e', 'r', 0};
+
 // RCODEs that say "this server will not answer this", not "this is the answer":
 // another upstream may do better while the budget lasts.
 bool refusal(std::uint8_t rcode) {
@@ -212,6 +220,7 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
   }
   Counters::bump(counters_.upstream_timeouts);
   selector_.on_failure(query.server, now_ns);
+  if (query.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
 }
 
@@ -230,6 +239,9 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   Counters::bump(counters_.upstream_failures);
   timers_.cancel(slot);
   selector_.on_failure(server, now_ns);
+  // A refused or reset connection backs this server's TCP off: its next truncated
+  // answers fail over at once instead of reconnecting (DESIGN.md §9.6).
+  if (transport == net::Transport::Tcp) selector_.on_tcp_result(server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
 }
 
@@ -278,6 +290,8 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
     reply_error(view, query.from, Rcode::FormErr, sink);
   } else if (msg.edns.present && msg.edns.version != 0) {
     reply_error(view, query.from, Rcode::BadVers, sink);  // RFC 6891 §6.1.3
+  } else if (msg.question.qclass == dns::rrclass::CH || msg.question.qclass == dns::rrclass::HS) {
+    answer_chaos(view, msg.question, query.from, sink);  // never forwarded
   } else if (msg.question.qtype == dns::rrtype::AXFR || msg.question.qtype == dns::rrtype::IXFR) {
     reply_error(view, query.from, Rcode::Refused, sink);  // zone transfers are not forwarded
   } else if (msg.question.qtype == dns::rrtype::ANY && guard_.config().any != AnyPolicy::Forward) {
@@ -392,10 +406,12 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   query.sent_ns = now_ns;
 
   const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
-  // TCP is the last resort for a truncated answer: it may use what is left.
-  const std::uint64_t attempt = transport == net::Transport::Tcp
-                                    ? budget_end - std::min(now_ns, budget_end)
-                                    : selector_.attempt_timeout_ns(server);
+  // TCP is the last resort for a truncated answer, and the last attempt the limit
+  // allows has no successor: either may use what is left (a slow server still
+  // gets its answer through).
+  const bool last = transport == net::Transport::Tcp || query.attempts >= config_.max_attempts;
+  const std::uint64_t attempt =
+      last ? budget_end - std::min(now_ns, budget_end) : selector_.attempt_timeout_ns(server);
   query.attempt_deadline_ns = std::min(now_ns + attempt, budget_end);
   const bool stale_first =
       query.stale_deadline_ns > now_ns && query.stale_deadline_ns < query.attempt_deadline_ns;
@@ -417,13 +433,21 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
 void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
   upstream::PendingQuery& query = pending_[slot];
   const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
-  if (now_ns + kMinUsefulAttemptNs >= budget_end) {
+  std::uint32_t allowed = query.servers;
+  if (query.truncated) {
+    // Asking a server again whose TCP just failed would only bring back the same
+    // truncated answer (DESIGN.md §9.6).
+    allowed &= selector_.all_servers() & ~query.tried_mask & ~selector_.tcp_backing_off(now_ns);
+  }
+  const bool exhausted = query.attempts >= config_.max_attempts;
+  if (exhausted || allowed == 0 || now_ns + kMinUsefulAttemptNs >= budget_end) {
+    if (exhausted) Counters::bump(counters_.attempts_exhausted);
     fail_waiters(slot, now_ns, sink);
     pending_.release(slot);
     return;
   }
   Counters::bump(counters_.retries);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask, query.servers),
+  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask, allowed),
                now_ns, sink);
 }
 
@@ -459,16 +483,30 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
 
   Counters::bump(counters_.upstream_answers);
   timers_.cancel(slot);
-  selector_.on_answer(query.server, now_ns - query.sent_ns);
 
   if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp &&
       config_.upstream_tcp) {
-    Counters::bump(counters_.tcp_retries);
-    send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
+    // Not an answer yet: the server's failures in a row stand until TCP brings one.
+    selector_.on_truncated(query.server, now_ns - query.sent_ns);
+    query.truncated = true;
+    if (!selector_.tcp_usable(query.server, now_ns)) {
+      // Its TCP failed lately: fail over now rather than reconnect (DESIGN.md §9.6).
+      Counters::bump(counters_.tcp_backoff);
+      selector_.on_failure(query.server, now_ns);
+      retry_or_fail(slot, now_ns, sink);
+    } else if (query.attempts >= config_.max_attempts) {
+      retry_or_fail(slot, now_ns, sink);  // counted there, answered SERVFAIL or stale
+    } else {
+      Counters::bump(counters_.tcp_retries);
+      send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
+    }
     return;
   }
+  selector_.on_answer(query.server, now_ns - query.sent_ns);
+  if (answer.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, true, now_ns);
   const bool untried_left = (query.servers & selector_.all_servers() & ~query.tried_mask) != 0;
   if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
+      query.attempts < config_.max_attempts &&
       now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
     Counters::bump(counters_.retries);
     send_attempt(slot, net::Transport::Udp,
@@ -493,11 +531,14 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
 
 void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
                             const dns::Message& msg, Sink& sink) {
+  // The clamps a hit would show (RFC 2181 §8's top bit included).
+  const dns::TtlBounds ttl =
+      cache::reply_ttl_bounds(wire, msg, cache_ != nullptr ? cache_->config().ttl : config_.ttl);
   for (std::uint32_t index = pending_[slot].waiters; index != kNoSlot;) {
     const upstream::Waiter& waiter = pending_.waiter(index);
     const dns::ClientView view = view_of(waiter);
     const std::size_t length =
-        dns::build_reply(wire, msg, view, config_.max_udp, {scratch_.get(), kScratchSize});
+        dns::build_reply(wire, msg, view, config_.max_udp, {scratch_.get(), kScratchSize}, ttl);
     if (length == 0) {
       Counters::bump(counters_.drop_reply_too_big);
       reply_error(view, waiter.client, Rcode::ServFail, sink);
@@ -554,6 +595,37 @@ void Engine::answer_any(const dns::ClientView& view, const net::ClientRef& to, S
     return;
   }
   Counters::bump(counters_.any_minimal);
+  deliver(to, {scratch_.get(), length}, sink);
+  Counters::bump(counters_.replies);
+}
+
+// version.bind and friends would tell anyone the upstream's software and host name:
+// CHAOS questions are answered here from the configuration, or REFUSED, as Unbound
+// and Knot do for what they do not serve.
+void Engine::answer_chaos(const dns::ClientView& view, const dns::Question& question,
+                          const net::ClientRef& to, Sink& sink) {
+  const std::string* text = nullptr;
+  if (question.qclass == dns::rrclass::CH &&
+      (question.qtype == dns::rrtype::TXT || question.qtype == dns::rrtype::ANY)) {
+    const auto bytes = question.name.bytes();
+    const auto is = [&](std::span<const std::uint8_t> name) {
+      return std::equal(bytes.begin(), bytes.end(), name.begin(), name.end());
+    };
+    if (is(kVersionBind) || is(kVersionServer)) text = &config_.chaos_version;
+    if (is(kHostnameBind) || is(kIdServer)) text = &config_.chaos_hostname;
+  }
+  if (text == nullptr || text->empty()) {
+    reply_error(view, to, Rcode::Refused, sink);
+    return;
+  }
+  const std::size_t length = dns::build_chaos_txt(
+      view, {reinterpret_cast<const std::uint8_t*>(text->data()), text->size()}, config_.max_udp,
+      {scratch_.get(), kScratchSize});
+  if (length == 0) {
+    reply_error(view, to, Rcode::ServFail, sink);
+    return;
+  }
+  Counters::bump(counters_.chaos_answers);
   deliver(to, {scratch_.get(), length}, sink);
   Counters::bump(counters_.replies);
 }

@@ -32,6 +32,7 @@ std::uint32_t PendingTable::allocate() {
   query.tried_mask = 0;
   query.servers = UINT32_MAX;
   query.attempts = 0;
+  query.truncated = false;
   query.stale_deadline_ns = 0;
   query.id_chain = query.key_chain = kNoSlot;
   ++in_use_;

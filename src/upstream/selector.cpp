@@ -106,9 +106,16 @@ void bump(ServerCounters::Counter& counter, std::uint64_t by = 1) {
 
 void Selector::on_answer(unsigned server, std::uint64_t rtt_ns) {
   ServerState& state = servers_[server];
-  state.srtt_ns = state.srtt_ns == 0 ? rtt_ns : (7 * state.srtt_ns + rtt_ns) / 8;
   state.consecutive_failures = 0;
   state.down = false;
+  record_rtt(server, rtt_ns);
+}
+
+void Selector::on_truncated(unsigned server, std::uint64_t rtt_ns) { record_rtt(server, rtt_ns); }
+
+void Selector::record_rtt(unsigned server, std::uint64_t rtt_ns) {
+  ServerState& state = servers_[server];
+  state.srtt_ns = state.srtt_ns == 0 ? rtt_ns : (7 * state.srtt_ns + rtt_ns) / 8;
   ++state.answers;
   ServerCounters& exported = exported_[server];
   bump(exported.answers);
@@ -139,6 +146,28 @@ void Selector::on_failure(unsigned server, std::uint64_t now_ns) {
   }
   bump(exported_[server].failures);
   export_state(server);
+}
+
+void Selector::on_tcp_result(unsigned server, bool answered, std::uint64_t now_ns) {
+  ServerState& state = servers_[server];
+  if (answered) {
+    state.tcp_failures = 0;
+    state.tcp_retry_ns = 0;
+    return;
+  }
+  const unsigned doublings = std::min(state.tcp_failures, 16u);
+  ++state.tcp_failures;
+  const std::uint64_t base = std::min(config_.probe_interval_ns, kMaxTcpBackoffNs);
+  state.tcp_retry_ns = now_ns + std::min(base << doublings, kMaxTcpBackoffNs);
+  bump(exported_[server].tcp_failures);
+}
+
+std::uint32_t Selector::tcp_backing_off(std::uint64_t now_ns) const {
+  std::uint32_t mask = 0;
+  for (unsigned i = 0; i < servers_.size(); ++i) {
+    if (now_ns < servers_[i].tcp_retry_ns) mask |= 1u << i;
+  }
+  return mask;
 }
 
 std::uint64_t Selector::attempt_timeout_ns(unsigned server) const {

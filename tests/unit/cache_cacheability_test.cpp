@@ -124,6 +124,36 @@ TEST(Cacheability, TruncatedAndOtherRcodesAreNotCached) {
   EXPECT_FALSE(judge_bytes(badcookie).cacheable) << "an extended RCODE";
 }
 
+TEST(Cacheability, ATopBitTtlIsZeroAndA31BitOneIsCappedAtMaxTtl) {
+  EXPECT_FALSE(judge_bytes(positive(0xffffffffu, 0xffffffffu)).cacheable)
+      << "RFC 2181 §8: TTL 0, not a day";
+  EXPECT_FALSE(judge_bytes(positive(300, 0x80000000u)).cacheable);
+  EXPECT_EQ(judge_bytes(positive(0xffffffffu, 300), {.min_ttl = 60}).ttl, 60u)
+      << "min_ttl raises the zero, as it does for a real 0";
+  EXPECT_EQ(judge_bytes(positive(0x7fffffffu, 0x7fffffffu)).ttl, 86400u);
+  EXPECT_FALSE(judge_bytes(negative(kNxDomain, 0xffffffffu, 300)).cacheable);
+}
+
+TEST(Cacheability, RelayedTtlBoundsAreWhatAHitWouldShow) {
+  const TtlPolicy policy{.min_ttl = 5, .max_ttl = 3600, .negative_ttl_max = 900};
+  const auto bounds = [&](const Bytes& wire) {
+    dns::Message msg;
+    EXPECT_EQ(dns::parse_message(wire, msg), dns::ParseError::Ok);
+    return reply_ttl_bounds(wire, msg, policy);
+  };
+  const dns::TtlBounds positive_bounds = bounds(positive(300, 120));
+  EXPECT_EQ(positive_bounds.floor, 5u);
+  EXPECT_EQ(positive_bounds.ceiling, 3600u);
+  const dns::TtlBounds nx = bounds(negative(kNxDomain, 7200, 600));
+  EXPECT_EQ(nx.floor, 0u);
+  EXPECT_EQ(nx.ceiling, 600u) << "min(SOA TTL, MINIMUM, negative_ttl_max)";
+  EXPECT_EQ(bounds(negative(kNoError, 7200, 7200)).ceiling, 900u) << "NODATA likewise";
+  const dns::TtlBounds refused =
+      bounds(Packet().header(1, kRefused, 1, 0, 0, 0).question("a.example").bytes);
+  EXPECT_EQ(refused.floor, 0u);
+  EXPECT_EQ(refused.ceiling, 3600u);
+}
+
 // Found by the fuzzer: the second record's owner is compressed into the first's
 // TTL, which a stored entry rewrites as it ages; the name would change with it.
 TEST(Cacheability, NameCompressedIntoATtlIsNotStored) {

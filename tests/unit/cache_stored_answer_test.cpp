@@ -77,6 +77,27 @@ Reply reply(const Bytes& stored, const Client& c, Ageing ageing = {}) {
   return r;
 }
 
+TEST(StoredAnswer, ClampingReadsATopBitTtlAsZero) {
+  const Bytes answer = Packet()
+                           .header(0x2222, 0x8180, 1, 3, 0, 0)
+                           .question("www.example.com")
+                           .pointer(12)
+                           .record(A, 0xffffffffu, a_rdata(1))
+                           .pointer(12)
+                           .record(A, 0x7fffffffu, a_rdata(2))
+                           .pointer(12)
+                           .record(A, 300, a_rdata(3))
+                           .bytes;
+  Bytes stored = store(answer);
+  clamp_stored_ttls(stored, 0, 86400);
+  EXPECT_EQ(reply(stored, client("www.example.com", false)).ttls,
+            (std::vector<std::uint32_t>{0, 86400, 300}));
+  stored = store(answer);
+  clamp_stored_ttls(stored, 30, 86400);
+  EXPECT_EQ(reply(stored, client("www.example.com", false)).ttls,
+            (std::vector<std::uint32_t>{30, 86400, 300}));
+}
+
 TEST(StoredAnswer, KeepsNoUpstreamOpt) {
   const Bytes answer = upstream_answer();
   const Bytes stored = store(answer);

@@ -117,6 +117,9 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.upstreams.timeout_ms, defaults.upstreams.timeout_ms);
   EXPECT_EQ(config.upstreams.max_failures, defaults.upstreams.max_failures);
   EXPECT_EQ(config.upstreams.probe_interval_ms, defaults.upstreams.probe_interval_ms);
+  EXPECT_EQ(config.upstreams.max_attempts, defaults.upstreams.max_attempts);
+  EXPECT_EQ(config.chaos.version, defaults.chaos.version);
+  EXPECT_EQ(config.chaos.hostname, defaults.chaos.hostname);
   EXPECT_EQ(config.logging.level, defaults.logging.level);
   EXPECT_EQ(config.cache.enabled, defaults.cache.enabled);
   EXPECT_EQ(config.cache.max_entries, defaults.cache.max_entries);
@@ -169,10 +172,12 @@ upstreams:
   timeout_ms: 900
   max_failures: 5
   probe_interval_ms: 2000
+  max_attempts: 3
   servers:
     - address: 127.0.0.1:5400
     - "[::1]:5401"
 logging: {level: debug}
+chaos: {version: "heimdall", hostname: dns1.example}
 )");
   EXPECT_EQ(config.source, "test.yaml");
   EXPECT_EQ(config.dataplane.backend, Backend::Socket);
@@ -191,6 +196,9 @@ logging: {level: debug}
   EXPECT_EQ(config.upstreams.timeout_ms, 900u);
   EXPECT_EQ(config.upstreams.max_failures, 5u);
   EXPECT_EQ(config.upstreams.probe_interval_ms, 2000u);
+  EXPECT_EQ(config.upstreams.max_attempts, 3u);
+  EXPECT_EQ(config.chaos.version, "heimdall");
+  EXPECT_EQ(config.chaos.hostname, "dns1.example");
   ASSERT_EQ(config.upstreams.servers.size(), 2u);
   EXPECT_EQ(config.upstreams.servers[0].address.to_string(), "127.0.0.1:5400");
   EXPECT_EQ(config.upstreams.servers[1].address.to_string(), "[::1]:5401");
@@ -240,7 +248,7 @@ TEST(ConfigFile, AcceptsTheEndsOfEveryRange) {
 edns: {max_udp: 512}
 listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 100, tcp_query_timeout_ms: 100,
          tcp_max_connections: 1, tcp_max_connections_per_client: 0}
-upstreams: {timeout_ms: 50, max_failures: 1, probe_interval_ms: 100}
+upstreams: {timeout_ms: 50, max_failures: 1, probe_interval_ms: 100, max_attempts: 1}
 )");
   EXPECT_EQ(low.dataplane.workers, 1u);
   EXPECT_EQ(low.edns.max_udp, 512);
@@ -251,11 +259,12 @@ upstreams: {timeout_ms: 50, max_failures: 1, probe_interval_ms: 100}
   EXPECT_EQ(low.upstreams.timeout_ms, 50u);
   EXPECT_EQ(low.upstreams.max_failures, 1u);
   EXPECT_EQ(low.upstreams.probe_interval_ms, 100u);
+  EXPECT_EQ(low.upstreams.max_attempts, 1u);
   const Config high = parse(R"(dataplane: {workers: 64}
 edns: {max_udp: 4096}
 listen: {udp: ["127.0.0.1:53"], tcp_idle_timeout_ms: 600000, tcp_query_timeout_ms: 600000,
          tcp_max_connections: 1000000, tcp_max_connections_per_client: 65535}
-upstreams: {timeout_ms: 60000, max_failures: 100, probe_interval_ms: 3600000}
+upstreams: {timeout_ms: 60000, max_failures: 100, probe_interval_ms: 3600000, max_attempts: 16}
 )");
   EXPECT_EQ(high.dataplane.workers, 64u);
   EXPECT_EQ(high.edns.max_udp, 4096);
@@ -266,6 +275,7 @@ upstreams: {timeout_ms: 60000, max_failures: 100, probe_interval_ms: 3600000}
   EXPECT_EQ(high.upstreams.timeout_ms, 60000u);
   EXPECT_EQ(high.upstreams.max_failures, 100u);
   EXPECT_EQ(high.upstreams.probe_interval_ms, 3600000u);
+  EXPECT_EQ(high.upstreams.max_attempts, 16u);
 }
 
 TEST(ConfigFile, TcpQueryTimeoutFollowsAShorterIdleTimeoutAndCannotExceedIt) {
@@ -409,6 +419,22 @@ query_log: {enabled: true, path: /tmp/q.jsonl, sample: 10, ring: 1024, max_size:
                "power of two");
   expect_error(std::string(kListen) + "management: {metrics_listen: nowhere}\n", 2,
                "management.metrics_listen", "127.0.0.1:53");
+}
+
+TEST(ConfigFile, AttemptLimitAndChaosTextsAreBounded) {
+  expect_error(std::string(kListen) + "upstreams: {max_attempts: 0}\n", 2, "upstreams.max_attempts",
+               "expected an integer from 1 to 16, got '0'");
+  expect_error(std::string(kListen) + "upstreams: {max_attempts: 17}\n", 2,
+               "upstreams.max_attempts", "expected an integer from 1 to 16, got '17'");
+  expect_error(std::string(kListen) + "chaos: {version: " + std::string(256, 'v') + "}\n", 2,
+               "chaos.version", "expected at most 255 bytes (one TXT string), got 256");
+  expect_error(std::string(kListen) + "chaos: {hostname: \"\"}\n", 2, "chaos.hostname",
+               "expected a non-empty string");
+  expect_error(std::string(kListen) + "chaos: {server: x}\n", 2, "chaos.server",
+               "unknown key; expected one of: version, hostname");
+  EXPECT_EQ(parse(std::string(kListen) + "chaos: {version: " + std::string(255, 'v') + "}\n")
+                .chaos.version.size(),
+            255u);
 }
 
 // ------------------------------------------------------------------ filter

@@ -299,6 +299,36 @@ TEST(Message, NegativeTtlIsTheSmallerOfSoaTtlAndMinimum) {
   EXPECT_FALSE(negative_ttl(no_soa, msg).has_value());
 }
 
+TEST(Message, NegativeTtlReadsATopBitTtlAsZero) {
+  Message msg;
+  const Bytes top_bit = Packet()
+                            .header(1, 0x8183, 1, 0, 1, 0)
+                            .question("nx.example.com")
+                            .pointer(15)
+                            .record(rrtype::SOA, 0x80000000u, soa_rdata(300))
+                            .bytes;
+  ASSERT_EQ(parse(top_bit, msg), ParseError::Ok);
+  EXPECT_EQ(negative_ttl(top_bit, msg), 0u) << "RFC 2181 §8";
+  const Bytes top_bit_minimum = Packet()
+                                    .header(1, 0x8183, 1, 0, 1, 0)
+                                    .question("nx.example.com")
+                                    .pointer(15)
+                                    .record(rrtype::SOA, 3600, soa_rdata(0xffffffffu))
+                                    .bytes;
+  ASSERT_EQ(parse(top_bit_minimum, msg), ParseError::Ok);
+  EXPECT_EQ(negative_ttl(top_bit_minimum, msg), 0u);
+}
+
+TEST(Ttl, TopBitMeansZeroThenTheBoundsApply) {
+  EXPECT_EQ(ttl_value(0x7fffffffu), 0x7fffffffu);
+  EXPECT_EQ(ttl_value(0x80000000u), 0u);
+  EXPECT_EQ(ttl_value(0xffffffffu), 0u);
+  EXPECT_EQ(clamp_ttl(0xffffffffu, 0, 86400), 0u);
+  EXPECT_EQ(clamp_ttl(0xffffffffu, 60, 86400), 60u) << "min_ttl raises a zero";
+  EXPECT_EQ(clamp_ttl(0x7fffffffu, 0, 86400), 86400u);
+  EXPECT_EQ(clamp_ttl(300, 0, 86400), 300u);
+}
+
 // ---------------------------------------------------------------- building
 
 ClientView client_of(const Bytes& query, const Message& msg, std::uint16_t limit) {
@@ -357,6 +387,48 @@ TEST(Build, ReplyIsTheAppliancesOwn) {
   EXPECT_EQ(msg.header.arcount, 1);
 }
 
+// The TTL of each answer record of a reply.
+std::vector<std::uint32_t> ttls_of(const Bytes& wire, const Message& msg) {
+  std::vector<std::uint32_t> ttls;
+  for_each_record(wire, msg, [&](const Record& record) {
+    ttls.push_back(record.ttl);
+    return true;
+  });
+  return ttls;
+}
+
+TEST(Build, ReplyTtlsAreClampedAndATopBitTtlIsZero) {
+  const Bytes query = Packet().header(7, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
+  const Bytes upstream = Packet()
+                             .header(9, 0x8180, 1, 4, 0, 0)
+                             .question("a.com")
+                             .pointer(12)
+                             .record(rrtype::A, 0xffffffffu, a_rdata(1))
+                             .pointer(12)
+                             .record(rrtype::A, 0x7fffffffu, a_rdata(2))
+                             .pointer(12)
+                             .record(rrtype::A, 300, a_rdata(3))
+                             .pointer(12)
+                             .record(rrtype::A, 5, a_rdata(4))
+                             .bytes;
+  Message qmsg, umsg;
+  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
+  ASSERT_EQ(parse(upstream, umsg), ParseError::Ok);
+  std::uint8_t out[512];
+  std::size_t length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out);
+  Message msg;
+  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  EXPECT_EQ(ttls_of(Bytes(out, out + length), msg),
+            (std::vector<std::uint32_t>{0, 0x7fffffffu, 300, 5}))
+      << "without bounds only RFC 2181 §8 applies";
+  length = build_reply(upstream, umsg, client_of(query, qmsg, 512), 1232, out,
+                       TtlBounds{.floor = 10, .ceiling = 86400});
+  ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+  EXPECT_EQ(ttls_of(Bytes(out, out + length), msg),
+            (std::vector<std::uint32_t>{10, 86400, 300, 10}));
+  EXPECT_EQ(load_u32(upstream.data() + 12 + 11 + 6), 0xffffffffu) << "the upstream's bytes stay";
+}
+
 TEST(Build, ReplyHasNoOptOrAdWhenTheClientSentNoOpt) {
   const Bytes query = Packet().header(7, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
   const Bytes upstream = Packet()
@@ -397,6 +469,16 @@ TEST(Build, TruncatesAtRrsetBoundariesWithTc) {
   const Message msg = reply_for(kBigQuery, p.bytes, 512).msg;
   EXPECT_TRUE(msg.header.has(flag::TC));
   EXPECT_EQ(msg.header.ancount, 20) << "the whole A RRset (33 + 20 * 16 = 353 bytes), no AAAA";
+}
+
+TEST(Build, ATruncatedReplyClampsTheRecordsItKeeps) {
+  Packet p;
+  p.header(9, 0x8180, 1, 40, 0, 0).question("big.example.com");
+  for (int i = 0; i < 20; ++i) p.pointer(12).record(rrtype::A, 0x80000001u, a_rdata(1));
+  for (int i = 0; i < 20; ++i) p.pointer(12).record(rrtype::AAAA, 0x80000001u, Bytes(16, 1));
+  const auto [reply, msg] = reply_for(kBigQuery, p.bytes, 512);
+  EXPECT_TRUE(msg.header.has(flag::TC));
+  for (const std::uint32_t ttl : ttls_of(reply, msg)) EXPECT_EQ(ttl, 0u);
 }
 
 TEST(Build, KeepsOnlyHeaderQuestionAndOptWhenNothingFits) {
@@ -457,6 +539,87 @@ TEST(Build, ErrorRepliesCarryTheRcodeAndEchoTheQuestion) {
   const std::size_t length = build_error(headless, Rcode::FormErr, 1232, out);
   EXPECT_EQ(length, kHeaderSize);
   EXPECT_EQ(Header::read(out).qdcount, 0);
+}
+
+TEST(Build, ErrorsToOtherOpcodesCarryNoQueryOnlyFlags) {
+  // Opcode 15 with RD, CD and AD set, and DO: RA, AD and CD are QUERY's only.
+  const Bytes query = Packet()
+                          .header(0x4444, 0x7800 | 0x0100 | 0x0020 | 0x0010, 1, 0, 0, 1)
+                          .question("a.com")
+                          .opt(1232, true)
+                          .bytes;
+  Message qmsg;
+  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
+  for (Rcode rcode : {Rcode::NotImp, Rcode::Refused, Rcode::FormErr}) {
+    std::uint8_t out[512];
+    const std::size_t length = build_error(client_of(query, qmsg, 512), rcode, 1232, out);
+    Message msg;
+    ASSERT_EQ(parse(Bytes(out, out + length), msg), ParseError::Ok);
+    EXPECT_EQ(msg.header.rcode(), static_cast<std::uint8_t>(rcode));
+    EXPECT_EQ(msg.header.flags & flag::kOpcodeMask, 0x7800) << "the opcode is echoed";
+    EXPECT_TRUE(msg.header.has(flag::QR));
+    EXPECT_FALSE(msg.header.has(flag::RA));
+    EXPECT_FALSE(msg.header.has(flag::CD));
+    EXPECT_FALSE(msg.header.has(flag::AD));
+    EXPECT_FALSE(msg.header.has(flag::AA));
+  }
+  // The same query as a QUERY keeps RA and CD.
+  Bytes as_query = query;
+  as_query[2] &= 0x87;
+  ASSERT_EQ(parse(as_query, qmsg), ParseError::Ok);
+  std::uint8_t out[512];
+  const std::size_t length =
+      build_error(client_of(as_query, qmsg, 512), Rcode::ServFail, 1232, out);
+  const Header header = Header::read(out);
+  ASSERT_GT(length, 0u);
+  EXPECT_TRUE(header.has(flag::RA));
+  EXPECT_TRUE(header.has(flag::CD));
+  EXPECT_TRUE(header.has(flag::RD));
+}
+
+TEST(Build, ChaosTxtAnswerCarriesTheTextInClassCh) {
+  Bytes query = Packet().header(0x0102, 0x0100, 1, 0, 0, 1).question("VERSION.bind").opt().bytes;
+  // QTYPE TXT, QCLASS CH.
+  const std::size_t qtype_at = 12 + 14;
+  store_u16(query.data() + qtype_at, rrtype::TXT);
+  store_u16(query.data() + qtype_at + 2, rrclass::CH);
+  Message qmsg;
+  ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
+  const std::string text = "heimdall 1.0";
+  std::uint8_t out[512];
+  const std::size_t length = build_chaos_txt(
+      client_of(query, qmsg, 512),
+      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, 1232, out);
+  const Bytes reply(out, out + length);
+  Message msg;
+  ASSERT_EQ(parse(reply, msg), ParseError::Ok);
+  EXPECT_EQ(msg.header.id, 0x0102);
+  EXPECT_EQ(msg.header.rcode(), 0);
+  EXPECT_TRUE(msg.header.has(flag::AA));
+  EXPECT_EQ(msg.header.ancount, 1);
+  EXPECT_TRUE(msg.edns.present);
+  const auto echoed = msg.question.wire(reply);
+  EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), Bytes(query.begin() + 12, query.end() - 11))
+      << "the client's case";
+  std::vector<Record> records;
+  for_each_record(reply, msg, [&](const Record& record) {
+    records.push_back(record);
+    return true;
+  });
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].type, rrtype::TXT);
+  EXPECT_EQ(records[0].rclass, rrclass::CH);
+  EXPECT_EQ(records[0].ttl, 0u);
+  ASSERT_EQ(records[0].rdlength, text.size() + 1);
+  EXPECT_EQ(reply[records[0].rdata_offset], text.size());
+  EXPECT_EQ(std::string(reply.begin() + records[0].rdata_offset + 1,
+                        reply.begin() + records[0].end),
+            text);
+  const std::string too_long(256, 'x');
+  EXPECT_EQ(build_chaos_txt(client_of(query, qmsg, 512),
+                            {reinterpret_cast<const std::uint8_t*>(too_long.data()), 256}, 1232,
+                            out),
+            0u);
 }
 
 TEST(Build, BadversLivesInTheOpt) {

@@ -159,5 +159,49 @@ TEST_F(EngineCacheTest, AHitNearExpiryPrefetchesOnceAndTheAnswerRefreshesTheEntr
   EXPECT_EQ(first_ttl(sink_.replies.back().wire), 290u);
 }
 
+// answer_to's answer with its one record's TTL set to `ttl`.
+Bytes answer_with_ttl(const Bytes& sent, std::uint32_t ttl) {
+  Bytes wire = answer_to(sent);
+  dns::store_u32(wire.data() + wire.size() - 10, ttl);  // TTL, RDLENGTH, 4 bytes of RDATA
+  return wire;
+}
+
+// RFC 2181 §8 and the operator's clamps hold on a miss too: the relayed answer
+// tells the client what a hit would.
+TEST_F(EngineCacheTest, RelayedTtlsAreClampedLikeCachedOnesAndATopBitTtlIsZero) {
+  cache::CacheConfig config;
+  config.ttl.max_ttl = 3600;
+  with_cache(config);
+  ask(query(1, "big-ttl.example", dns::rrtype::A), client(1, 5000), 0);
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  answer(answer_with_ttl(sink_.sent[0].wire, 0x7fffffffu), sink_.sent[0], kMs);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(first_ttl(sink_.replies[0].wire), 3600u) << "max_ttl on the miss";
+  ask(query(2, "big-ttl.example", dns::rrtype::A), client(1, 5000), 10 * kSecond + kMs);
+  ASSERT_EQ(sink_.replies.size(), 2u);
+  EXPECT_EQ(sink_.sent.size(), 1u);
+  EXPECT_EQ(first_ttl(sink_.replies[1].wire), 3590u) << "and on the hit, aged";
+
+  ask(query(3, "top-bit.example", dns::rrtype::A), client(1, 5000), 20 * kSecond);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  answer(answer_with_ttl(sink_.sent[1].wire, 0xffffffffu), sink_.sent[1], 20 * kSecond + kMs);
+  ASSERT_EQ(sink_.replies.size(), 3u);
+  EXPECT_EQ(first_ttl(sink_.replies[2].wire), 0u) << "top bit set: 0, not 4294967295";
+  ask(query(4, "top-bit.example", dns::rrtype::A), client(1, 5000), 21 * kSecond);
+  EXPECT_EQ(sink_.sent.size(), 3u) << "a TTL of 0 is not cached (it was for a day)";
+}
+
+TEST_F(EngineCacheTest, WithoutACacheRelayedTtlsAreStillClamped) {
+  config_.ttl.max_ttl = 600;
+  make_engine(2, upstream::Strategy::Failover);
+  ask(query(1, "a.example", dns::rrtype::A), client(1, 5000), 0);
+  answer(answer_with_ttl(sink_.sent[0].wire, 0x7fffffffu), sink_.sent[0], kMs);
+  ask(query(2, "b.example", dns::rrtype::A), client(1, 5000), 0);
+  answer(answer_with_ttl(sink_.sent[1].wire, 0x80000000u), sink_.sent[1], kMs);
+  ASSERT_EQ(sink_.replies.size(), 2u);
+  EXPECT_EQ(first_ttl(sink_.replies[0].wire), 600u);
+  EXPECT_EQ(first_ttl(sink_.replies[1].wire), 0u);
+}
+
 }  // namespace
 }  // namespace heimdall::engine

@@ -1,7 +1,9 @@
 // The engine's abuse limits: the access list, the per-prefix query rate, RRL with
-// slip, and RFC 8482's answer to ANY.
+// slip, RFC 8482's answer to ANY; and what it never forwards: CHAOS questions, and
+// opcodes other than QUERY.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "engine_harness.hpp"
@@ -132,6 +134,105 @@ TEST_F(GuardTest, AnyCanBeRefusedOrForwarded) {
   with_guard(GuardConfig{.any = AnyPolicy::Forward});
   ask(query(8, "example.com", dns::rrtype::ANY), client(2, 5000));
   EXPECT_EQ(sink_.sent.size(), 1u);
+}
+
+// ------------------------------------------------------------------ CHAOS
+
+// `name` asked in `qclass` with `qtype` (the harness builds class IN).
+Bytes in_class(std::uint16_t id, const char* name, std::uint16_t qtype, std::uint16_t qclass,
+               QueryOptions options = {}) {
+  Bytes wire = query(id, name, qtype, options);
+  const std::size_t at = 12 + question(name, qtype).size() - 2;
+  wire[at] = static_cast<std::uint8_t>(qclass >> 8);
+  wire[at + 1] = static_cast<std::uint8_t>(qclass);
+  return wire;
+}
+
+// The text of the reply's one TXT record, or "" when it has none.
+std::string txt_of(const Bytes& wire) {
+  const dns::Message msg = parsed(wire);
+  std::string text;
+  dns::for_each_record(wire, msg, [&](const dns::Record& record) {
+    if (record.type == dns::rrtype::TXT && record.rclass == dns::rrclass::CH) {
+      text.assign(wire.begin() + record.rdata_offset + 1, wire.begin() + record.end);
+    }
+    return true;
+  });
+  return text;
+}
+
+TEST_F(GuardTest, ChaosQuestionsAreRefusedAndNeverForwardedByDefault) {
+  for (const char* name : {"version.bind", "hostname.bind", "id.server", "version.server"}) {
+    sink_.replies.clear();
+    ask(in_class(1, name, dns::rrtype::TXT, dns::rrclass::CH), client(1, 5000));
+    ASSERT_EQ(sink_.replies.size(), 1u) << name;
+    EXPECT_EQ(rcode_of(sink_.replies[0].wire), static_cast<std::uint8_t>(dns::Rcode::Refused))
+        << name;
+  }
+  EXPECT_TRUE(sink_.sent.empty()) << "the upstream's identity stays with it";
+  EXPECT_EQ(engine_->counters().chaos_answers.load(), 0u);
+}
+
+TEST_F(GuardTest, ChaosTxtIsAnsweredFromTheConfigurationAndTheRestRefused) {
+  config_.chaos_version = "heimdall-test";
+  config_.chaos_hostname = "dns1.example";
+  make_engine(1, upstream::Strategy::Failover);
+  struct Case {
+    const char* name;
+    std::uint16_t qtype;
+    std::uint16_t qclass;
+    const char* expected;  // nullptr: REFUSED
+  };
+  const Case cases[] = {
+      {"version.bind", dns::rrtype::TXT, dns::rrclass::CH, "heimdall-test"},
+      {"VERSION.Server", dns::rrtype::TXT, dns::rrclass::CH, "heimdall-test"},
+      {"hostname.bind", dns::rrtype::TXT, dns::rrclass::CH, "dns1.example"},
+      {"id.server", dns::rrtype::ANY, dns::rrclass::CH, "dns1.example"},
+      {"version.bind", dns::rrtype::A, dns::rrclass::CH, nullptr},
+      {"example.com", dns::rrtype::TXT, dns::rrclass::CH, nullptr},
+      {"version.bind", dns::rrtype::TXT, dns::rrclass::HS, nullptr},
+      {"hesiod.example", dns::rrtype::A, dns::rrclass::HS, nullptr},
+  };
+  for (const Case& c : cases) {
+    sink_.replies.clear();
+    const Bytes asked = in_class(7, c.name, c.qtype, c.qclass, {.edns = true});
+    ask(asked, client(1, 5000));
+    ASSERT_EQ(sink_.replies.size(), 1u) << c.name;
+    const Bytes& reply = sink_.replies[0].wire;
+    const dns::Message msg = parsed(reply);
+    EXPECT_EQ(msg.header.id, 7) << c.name;
+    EXPECT_TRUE(msg.edns.present) << c.name;
+    if (c.expected == nullptr) {
+      EXPECT_EQ(rcode_of(reply), static_cast<std::uint8_t>(dns::Rcode::Refused)) << c.name;
+    } else {
+      EXPECT_EQ(rcode_of(reply), 0) << c.name;
+      EXPECT_EQ(txt_of(reply), c.expected) << c.name;
+      const auto echoed = msg.question.wire(reply);
+      const auto sent = parsed(asked).question.wire(asked);
+      EXPECT_TRUE(std::equal(echoed.begin(), echoed.end(), sent.begin(), sent.end()))
+          << c.name << ": the client's question, its case included";
+    }
+  }
+  EXPECT_TRUE(sink_.sent.empty());
+  EXPECT_EQ(engine_->counters().chaos_answers.load(), 4u);
+  EXPECT_EQ(engine_->counters().refused.load(), 4u);
+}
+
+// ------------------------------------------------------------------ opcodes
+
+TEST_F(GuardTest, NotimpForAnotherOpcodeCarriesNoQueryOnlyFlags) {
+  Bytes wire = query(3, "example.com", dns::rrtype::A,
+                     {.flags = static_cast<std::uint16_t>(dns::flag::RD | dns::flag::CD |
+                                                          dns::flag::AD | (15 << 11))});
+  ask(wire, client(1, 5000));
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  const dns::Message msg = parsed(sink_.replies[0].wire);
+  EXPECT_EQ(msg.header.rcode(), static_cast<std::uint8_t>(dns::Rcode::NotImp));
+  EXPECT_EQ(msg.header.flags & dns::flag::kOpcodeMask, 15 << 11);
+  EXPECT_FALSE(msg.header.has(dns::flag::RA));
+  EXPECT_FALSE(msg.header.has(dns::flag::CD));
+  EXPECT_FALSE(msg.header.has(dns::flag::AD));
+  EXPECT_TRUE(sink_.sent.empty());
 }
 
 }  // namespace

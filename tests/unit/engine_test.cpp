@@ -321,5 +321,175 @@ TEST_F(EngineTest, TcpClientsGetTheWholeAnswerUdpClientsATruncatedOne) {
   }
 }
 
+// ------------------------------------------------------- misbehaving upstreams
+// DESIGN.md §9.6: every attempt, TCP ones included, counts against one per-query
+// limit (max_attempts, 4 by default), so that no upstream can turn one client
+// query into more than 4 upstream packets.
+
+class HostileUpstreamTest : public EngineTest {
+ protected:
+  // Plays an upstream that answers every UDP attempt with TC and refuses or resets
+  // every TCP connection at once (the socket backend reports that as a failure),
+  // from sink_.sent[from] on, 0.1 ms per exchange. Returns how many attempts the
+  // query made; gives up at 100 (before the limit existed it never stopped).
+  std::size_t tc_then_failing_tcp(std::size_t from, std::uint64_t& now) {
+    std::size_t handled = from;
+    while (handled < sink_.sent.size() && handled < from + 100) {
+      const Sent sent = sink_.sent[handled++];
+      now += kMs / 10;
+      if (sent.transport == net::Transport::Udp) {
+        answer(answer_to(sent.wire, dns::flag::TC), sent, now);
+      } else {
+        engine_->on_upstream_failure(sent.server, net::Transport::Tcp, 0,
+                                     parsed(sent.wire).header.id, now, sink_);
+      }
+    }
+    return handled - from;
+  }
+  std::size_t tcp_attempts(std::size_t from = 0) const {
+    std::size_t count = 0;
+    for (std::size_t i = from; i < sink_.sent.size(); ++i) {
+      count += sink_.sent[i].transport == net::Transport::Tcp ? 1 : 0;
+    }
+    return count;
+  }
+  std::uint8_t last_rcode() const { return parsed(sink_.replies.back().wire).header.rcode(); }
+  // Answers one query at `now` in 1 ms, so that the server's SRTT is 1 ms and
+  // each attempt gets the 50 ms minimum.
+  void make_fast(std::uint64_t now) {
+    const std::size_t from = sink_.sent.size();
+    ask(query(99, "warm.example", dns::rrtype::A), client(9, 9000), now);
+    ASSERT_EQ(sink_.sent.size(), from + 1);
+    answer(answer_to(sink_.sent[from].wire), sink_.sent[from], now + kMs);
+  }
+};
+
+static constexpr auto kServfail = static_cast<std::uint8_t>(dns::Rcode::ServFail);
+
+TEST_F(HostileUpstreamTest, TcAndAFailingTcpCostAtMostFourPacketsWithOneOrTwoServers) {
+  for (int servers = 1; servers <= 2; ++servers) {
+    SCOPED_TRACE(servers);
+    make_engine(servers, upstream::Strategy::Failover);
+    sink_.sent.clear();
+    sink_.replies.clear();
+    std::uint64_t now = 0;
+    ask(query(5, "big.example", dns::rrtype::TXT), client(1, 1000), now);
+    const std::size_t attempts = tc_then_failing_tcp(0, now);
+    EXPECT_LE(attempts, 4u);
+    EXPECT_EQ(tcp_attempts(), static_cast<std::size_t>(servers)) << "each server's TCP once";
+    ASSERT_EQ(sink_.replies.size(), 1u);
+    EXPECT_EQ(last_rcode(), kServfail);
+    EXPECT_LT(now, 10 * kMs) << "answered at once, not at the end of the budget";
+    EXPECT_EQ(engine_->pending(), 0u);
+  }
+  EXPECT_EQ(engine_->counters().attempts_exhausted.load(), 1u) << "two servers: 4 attempts";
+}
+
+TEST_F(HostileUpstreamTest, ServersWhoseTcpFailedAreNotAskedOverTcpUntilTheirBackOffEnds) {
+  std::uint64_t now = 0;
+  ask(query(5, "one.example", dns::rrtype::TXT), client(1, 1000), now);
+  tc_then_failing_tcp(0, now);
+  ASSERT_EQ(tcp_attempts(), 2u);
+
+  // Both servers' TCP is backing off: a truncated answer is SERVFAIL at once.
+  std::size_t from = sink_.sent.size();
+  ask(query(6, "two.example", dns::rrtype::TXT), client(1, 1000), now);
+  tc_then_failing_tcp(from, now);
+  EXPECT_EQ(sink_.sent.size() - from, 1u) << "one UDP packet, no connection";
+  EXPECT_EQ(tcp_attempts(from), 0u);
+  ASSERT_EQ(sink_.replies.size(), 2u);
+  EXPECT_EQ(last_rcode(), kServfail);
+  EXPECT_EQ(engine_->counters().tcp_backoff.load(), 1u);
+
+  // probe_interval (1 s) later TCP is tried again, and a failure doubles the wait.
+  now = 1100 * kMs;
+  from = sink_.sent.size();
+  ask(query(7, "three.example", dns::rrtype::TXT), client(1, 1000), now);
+  tc_then_failing_tcp(from, now);
+  EXPECT_GE(tcp_attempts(from), 1u);
+  EXPECT_FALSE(engine_->selector().tcp_usable(0, now + 1500 * kMs));
+  EXPECT_TRUE(engine_->selector().tcp_usable(0, now + 2001 * kMs));
+}
+
+TEST_F(HostileUpstreamTest, AnAnswerOverTcpEndsTheBackOff) {
+  make_engine(1, upstream::Strategy::Failover);
+  std::uint64_t now = 0;
+  ask(query(5, "one.example", dns::rrtype::TXT), client(1, 1000), now);
+  tc_then_failing_tcp(0, now);
+  now = 1100 * kMs;
+  ask(query(6, "two.example", dns::rrtype::TXT), client(1, 1000), now);
+  ASSERT_EQ(sink_.sent.size(), 3u);
+  answer(answer_to(sink_.sent[2].wire, dns::flag::TC), sink_.sent[2], now + kMs);
+  ASSERT_EQ(sink_.sent.size(), 4u);
+  ASSERT_EQ(sink_.sent[3].transport, net::Transport::Tcp);
+  answer(answer_to(sink_.sent[3].wire), sink_.sent[3], now + 2 * kMs);
+  EXPECT_EQ(last_rcode(), 0);
+  EXPECT_TRUE(engine_->selector().tcp_usable(0, now + 3 * kMs));
+}
+
+TEST_F(HostileUpstreamTest, TruncatedAnswersWithAFailingTcpMarkTheServerDown) {
+  make_engine(1, upstream::Strategy::Failover);
+  std::uint64_t now = 0;
+  for (std::uint16_t i = 0; i < 3; ++i) {
+    const std::string name = "q" + std::to_string(i) + ".example";
+    const std::size_t from = sink_.sent.size();
+    ask(query(i, name.c_str(), dns::rrtype::TXT), client(1, 1000), now);
+    tc_then_failing_tcp(from, now);
+  }
+  EXPECT_TRUE(engine_->selector().server(0).down)
+      << "a TC answer is not an answer: it must not clear the failures";
+}
+
+TEST_F(HostileUpstreamTest, ASilentServerGetsAtMostFourAttemptsAndTheLastWaitsOutTheBudget) {
+  make_engine(1, upstream::Strategy::Fastest);
+  make_fast(0);
+  const std::size_t from = sink_.sent.size();
+  const std::size_t replies = sink_.replies.size();
+  const std::uint64_t start = 10 * kMs;
+  ask(query(5, "silent.example", dns::rrtype::A), client(1, 1000), start);
+  for (std::uint64_t t = start; t < start + 1500 * kMs; t += kMs) engine_->on_timer(t, sink_);
+  EXPECT_EQ(sink_.replies.size(), replies) << "no SERVFAIL before the budget is spent";
+  EXPECT_EQ(sink_.sent.size() - from, 4u) << "50 ms attempts would have made 30";
+  engine_->on_timer(start + 1500 * kMs, sink_);
+  ASSERT_EQ(sink_.replies.size(), replies + 1);
+  EXPECT_EQ(last_rcode(), kServfail);
+  EXPECT_EQ(engine_->counters().attempts_exhausted.load(), 1u);
+}
+
+TEST_F(HostileUpstreamTest, ASlowServerStillAnswersTheLastAttempt) {
+  config_.max_attempts = 2;
+  make_engine(1, upstream::Strategy::Fastest);
+  make_fast(0);
+  const std::size_t from = sink_.sent.size();
+  const std::uint64_t start = 10 * kMs;
+  ask(query(5, "slow.example", dns::rrtype::A), client(1, 1000), start);
+  for (std::uint64_t t = start; t <= start + 900 * kMs; t += kMs) engine_->on_timer(t, sink_);
+  ASSERT_EQ(sink_.sent.size() - from, 2u);
+  // 900 ms after the query, long past a 50 ms attempt: the last one is still open.
+  answer(answer_to(sink_.sent.back().wire), sink_.sent.back(), start + 900 * kMs);
+  EXPECT_EQ(last_rcode(), 0);
+  EXPECT_EQ(engine_->counters().relayed.load(), 2u);
+}
+
+TEST_F(HostileUpstreamTest, RefusalsStopAtTheAttemptLimit) {
+  make_engine(6, upstream::Strategy::Failover);
+  ask(query(5, "example.com", dns::rrtype::A), client(1, 1000));
+  for (std::size_t i = 0; i < sink_.sent.size() && i < 10; ++i) {
+    answer(answer_to(sink_.sent[i].wire, 0, static_cast<std::uint8_t>(dns::Rcode::Refused)),
+           sink_.sent[i]);
+  }
+  EXPECT_EQ(sink_.sent.size(), 4u) << "six servers, four attempts";
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(last_rcode(), static_cast<std::uint8_t>(dns::Rcode::Refused));
+}
+
+TEST_F(HostileUpstreamTest, ServfailIsRelayedAfterOneAttempt) {
+  ask(query(5, "example.com", dns::rrtype::A), client(1, 1000));
+  answer(answer_to(sink_.sent[0].wire, 0, kServfail), sink_.sent[0]);
+  EXPECT_EQ(sink_.sent.size(), 1u);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(last_rcode(), kServfail);
+}
+
 }  // namespace
 }  // namespace heimdall::engine

@@ -145,5 +145,40 @@ TEST(Selector, RejectsNoServersAndTooMany) {
   EXPECT_THROW(Selector(many, config(Strategy::Fastest), 1), std::invalid_argument);
 }
 
+TEST(Selector, TcpBacksOffDoublingPerFailureInARowUntilAnAnswer) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  EXPECT_TRUE(selector.tcp_usable(0, 0));
+  selector.on_tcp_result(0, false, 100 * kMs);
+  EXPECT_FALSE(selector.tcp_usable(0, 1099 * kMs)) << "probe_interval (1 s) first";
+  EXPECT_TRUE(selector.tcp_usable(0, 1100 * kMs));
+  EXPECT_TRUE(selector.tcp_usable(1, 100 * kMs)) << "per server";
+  EXPECT_EQ(selector.tcp_backing_off(500 * kMs), 0b01u);
+  selector.on_tcp_result(0, false, 1100 * kMs);
+  EXPECT_FALSE(selector.tcp_usable(0, 3099 * kMs)) << "then 2 s";
+  EXPECT_TRUE(selector.tcp_usable(0, 3100 * kMs));
+  for (int i = 0; i < 20; ++i) selector.on_tcp_result(0, false, 0);
+  EXPECT_FALSE(selector.tcp_usable(0, kMaxTcpBackoffNs - 1));
+  EXPECT_TRUE(selector.tcp_usable(0, kMaxTcpBackoffNs)) << "never more than 60 s";
+  EXPECT_EQ(selector.exported(0).tcp_failures.load(), 22u);
+  selector.on_tcp_result(0, true, 10 * kMs);
+  EXPECT_TRUE(selector.tcp_usable(0, 10 * kMs));
+  selector.on_tcp_result(0, false, 20 * kMs);
+  EXPECT_TRUE(selector.tcp_usable(0, 1020 * kMs)) << "an answer starts the doubling over";
+}
+
+TEST(Selector, ATruncatedAnswerDoesNotClearFailures) {
+  const auto list = servers(2);
+  Selector selector(list, config(Strategy::Failover), 1);
+  selector.on_failure(0, 0);
+  selector.on_failure(0, 0);
+  selector.on_truncated(0, 2 * kMs);
+  EXPECT_EQ(selector.server(0).consecutive_failures, 2u);
+  EXPECT_EQ(selector.server(0).srtt_ns, (7 * 750 * kMs + 2 * kMs) / 8)
+      << "its round trip still counts";
+  selector.on_failure(0, 0);
+  EXPECT_TRUE(selector.server(0).down);
+}
+
 }  // namespace
 }  // namespace heimdall::upstream

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "heimdall/dns/build.hpp"
 #include "heimdall/dns/message.hpp"
 
 namespace heimdall::cache {
@@ -30,5 +31,13 @@ struct Cacheability {
 // unless min_ttl raises it.
 Cacheability judge(std::span<const std::uint8_t> answer, const dns::Message& msg,
                    const TtlPolicy& policy);
+
+// The TTLs a client may be told in a reply relayed from `answer` on a miss: what a
+// hit on the entry made from it would show (README, "clients see the clamped TTL
+// too"). Positive answers: [min_ttl, max_ttl]; NXDOMAIN and NODATA: at most their
+// negative TTL (min(SOA TTL, SOA MINIMUM, negative_ttl_max)); anything else: at
+// most max_ttl. Top-bit TTLs count as 0 either way (dns::TtlBounds).
+dns::TtlBounds reply_ttl_bounds(std::span<const std::uint8_t> answer, const dns::Message& msg,
+                                const TtlPolicy& policy);
 
 }  // namespace heimdall::cache

@@ -35,7 +35,8 @@ std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Messag
                          std::span<std::uint8_t> out);
 
 // Bounds every record TTL of a stored answer to [floor, ceiling], so that what a
-// client is told never outlives the entry (min_ttl/max_ttl, negative_ttl_max).
+// client is told never outlives the entry (min_ttl/max_ttl, negative_ttl_max); a
+// TTL with its top bit set counts as 0 first (RFC 2181 §8, dns::clamp_ttl).
 void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std::uint32_t ceiling);
 
 // How the TTLs of a reply are set.

@@ -92,6 +92,7 @@ struct UpstreamsConfig {
   unsigned timeout_ms = 1500;         // the client's whole budget (DESIGN.md §8.7)
   unsigned max_failures = 3;          // consecutive failures that mark a server down
   unsigned probe_interval_ms = 1000;  // how often a down server is tried again
+  unsigned max_attempts = 4;  // attempts per query, TCP included (DESIGN.md §9.6)
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
   std::vector<ForwardZoneConfig> forward_zones;
@@ -193,6 +194,14 @@ struct QueryLogSettings {
   unsigned keep = 5;                       // rotated files kept
 };
 
+// What CHAOS TXT questions are told (chaos): version.bind and version.server get
+// `version`, hostname.bind and id.server `hostname`; empty: REFUSED. At most 255
+// bytes each (one TXT string).
+struct ChaosConfig {
+  std::string version;
+  std::string hostname;
+};
+
 struct Config {
   std::string source;  // file path, or "<embedded conf/dev.yaml>"
   DataplaneConfig dataplane;
@@ -207,6 +216,7 @@ struct Config {
   LimitsConfig limits;
   ManagementSettings management;
   QueryLogSettings query_log;
+  ChaosConfig chaos;
 };
 
 // Parses and validates YAML text. `source_name` is used in error messages.

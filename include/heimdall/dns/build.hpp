@@ -52,6 +52,15 @@ std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
 std::uint16_t reply_flags(std::uint16_t client_flags, bool client_dnssec_ok,
                           std::uint16_t upstream_flags, bool truncated);
 
+// The TTLs a reply relayed from an upstream answer may carry: each record's TTL is
+// read by ttl_value (RFC 2181 §8: top bit set is 0), then bounded to
+// [floor, ceiling] (the operator's cache.min_ttl/max_ttl, see
+// cache::reply_ttl_bounds), so that a miss tells the client what a hit would.
+struct TtlBounds {
+  std::uint32_t floor = 0;
+  std::uint32_t ceiling = 0x7fffffff;
+};
+
 // Builds the appliance's reply to `client` from an upstream answer:
 // - header: the client's ID, QR, opcode QUERY, the upstream RCODE, RD copied from
 //   the client, RA set, AA cleared, CD copied from the client, AD only when the
@@ -66,16 +75,18 @@ std::uint16_t reply_flags(std::uint16_t client_flags, bool client_dnssec_ok,
 // - truncation to client.reply_limit at RRset boundaries: whole RRsets are dropped
 //   from the end; TC is set when an answer or authority record had to go
 //   (additional data is dropped silently, RFC 2181 §9); when not even the first
-//   RRset fits, header + question + OPT with TC.
+//   RRset fits, header + question + OPT with TC;
+// - TTLs: every record's, within `ttl` (above).
 // An upstream answer with TC set keeps TC.
 std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& upstream_msg,
                         const ClientView& client, std::uint16_t our_udp_size,
-                        std::span<std::uint8_t> out);
+                        std::span<std::uint8_t> out, const TtlBounds& ttl = {});
 
 // Builds an error response (FORMERR, SERVFAIL, NOTIMP, REFUSED, BADVERS) to the
 // client: its ID, opcode, RD and CD, QR and RA set, the question echoed when
 // `client.question` is not empty, and an OPT when the client sent one (always for
-// BADVERS, which lives in the OPT's extended RCODE).
+// BADVERS, which lives in the OPT's extended RCODE). RA, AD and CD are defined
+// for opcode QUERY only: the reply to any other opcode has none of them.
 std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our_udp_size,
                         std::span<std::uint8_t> out);
 
@@ -84,5 +95,12 @@ std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our
 // NOERROR, plus an OPT when the client sent one. The client's question is echoed.
 std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
                               std::uint16_t our_udp_size, std::span<std::uint8_t> out);
+
+// The local answer to a CHAOS-class TXT question (version.bind and friends): the
+// question echoed, one TXT record of class CH, TTL 0, owned by the question's name,
+// holding `text` (at most 255 bytes) as one string; QR, AA, RA set, RD copied;
+// plus an OPT when the client sent one.
+std::size_t build_chaos_txt(const ClientView& client, std::span<const std::uint8_t> text,
+                            std::uint16_t our_udp_size, std::span<std::uint8_t> out);
 
 }  // namespace heimdall::dns

@@ -36,7 +36,19 @@ inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINF
                                ANY = 255;
 }
 namespace rrclass {
-inline constexpr std::uint16_t IN = 1, CH = 3, ANY = 255;
+inline constexpr std::uint16_t IN = 1, CH = 3, HS = 4, ANY = 255;
+}
+
+// RFC 2181 §8: a TTL is an unsigned number from 0 to 2^31 - 1; one with the most
+// significant bit set is treated as 0.
+inline constexpr std::uint32_t ttl_value(std::uint32_t wire_ttl) {
+  return (wire_ttl & 0x80000000u) != 0 ? 0 : wire_ttl;
+}
+// The TTL a client is told: ttl_value, then bounded to [floor, ceiling].
+inline constexpr std::uint32_t clamp_ttl(std::uint32_t wire_ttl, std::uint32_t floor,
+                                         std::uint32_t ceiling) {
+  const std::uint32_t ttl = ttl_value(wire_ttl);
+  return ttl < floor ? floor : ttl > ceiling ? ceiling : ttl;
 }
 
 inline std::uint16_t load_u16(const std::uint8_t* p) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "heimdall/cache/cache.hpp"
@@ -64,6 +65,16 @@ struct EngineConfig {
   // open TCP connections (the DPDK fast path) passes the truncated answer to its
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
+  // Attempts one query may send upstream, TCP ones included (upstreams.max_attempts,
+  // DESIGN.md §9.6); the last one allowed keeps what is left of the budget.
+  unsigned max_attempts = 4;
+  // The TTL clamps of relayed answers (cache.min_ttl, max_ttl, negative_ttl_max);
+  // with a cache, its own policy is used, so that a miss shows what a hit would.
+  cache::TtlPolicy ttl;
+  // CHAOS TXT answers for version.bind/version.server and hostname.bind/id.server
+  // (chaos.version, chaos.hostname); empty: REFUSED. Class CH is never forwarded.
+  std::string chaos_version;
+  std::string chaos_hostname;
   GuardConfig guard;  // access list, rate limits, RRL, ANY (all off but ANY by default)
   // Replies are logged into ring `cache_reader` of this; null: no query log.
   QueryLog* query_log = nullptr;
@@ -80,6 +91,8 @@ struct alignas(64) Counters {
   Counter coalesced{0};    // clients attached to a query already in flight
   Counter retries{0};      // further attempts after a timeout or refusal
   Counter tcp_retries{0};  // upstream answered with TC: asked again over TCP
+  Counter tcp_backoff{0};  // ... not asked over TCP: that server's TCP failed lately (backs off)
+  Counter attempts_exhausted{0};  // queries that spent max_attempts without a usable answer
   Counter upstream_answers{0};
   Counter upstream_timeouts{0};
   Counter upstream_failures{0};  // attempts the backend reported failed (TCP refused, reset)
@@ -107,9 +120,11 @@ struct alignas(64) Counters {
   Counter rrl_slipped{0};     // ... sent truncated instead (slip)
   Counter any_minimal{0};     // ANY answered with RFC 8482's one record
   Counter relayed{0};         // replies built from an upstream's answer
+  Counter chaos_answers{0};   // CHAOS TXT (version.bind, ...) answered from the configuration
   // Replies that left, by the RCODE in their header (RRL's drops not included).
   // replies = cache_answers + stale_answers + relayed + blocked + local_answers
-  //         + any_minimal + formerr + servfail + notimp + refused + badvers.
+  //         + any_minimal + chaos_answers + formerr + servfail + notimp + refused
+  //         + badvers.
   std::array<Counter, 16> answers_by_rcode{};
   // By the list (the snapshot's list_names index) whose rule blocked the query.
   std::array<Counter, filter::kMaxLists> blocked_by_list{};
@@ -174,6 +189,10 @@ class Engine {
   void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
                     std::uint64_t now_ns, Sink& sink);
   void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  // The attempt in flight ended without a usable answer: the next attempt over UDP
+  // (another server first; for a truncated answer only a server not yet asked
+  // whose TCP is not backing off), or SERVFAIL (stale data when there is some)
+  // once the budget or max_attempts is spent.
   void retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   void answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
                       const dns::Message& msg, Sink& sink);
@@ -185,6 +204,8 @@ class Engine {
   void reply_error(const dns::ClientView& view, const net::ClientRef& to, dns::Rcode rcode,
                    Sink& sink);
   void answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink);
+  void answer_chaos(const dns::ClientView& view, const dns::Question& question,
+                    const net::ClientRef& to, Sink& sink);
   void deliver(const net::ClientRef& to, std::span<const std::uint8_t> wire, Sink& sink);
   std::span<const std::uint8_t> truncated_copy(std::span<const std::uint8_t> wire);
   void log_reply(const net::ClientRef& to, std::span<const std::uint8_t> wire);

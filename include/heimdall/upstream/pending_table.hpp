@@ -46,7 +46,8 @@ struct PendingQuery {
   std::uint16_t id = 0;
   bool id_registered = false;
   std::uint32_t tried_mask = 0;
-  std::uint8_t attempts = 0;
+  std::uint8_t attempts = 0;  // every attempt sent, TCP included (DESIGN.md §9.6)
+  bool truncated = false;     // an answer came back truncated: only a server with TCP can answer
   std::uint64_t started_ns = 0;           // the first client's arrival: the budget runs from here
   std::uint64_t sent_ns = 0;              // this attempt's send time, for the RTT sample
   std::uint64_t attempt_deadline_ns = 0;  // when this attempt times out

@@ -18,6 +18,7 @@ namespace heimdall::upstream {
 enum class Strategy : std::uint8_t { RoundRobin, Fastest, Failover };
 
 inline constexpr std::size_t kMaxServers = 32;  // attempts track tried servers in a 32-bit mask
+inline constexpr std::uint64_t kMaxTcpBackoffNs = 60'000'000'000;  // the longest TCP back-off
 
 struct SelectorConfig {
   Strategy strategy = Strategy::Fastest;
@@ -34,6 +35,11 @@ struct ServerState {
   std::uint64_t next_probe_ns = 0;  // when a down server may carry one query again
   std::uint64_t answers = 0;
   std::uint64_t failures = 0;
+  // TCP to this server failed (refused, reset, timed out): until tcp_retry_ns a
+  // truncated answer from it is not asked again over TCP. Each failure in a row
+  // doubles the wait, from probe_interval up to kMaxTcpBackoffNs.
+  unsigned tcp_failures = 0;
+  std::uint64_t tcp_retry_ns = 0;
 };
 
 // One server as this worker sees it, for the control thread to read (metrics,
@@ -50,6 +56,7 @@ struct alignas(64) ServerCounters {
   Counter failures{0};  // attempts that timed out or failed
   Counter srtt_ns{0};   // gauge
   Counter down{0};      // gauge: 1 while marked down
+  Counter tcp_failures{0};  // TCP attempts that failed (each starts or extends a TCP back-off)
   Counter rtt_sum_ns{0};
   std::array<Counter, kRttBounds.size() + 1> rtt_counts{};
 };
@@ -71,7 +78,19 @@ class Selector {
 
   void on_attempt(unsigned server);  // an attempt is sent to it (counted for operators)
   void on_answer(unsigned server, std::uint64_t rtt_ns);
+  // A truncated answer over UDP: its round trip counts, but the server has not
+  // answered the question yet (TCP must follow), so its failures in a row stand.
+  void on_truncated(unsigned server, std::uint64_t rtt_ns);
   void on_failure(unsigned server, std::uint64_t now_ns);
+  // The outcome of a TCP attempt to the server (DESIGN.md §9.6). A failure backs
+  // the server's TCP off; an answer ends the back-off.
+  void on_tcp_result(unsigned server, bool answered, std::uint64_t now_ns);
+  // Whether a truncated answer from the server may be asked again over TCP now.
+  bool tcp_usable(unsigned server, std::uint64_t now_ns) const {
+    return now_ns >= servers_[server].tcp_retry_ns;
+  }
+  // The servers whose TCP is backing off at `now_ns`, as a mask.
+  std::uint32_t tcp_backing_off(std::uint64_t now_ns) const;
 
   // DESIGN.md §8.7: clamp(3 x SRTT, 50 ms, budget / 2); budget / 2 until the first sample.
   std::uint64_t attempt_timeout_ns(unsigned server) const;
@@ -85,6 +104,7 @@ class Selector {
 
  private:
   unsigned pick_by_strategy(std::uint32_t candidates);
+  void record_rtt(unsigned server, std::uint64_t rtt_ns);
   std::uint64_t next_random();
 
   void export_state(unsigned server);
