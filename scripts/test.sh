@@ -47,7 +47,7 @@ setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined 
 # liburcu's own code is not instrumented (DESIGN.md §8.10).
 setup build-tsan -Dwerror=true -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false \
   -Dbenchmarks=false &&
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   stage "tests under TSan" build-tsan --no-suite soak || failed_stages+=("tsan (configure)")
 
 CXX=clang++ setup build-fuzz -Dwerror=true -Dfuzzing=true -Db_sanitize=address,undefined \
