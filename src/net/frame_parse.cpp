@@ -116,7 +116,7 @@ void classify_icmp(Bytes icmp, Frame& out) {
 }
 
 // A fragment is ours but never the fast path's: it goes to the exception path and is
-// counted under its own name (DESIGN.md §8.9), hence an Exception carrying a reason.
+// counted under its own name (docs/architecture.md §12.4), hence an Exception carrying a reason.
 void set_fragment(Frame& out) {
   out.kind = FrameKind::Exception;
   out.drop = DropReason::Fragment;

@@ -66,7 +66,7 @@ struct EngineConfig {
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
   // Attempts one query may send upstream, TCP ones included (upstreams.max_attempts,
-  // DESIGN.md §9.6); the last one allowed keeps what is left of the budget.
+  // docs/architecture.md §7.4); the last one allowed keeps what is left of the budget.
   unsigned max_attempts = 4;
   // The TTL clamps of relayed answers (cache.min_ttl, max_ttl, negative_ttl_max);
   // with a cache, its own policy is used, so that a miss shows what a hit would.
@@ -80,8 +80,8 @@ struct EngineConfig {
   QueryLog* query_log = nullptr;
 };
 
-// Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
-// only by the owning worker with relaxed load + store (DESIGN.md §8.4), read by the
+// Per-worker counters, one per outcome and one per drop reason (docs/conventions.md §6). Written
+// only by the owning worker with relaxed load + store (docs/architecture.md §4.2), read by the
 // control thread.
 struct alignas(64) Counters {
   using Counter = std::atomic<std::uint64_t>;

@@ -36,7 +36,7 @@ class LocalData {
   // RPZ wildcard answers the query's own name; a chased target's records point to
   // the CNAME's target name. Class IN is assumed: the caller filters
   // only IN queries. Header: RA set, AA not (we are not the zone's authority), RD
-  // and CD copied. An OPT only when the query had one (DESIGN.md §8.9). The reply
+  // and CD copied. An OPT only when the query had one (docs/architecture.md §6.6). The reply
   // fits min(out.size(), client.reply_limit): whole RRsets are dropped from the end
   // and TC set, down to header + question + OPT. Returns the bytes written, 0 when
   // not even that fits or `data` is not an owner of this set. No allocation.

@@ -1,4 +1,4 @@
-// The kernel-socket backend (DESIGN.md §3): N worker threads, each with its own
+// The kernel-socket backend (docs/architecture.md §11): N worker threads, each with its own
 // SO_REUSEPORT UDP and TCP listening sockets (the kernel spreads clients over
 // them), its own upstream sockets, and its own Engine. Used for development, CI,
 // and the slow path; no state is shared between workers.

@@ -25,7 +25,7 @@ struct DescriptorBudget {
   std::uint64_t client_connections = 0;  // connection_slots(), 0 without a TCP listener
   std::uint64_t upstream_tcp = 0;        // kUpstreamTcpSlots
   // Upstream UDP sockets: the active source ports and as many retiring ones.
-  // Adjust here if upstream queries get a socket each (RFC 5452, DESIGN.md §9.6):
+  // Adjust here if upstream queries get a socket each (RFC 5452, docs/architecture.md §7.6):
   // then it is engine.max_pending.
   std::uint64_t upstream_udp = 0;
   std::uint64_t fixed = 0;  // epoll, UDP and TCP listeners
