@@ -37,11 +37,12 @@ struct RecordLine {
 // `@` is the origin, anything else is relative to `origin` (dotted text, trailing
 // dot optional; empty means the root, so every name is absolute). Escapes (`\.`)
 // are not supported. Returns the wire length, 0 when the name is invalid.
-std::size_t zone_name(std::string_view text, std::string_view origin, std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t zone_name(std::string_view text, std::string_view origin,
+                                    std::span<std::uint8_t> out);
 
 // A zone-file TTL: seconds, or BIND's units ("1h30m", "2d", "1w"); at most
 // 2^31-1 (RFC 2181 §8).
-bool parse_ttl(std::string_view text, std::uint32_t& out);
+[[nodiscard]] bool parse_ttl(std::string_view text, std::uint32_t& out);
 
 // Parses one record in zone-file syntax, "router.lan. 300 IN A 192.168.1.1":
 // - the owner is the first token (a line with a blank owner is the zone reader's
@@ -54,7 +55,7 @@ bool parse_ttl(std::string_view text, std::uint32_t& out);
 //   from several lines parses as one.
 // Returns false with a message such as "unknown type 'FOO'" or "bad IPv4 address
 // '1.2.3'" in `error`.
-bool parse_record(std::string_view line, std::string_view origin, std::uint32_t default_ttl,
-                  RecordLine& out, std::string& error);
+[[nodiscard]] bool parse_record(std::string_view line, std::string_view origin,
+                                std::uint32_t default_ttl, RecordLine& out, std::string& error);
 
 }  // namespace heimdall::dns

@@ -328,8 +328,11 @@ void DpdkWorker::send_udp(const net::UdpFlow& flow, std::span<const std::uint8_t
   }
   std::memcpy(data + headers, payload.data(), payload.size());
   const bool offload = shared_.udp_checksum_offload;
-  net::write_udp_headers({data, length}, flow, payload.size(),
-                         offload ? net::UdpChecksum::Offload : net::UdpChecksum::Full);
+  // Cannot fail: the frame was sized by udp_headers_length for this flow, whose
+  // addresses are of one family.
+  static_cast<void>(
+      net::write_udp_headers({data, length}, flow, payload.size(),
+                             offload ? net::UdpChecksum::Offload : net::UdpChecksum::Full));
   if (offload) {
     const bool v4 = flow.source.family == AF_INET;
     frame->ol_flags |= (v4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6) | RTE_MBUF_F_TX_UDP_CKSUM;
