@@ -92,7 +92,14 @@ struct UpstreamsConfig {
   unsigned timeout_ms = 1500;         // the client's whole budget (DESIGN.md §8.7)
   unsigned max_failures = 3;          // consecutive failures that mark a server down
   unsigned probe_interval_ms = 1000;  // how often a down server is tried again
-  unsigned max_attempts = 4;  // attempts per query, TCP included (DESIGN.md §9.6)
+  unsigned max_attempts = 4;          // attempts per query, TCP included (DESIGN.md §9.6)
+  // RFC 5452 on the socket backend: each UDP attempt's own connected socket on a
+  // port drawn from this range, at most max_udp_sockets_per_worker open per worker.
+  std::uint16_t source_port_low = 1024;
+  std::uint16_t source_port_high = 65535;
+  unsigned max_udp_sockets_per_worker = 1024;
+  // DNS 0x20 with a per-server fallback (engine::EngineConfig::case_randomisation).
+  bool case_randomisation = true;
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
   std::vector<ForwardZoneConfig> forward_zones;

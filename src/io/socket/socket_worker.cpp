@@ -23,9 +23,6 @@ using engine::Counters;
 
 constexpr std::size_t kTcpFrameMax = 2 + 65535;
 constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
-// Each worker moves one upstream socket to a new random port this often, so the
-// set of source ports an off-path attacker must guess keeps changing (RFC 5452 §4).
-constexpr std::uint64_t kRotationIntervalNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
@@ -117,23 +114,16 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     udp_listeners_.push_back(std::move(listener));
   }
 
-  // Twice the active count: a rotated-out socket stays open (retiring) until the
-  // answers it may still receive are too late to matter.
-  for (const auto& server : config.engine.servers) needs_ipv6_ |= server.family == AF_INET6;
-  upstream_sockets_.resize(2 * std::size_t{config.upstream_sockets_per_worker});
+  upstream_udp_.resize(config.max_udp_sockets);
+  free_udp_slots_.reserve(config.max_udp_sockets);
+  for (std::uint32_t slot = config.max_udp_sockets; slot-- > 0;) free_udp_slots_.push_back(slot);
+  udp_slot_of_port_.assign(65536, kNoUdpSlot);
+  // The engine draws an attempt's port from the whole range; one taken by another
+  // socket is drawn again (open_udp_attempt says InUse).
   std::vector<std::uint16_t> ports;
-  for (unsigned slot = 0; slot < config.upstream_sockets_per_worker; ++slot) {
-    if (!open_upstream_socket(slot)) {
-      fail(needs_ipv6_
-               ? "cannot open an IPv6-capable upstream socket (an IPv6 upstream is configured)"
-               : "cannot open an upstream socket");
-    }
-    ports.push_back(upstream_sockets_[slot].port);
-  }
-  // Every batch (the retiring slots' too) exists before the loop runs: the loop
-  // never allocates one.
-  for (auto& socket_state : upstream_sockets_) {
-    if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
+  ports.reserve(config.source_ports.size());
+  for (std::uint32_t port = config.source_ports.low; port <= config.source_ports.high; ++port) {
+    ports.push_back(static_cast<std::uint16_t>(port));
   }
 
   upstream_tcp_.resize(kUpstreamTcpSlots);
@@ -146,79 +136,66 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
                                             seed * 0x9e3779b97f4a7c15ULL);
 }
 
-bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
-  // Dual-stack when the host has IPv6, so one set of source ports serves IPv4
-  // and IPv6 upstreams alike. Port 0: the kernel picks a random ephemeral port.
-  UdpSocket& socket_state = upstream_sockets_[slot];
-  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_storage sa{};
-  socklen_t length = 0;
-  bool dual_stack = false;
-  if (fd >= 0) {
-    const int off = 0;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-    sockaddr_in6 any6{};
-    any6.sin6_family = AF_INET6;
-    std::memcpy(&sa, &any6, sizeof(any6));
-    length = sizeof(any6);
-    dual_stack = true;
-  } else {
-    if (needs_ipv6_) return false;
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    sockaddr_in any4{};
-    any4.sin_family = AF_INET;
-    std::memcpy(&sa, &any4, sizeof(any4));
-    length = sizeof(any4);
+engine::Sink::PortOpen SocketWorker::open_udp_attempt(unsigned server, std::uint16_t local_port) {
+  if (free_udp_slots_.empty()) {
+    bump(counters_.upstream_udp_limit);
+    return PortOpen::Unavailable;
   }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof(bound);
+  const net::Endpoint& address = config_.engine.servers[server];
+  const int fd = socket(address.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    bump(counters_.upstream_udp_no_descriptor);
+    return PortOpen::Unavailable;
+  }
+  // Bound to the wildcard address on the drawn port, then connected: the kernel
+  // picks the source address for the route and delivers only the server's datagrams.
+  net::Endpoint local{};
+  local.family = address.family;
+  local.port = local_port;
+  sockaddr_storage sa{};
+  socklen_t length = local.to_sockaddr(sa);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EADDRINUSE || error == EACCES) {
+      bump(counters_.upstream_udp_port_in_use);
+      return PortOpen::InUse;
+    }
+    bump(counters_.upstream_udp_no_descriptor);
+    return PortOpen::Unavailable;
+  }
+  length = address.to_sockaddr(sa);
+  const std::uint32_t slot = free_udp_slots_.back();
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = (static_cast<std::uint64_t>(Kind::UpstreamUdp) << 32) | slot;
-  // Runs in the worker loop too (rotation), where a failure must not throw.
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0 ||
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 ||
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     close(fd);
-    return false;
+    bump(counters_.upstream_udp_no_descriptor);
+    return PortOpen::Unavailable;
   }
-  socket_state.fd = fd;
-  socket_state.dual_stack = dual_stack;
-  socket_state.port = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound)).port;
-  socket_state.opened_ns = now_ns_;
-  socket_state.retire_at_ns = 0;
-  if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
-  socket_state.batch->reset(fd, dual_stack);
-  return true;
+  free_udp_slots_.pop_back();
+  upstream_udp_[slot] = UpstreamUdp{.fd = fd, .server = server, .port = local_port, .id = 0};
+  udp_slot_of_port_[local_port] = slot;
+  bump(counters_.upstream_udp_opened);
+  return PortOpen::Opened;
 }
 
-void SocketWorker::rotate_source_port(std::uint64_t now_ns) {
-  std::uint32_t oldest = UINT32_MAX, free_slot = UINT32_MAX;
-  for (std::uint32_t slot = 0; slot < upstream_sockets_.size(); ++slot) {
-    const UdpSocket& socket_state = upstream_sockets_[slot];
-    if (socket_state.fd < 0) {
-      if (free_slot == UINT32_MAX) free_slot = slot;
-    } else if (socket_state.retire_at_ns == 0 &&
-               (oldest == UINT32_MAX ||
-                socket_state.opened_ns < upstream_sockets_[oldest].opened_ns)) {
-      oldest = slot;
-    }
-  }
-  // No free slot means the retiring sockets have not timed out yet: try later.
-  if (oldest == UINT32_MAX || free_slot == UINT32_MAX || !open_upstream_socket(free_slot)) return;
-  UdpSocket& retiring = upstream_sockets_[oldest];
-  if (!retiring.batch->empty()) retiring.batch->flush();
-  retiring.retire_at_ns = now_ns + config_.engine.selector.budget_ns + 100'000'000;
-  engine_->replace_source_port(retiring.port, upstream_sockets_[free_slot].port);
-  bump(counters_.source_ports_rotated);
+void SocketWorker::close_udp_attempt(std::uint16_t local_port) {
+  const std::uint32_t slot = udp_slot_of_port_[local_port];
+  if (slot == kNoUdpSlot) return;
+  close(upstream_udp_[slot].fd);  // also leaves the epoll set
+  upstream_udp_[slot].fd = -1;
+  udp_slot_of_port_[local_port] = kNoUdpSlot;
+  free_udp_slots_.push_back(slot);
 }
 
 SocketWorker::~SocketWorker() {
   tcp_server_.reset();
   for (auto& listener : udp_listeners_) close(listener.fd);
-  for (auto& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0) close(socket_state.fd);
+  for (auto& attempt : upstream_udp_) {
+    if (attempt.fd >= 0) close(attempt.fd);
   }
   for (auto& connection : upstream_tcp_) {
     if (connection.fd >= 0) close(connection.fd);
@@ -300,9 +277,6 @@ void SocketWorker::flush_batches() {
   for (auto& listener : udp_listeners_) {
     if (!listener.batch->empty()) listener.batch->flush();
   }
-  for (auto& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0 && !socket_state.batch->empty()) socket_state.batch->flush();
-  }
 }
 
 void SocketWorker::on_event(const epoll_event& event) {
@@ -367,29 +341,37 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
   }
 }
 
-void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
-  engine::UpstreamAnswer answers[kRecvBurst];
-  const UdpSocket& socket_state = upstream_sockets_[socket_index];
-  for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
-    const int received = receive_burst(socket_state.fd);
-    if (received <= 0) return;
-    std::size_t count = 0;
-    for (int i = 0; i < received; ++i) {
-      if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        bump(counters_.udp_oversized);
-        continue;
-      }
-      answers[count] = engine::UpstreamAnswer{
-          .wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
-                   recv_messages_[i].msg_len},
-          .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
-          .transport = net::Transport::Udp,
-          .local_port = socket_state.port};
-      ++count;
-    }
-    engine_->on_upstream_answers({answers, count}, now_ns_, *this);
-    if (static_cast<std::size_t>(received) < kRecvBurst) return;
+void SocketWorker::read_upstream_udp(std::uint32_t slot) {
+  // One burst: a connected socket carries one attempt, and the engine may close
+  // it (answer matched, attempt over) while handling what was read.
+  const UpstreamUdp attempt = upstream_udp_[slot];
+  if (attempt.fd < 0) return;
+  const int received = receive_burst(attempt.fd);
+  if (received < 0 && errno == ECONNREFUSED) {
+    // ICMP port unreachable from the server (a connected socket reports it): no
+    // answer will come, so the query moves on now instead of at its timer.
+    bump(counters_.upstream_udp_refused);
+    engine_->on_upstream_failure(attempt.server, net::Transport::Udp, attempt.port, attempt.id,
+                                 now_ns_, *this);
+    return;
   }
+  if (received <= 0) return;
+  engine::UpstreamAnswer answers[kRecvBurst];
+  std::size_t count = 0;
+  for (int i = 0; i < received; ++i) {
+    if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+      bump(counters_.udp_oversized);
+      continue;
+    }
+    answers[count] = engine::UpstreamAnswer{
+        .wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
+                 recv_messages_[i].msg_len},
+        .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
+        .transport = net::Transport::Udp,
+        .local_port = attempt.port};
+    ++count;
+  }
+  engine_->on_upstream_answers({answers, count}, now_ns_, *this);
 }
 
 void SocketWorker::send_to_client(const net::ClientRef& to, std::span<const std::uint8_t> wire) {
@@ -404,13 +386,17 @@ void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
                                     std::uint16_t local_port, std::span<const std::uint8_t> wire) {
   const net::Endpoint& address = config_.engine.servers[server];
   if (transport == net::Transport::Udp) {
-    for (auto& socket_state : upstream_sockets_) {
-      if (socket_state.fd >= 0 && socket_state.port == local_port) {
-        socket_state.batch->add(address, wire);
-        return;
-      }
+    const std::uint32_t slot = udp_slot_of_port_[local_port];
+    if (slot == kNoUdpSlot || wire.size() < 2) return;  // cannot happen: the engine opened it
+    UpstreamUdp& attempt = upstream_udp_[slot];
+    attempt.id = dns::load_u16(wire.data());
+    // Connected: a plain send, no address. One datagram per socket, so nothing to batch.
+    if (send(attempt.fd, wire.data(), wire.size(), MSG_NOSIGNAL) < 0) {
+      bump(counters_.udp_send_dropped);  // the attempt's timer retries it
+    } else {
+      bump(counters_.udp_sent);
     }
-    return;  // not one of ours: cannot happen, the engine only uses the ports we gave it
+    return;
   }
 
   std::uint32_t slot = 0;
@@ -514,17 +500,6 @@ void SocketWorker::sweep(std::uint64_t now_ns) {
     if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
       close_upstream_tcp(slot, true);
     }
-  }
-  for (UdpSocket& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0 && socket_state.retire_at_ns != 0 &&
-        now_ns >= socket_state.retire_at_ns) {
-      close(socket_state.fd);  // also leaves the epoll set
-      socket_state.fd = -1;
-    }
-  }
-  if (now_ns >= next_rotation_ns_) {
-    if (next_rotation_ns_ != 0) rotate_source_port(now_ns);
-    next_rotation_ns_ = now_ns + kRotationIntervalNs;
   }
 }
 

@@ -56,6 +56,8 @@ class SocketWorker final : public engine::Sink {
   void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) override;
   void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
                         std::span<const std::uint8_t> wire) override;
+  PortOpen open_udp_attempt(unsigned server, std::uint16_t local_port) override;
+  void close_udp_attempt(std::uint16_t local_port) override;
 
  private:
   struct UdpSocket {
@@ -66,6 +68,15 @@ class SocketWorker final : public engine::Sink {
     std::uint64_t retire_at_ns = 0;  // 0: in use; else closed at this time
     std::unique_ptr<SendBatch> batch;
   };
+  // One UDP attempt's socket, connected to its server: datagrams from anywhere
+  // else are not delivered to it, and a scan sees a closed port.
+  struct UpstreamUdp {
+    int fd = -1;
+    unsigned server = 0;
+    std::uint16_t port = 0;
+    std::uint16_t id = 0;  // of the query sent on it, to report a refusal
+  };
+  static constexpr std::uint32_t kNoUdpSlot = UINT32_MAX;
   struct UpstreamTcp {
     int fd = -1;
     unsigned server = 0;
@@ -86,8 +97,6 @@ class SocketWorker final : public engine::Sink {
   void read_upstream_udp(std::uint32_t socket);
   void on_upstream_tcp(std::uint32_t slot, std::uint32_t events);
   void close_upstream_tcp(std::uint32_t slot, bool failed);
-  bool open_upstream_socket(std::uint32_t slot);
-  void rotate_source_port(std::uint64_t now_ns);
   void sweep(std::uint64_t now_ns);
   void close_listeners();
   void flush_batches();
@@ -96,7 +105,9 @@ class SocketWorker final : public engine::Sink {
   const SocketBackendConfig& config_;
   int epoll_fd_ = -1;
   std::vector<UdpSocket> udp_listeners_;
-  std::vector<UdpSocket> upstream_sockets_;
+  std::vector<UpstreamUdp> upstream_udp_;        // max_udp_sockets slots
+  std::vector<std::uint32_t> free_udp_slots_;    // reserved to capacity: never grows in the loop
+  std::vector<std::uint32_t> udp_slot_of_port_;  // 65536 entries: the open attempt on a port
   std::vector<UpstreamTcp> upstream_tcp_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<TcpServer> tcp_server_;  // DNS over TCP from clients (tcp_server.cpp)
@@ -106,8 +117,6 @@ class SocketWorker final : public engine::Sink {
   std::atomic<bool> stop_requested_{false};
   std::uint64_t now_ns_ = 0;
   std::uint64_t next_sweep_ns_ = 0;
-  std::uint64_t next_rotation_ns_ = 0;
-  bool needs_ipv6_ = false;
 
   // One receive burst, reused for every UDP socket.
   static constexpr std::size_t kRecvBurst = 32;
