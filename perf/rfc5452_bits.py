@@ -11,11 +11,17 @@ Per field (source port, ID):
            all pairs). Unlike counting distinct values it is not capped at
            log2(N): with N = 2000 it resolves up to ~21 bits; no collision at all
            prints '>' that bound.
-  bits     min(range, H2), or 0 when the values are predictable: a fixed value, or
-           one step repeated between consecutive queries (a counter)
+  bits     min(range, H2) (the range when nothing collided), or 0 when the values
+           are predictable: a fixed value, or one step repeated between consecutive
+           queries (a counter)
 Case: letters per name x the binary entropy of the share of letters sent upper case.
 
-usage: rfc5452_bits.py LABEL=RECORD_FILE [LABEL=RECORD_FILE ...]
+A resolver that sends several queries from one socket (heimdall's
+attempts_per_udp_socket, dnsdist's fixed sockets) draws a port per socket, not per
+query: with LABEL=RECORD_FILE=sockets the port is judged over the distinct ports
+in the order first seen (each a draw), and its H2 is then only a lower bound check.
+
+usage: rfc5452_bits.py LABEL=RECORD_FILE[=sockets] ...
 Prints a markdown table."""
 import math
 import sys
@@ -37,7 +43,8 @@ def field_bits(values):
     steps = Counter((b - a) % 65536 for a, b in zip(values, values[1:]))
     step, repeats = steps.most_common(1)[0]
     predictable = len(counts) == 1 or repeats > 0.5 * (n - 1)
-    bits = 0.0 if predictable else min(range_bits, h2)
+    # No collision at all: H2 is only a lower bound, and the range is the estimate.
+    bits = 0.0 if predictable else (range_bits if pairs == 0 else min(range_bits, h2))
     note = "fixed" if len(counts) == 1 else (f"counter (+{step})" if predictable else "")
     return {"low": low, "high": high, "distinct": len(counts), "range": range_bits,
             "h2": h2_text, "bits": bits, "note": note}
@@ -66,7 +73,7 @@ def case_bits(names):
 def main():
     rows = []
     for argument in sys.argv[1:]:
-        label, path = argument.split("=", 1)
+        label, path, *mode = argument.split("=")
         ports, ids, names = [], [], []
         with open(path) as f:
             for line in f:
@@ -79,14 +86,18 @@ def main():
         if len(ports) < 2:
             rows.append(f"| {label} | {len(ports)} | no queries recorded | | | | |")
             continue
-        port, qid = field_bits(ports), field_bits(ids)
+        drawn_ports = ports
+        if mode == ["sockets"]:
+            drawn_ports = list(dict.fromkeys(ports))  # one draw per socket opened
+        port, qid = field_bits(drawn_ports), field_bits(ids)
         case, letters, share = case_bits(names)
         total = port["bits"] + qid["bits"] + case
         rows.append(
             f"| {label} | {len(ports)} "
             f"| {qid['distinct']} of {qid['low']}-{qid['high']}: range {qid['range']:.2f}, "
             f"H2 {qid['h2']} {qid['note']} → **{qid['bits']:.1f}** "
-            f"| {port['distinct']} of {port['low']}-{port['high']}: range {port['range']:.2f}, "
+            f"| {port['distinct']} of {port['low']}-{port['high']}"
+            f"{' (' + str(len(drawn_ports)) + ' sockets)' if mode else ''}: range {port['range']:.2f}, "
             f"H2 {port['h2']} {port['note']} → **{port['bits']:.1f}** "
             f"| {letters:.1f} letters, {share:.0%} upper → **{case:.1f}** "
             f"| **{total:.1f}** |")

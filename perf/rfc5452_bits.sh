@@ -4,7 +4,8 @@
 # (tests/tools/hostile_upstream.py --record), then perf/rfc5452_bits.py estimates
 # the bits per upstream query in the ID, the source port and the 0x20 case from
 # what the upstream saw. Resolvers, one after the other, each with an upstream of
-# its own: heimdall (socket backend, 2 workers) without and with 0x20, an older
+# its own: heimdall (socket backend, 2 workers) with a socket per attempt and no
+# 0x20, and with its defaults (0x20, up to 16 attempts per socket), an older
 # heimdall when OLD_HEIMDALL_BIN is set, Unbound (forwarding, defaults and with
 # use-caps-for-id), dnsdist (defaults). Everything on 127.0.0.1, bounded by
 # timeouts, every process stopped on exit.
@@ -109,20 +110,20 @@ CONF
 }
 
 labels=()
-heimdall_run heimdall "$heimdall" ", case_randomisation: false"
-labels+=("heimdall (socket, 2 workers, 0x20 off)=$work/heimdall.rec")
-heimdall_run heimdall0x20 "$heimdall" ", case_randomisation: true"
-labels+=("heimdall (socket, 2 workers, 0x20 on: default)=$work/heimdall0x20.rec")
+heimdall_run heimdall "$heimdall" ", case_randomisation: false, attempts_per_udp_socket: 1"
+labels+=("heimdall (socket, 0x20 off, a socket per attempt)=$work/heimdall.rec")
+heimdall_run heimdalldefault "$heimdall" ""
+labels+=("heimdall (socket, defaults: 0x20 on, 16 attempts per socket)=$work/heimdalldefault.rec=sockets")
 if [[ -n "$old_heimdall" ]]; then
   heimdall_run heimdallold "$old_heimdall" ""
-  labels+=("heimdall before (8 sockets per worker)=$work/heimdallold.rec")
+  labels+=("heimdall before (8 sockets per worker)=$work/heimdallold.rec=sockets")
 fi
 unbound_run unbound no
 labels+=("Unbound $(unbound -V | sed -n 's/^Version //p') (defaults)=$work/unbound.rec")
 unbound_run unboundcaps yes
 labels+=("Unbound (use-caps-for-id: yes)=$work/unboundcaps.rec")
 dnsdist_run dnsdist
-labels+=("dnsdist $(dnsdist --version | head -1 | cut -d' ' -f2) (defaults)=$work/dnsdist.rec")
+labels+=("dnsdist $(dnsdist --version | head -1 | cut -d' ' -f2) (defaults)=$work/dnsdist.rec=sockets")
 
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -r)"

@@ -179,6 +179,7 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config,
   backend.source_ports = upstream::PortRange{.low = config.upstreams.source_port_low,
                                              .high = config.upstreams.source_port_high};
   backend.max_udp_sockets = config.upstreams.max_udp_sockets_per_worker;
+  backend.attempts_per_udp_socket = config.upstreams.attempts_per_udp_socket;
   return backend;
 }
 

@@ -510,10 +510,10 @@ void read_forward_zones(const Reader& reader, const Value& list, UpstreamsConfig
 // Returns the line an error about missing servers points at: `servers` if given,
 // else `upstreams`.
 int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& out) {
-  const auto fields =
-      reader.fields(section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms",
-                              "servers", "forward_zones", "max_attempts", "source_ports",
-                              "max_udp_sockets_per_worker", "case_randomisation"});
+  const auto fields = reader.fields(
+      section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms", "servers",
+                "forward_zones", "max_attempts", "source_ports", "max_udp_sockets_per_worker",
+                "attempts_per_udp_socket", "case_randomisation"});
   if (const auto it = fields.find("forward_zones"); it != fields.end()) {
     read_forward_zones(reader, it->second, out);
   }
@@ -541,6 +541,9 @@ int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& 
   }
   if (const auto it = fields.find("max_udp_sockets_per_worker"); it != fields.end()) {
     out.max_udp_sockets_per_worker = reader.get_uint(it->second, 1, 65535);
+  }
+  if (const auto it = fields.find("attempts_per_udp_socket"); it != fields.end()) {
+    out.attempts_per_udp_socket = reader.get_uint(it->second, 1, 1024);
   }
   if (const auto it = fields.find("case_randomisation"); it != fields.end()) {
     out.case_randomisation = reader.get_bool(it->second);

@@ -405,11 +405,12 @@ void Engine::end_attempt(std::uint32_t slot, Sink& sink) {
 
 std::uint16_t Engine::open_udp_port(unsigned server, Sink& sink) {
   for (int draw = 0; draw < kPortDraws; ++draw) {
-    const std::uint16_t port = source_ports_[upstream::uniform_below(
+    const std::uint16_t drawn = source_ports_[upstream::uniform_below(
         random32(), static_cast<std::uint32_t>(source_ports_.size()))];
-    switch (sink.open_udp_attempt(server, port)) {
+    const Sink::UdpAttempt opened = sink.open_udp_attempt(server, drawn);
+    switch (opened.result) {
       case Sink::PortOpen::Opened:
-        return port;
+        return opened.port;
       case Sink::PortOpen::InUse:
         continue;
       case Sink::PortOpen::Unavailable:

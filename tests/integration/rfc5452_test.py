@@ -173,6 +173,7 @@ class Rfc5452Test(unittest.TestCase):
         return server
 
     def test_a_scan_finds_no_upstream_port_open(self):
+        # With the default reuse of a socket for up to 16 attempts (and a second).
         upstream = self.hostile("slow", delay_ms=400)
         server = self.heimdall([upstream], "scan", workers=2)
         # A socket of our own, unconnected, as heimdall's were: the scan must find it.
@@ -195,11 +196,13 @@ class Rfc5452Test(unittest.TestCase):
             time.sleep(0.2)
         load.stop()
         self.assertGreater(load.answers, 0)
-        self.assertGreaterEqual(len(scanned), 10, "a new port for every attempt")
+        self.assertGreaterEqual(len(scanned), 4 if not LEGACY else 1, "new ports as attempts go")
         if not LEGACY:
-            time.sleep(1.0)
+            # A socket takes new attempts for at most a second, and closes when
+            # its last attempt ends.
+            time.sleep(1.5)
             self.assertEqual(heimdall_ports(server), set(),
-                             "no upstream socket stays open once its attempt is over")
+                             "no upstream socket stays open once its attempts are over")
 
     def test_b_forged_answers_are_not_accepted(self):
         if os.geteuid() != 0:
@@ -264,7 +267,8 @@ class Rfc5452Test(unittest.TestCase):
         upstream = Hostile(self.directory, "correct", record=record)
         self.children.append(upstream)
         server = self.heimdall([upstream], "range", workers=2,
-                               upstreams_extra="  source_ports: 40000-40063")
+                               upstreams_extra="  source_ports: 40000-40063\n"
+                                               "  attempts_per_udp_socket: 1")
         for i in range(300):
             reply, _ = exchange(server.port, build_query(f"r{i}.example"))
             self.assertIsNotNone(reply)
@@ -319,7 +323,8 @@ class Rfc5452Test(unittest.TestCase):
         upstream = self.hostile("silent")
         metrics_port = free_port()
         server = self.heimdall([upstream], "nosocket", metrics_port=metrics_port,
-                               upstreams_extra="  max_udp_sockets_per_worker: 1")
+                               upstreams_extra="  max_udp_sockets_per_worker: 1\n"
+                                               "  attempts_per_udp_socket: 1")
         holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         holder.sendto(build_query("holds-the-socket.example"), ("127.0.0.1", server.port))
         self.addCleanup(holder.close)

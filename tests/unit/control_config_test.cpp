@@ -121,6 +121,7 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.upstreams.source_port_low, 1024u);
   EXPECT_EQ(config.upstreams.source_port_high, 65535u);
   EXPECT_EQ(config.upstreams.max_udp_sockets_per_worker, 1024u);
+  EXPECT_EQ(config.upstreams.attempts_per_udp_socket, 16u);
   EXPECT_TRUE(config.upstreams.case_randomisation);
   EXPECT_EQ(config.chaos.version, defaults.chaos.version);
   EXPECT_EQ(config.chaos.hostname, defaults.chaos.hostname);
@@ -179,6 +180,7 @@ upstreams:
   max_attempts: 3
   source_ports: 20000-39999
   max_udp_sockets_per_worker: 256
+  attempts_per_udp_socket: 1
   case_randomisation: false
   servers:
     - address: 127.0.0.1:5400
@@ -207,6 +209,7 @@ chaos: {version: "heimdall", hostname: dns1.example}
   EXPECT_EQ(config.upstreams.source_port_low, 20000u);
   EXPECT_EQ(config.upstreams.source_port_high, 39999u);
   EXPECT_EQ(config.upstreams.max_udp_sockets_per_worker, 256u);
+  EXPECT_EQ(config.upstreams.attempts_per_udp_socket, 1u);
   EXPECT_FALSE(config.upstreams.case_randomisation);
   EXPECT_EQ(config.chaos.version, "heimdall");
   EXPECT_EQ(config.chaos.hostname, "dns1.example");

@@ -126,12 +126,12 @@ class RecordingSink : public Sink {
                         std::span<const std::uint8_t> wire) override {
     sent.push_back(Sent{server, transport, local_port, Bytes(wire.begin(), wire.end())});
   }
-  PortOpen open_udp_attempt(unsigned, std::uint16_t local_port) override {
-    opened.push_back(local_port);
-    if (next_opens.empty()) return PortOpen::Opened;
+  UdpAttempt open_udp_attempt(unsigned, std::uint16_t drawn) override {
+    opened.push_back(drawn);
+    if (next_opens.empty()) return UdpAttempt{PortOpen::Opened, drawn};
     const PortOpen result = next_opens.front();
     next_opens.erase(next_opens.begin());
-    return result;
+    return UdpAttempt{result, drawn};
   }
   void close_udp_attempt(std::uint16_t local_port) override { closed.push_back(local_port); }
   std::vector<Sent> sent;

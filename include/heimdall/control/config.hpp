@@ -98,6 +98,7 @@ struct UpstreamsConfig {
   std::uint16_t source_port_low = 1024;
   std::uint16_t source_port_high = 65535;
   unsigned max_udp_sockets_per_worker = 1024;
+  unsigned attempts_per_udp_socket = 16;  // 1: a fresh socket and port for every attempt
   // DNS 0x20 with a per-server fallback (engine::EngineConfig::case_randomisation).
   bool case_randomisation = true;
   std::vector<UpstreamServerConfig> servers;

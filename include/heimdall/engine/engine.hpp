@@ -52,17 +52,20 @@ class Sink {
                                 std::span<const std::uint8_t> wire) = 0;
 
   // The local end of one UDP attempt (RFC 5452, DESIGN.md §9.6). The engine draws
-  // `local_port` from its source ports; the socket backend opens a socket of the
-  // attempt's own on it, connected to the server, and says InUse when the port is
-  // taken (the engine draws again) or Unavailable when no socket can be had now
-  // (socket limit, descriptors): the attempt is then retried shortly. A backend
-  // that owns its port space (DPDK) needs neither call.
+  // `drawn` uniformly from its source ports. The socket backend sends the attempt
+  // from a socket connected to the server: a new one on `drawn`, or one opened on
+  // an earlier draw that may still carry attempts (upstreams.attempts_per_udp_socket);
+  // `port` says which. InUse: `drawn` is taken (the engine draws again).
+  // Unavailable: no socket can be had now (socket limit, descriptors): the attempt
+  // is retried shortly. A backend that owns its port space (DPDK) uses `drawn`.
   enum class PortOpen : std::uint8_t { Opened, InUse, Unavailable };
-  virtual PortOpen open_udp_attempt(unsigned /*server*/, std::uint16_t /*local_port*/) {
-    return PortOpen::Opened;
+  struct UdpAttempt {
+    PortOpen result = PortOpen::Opened;
+    std::uint16_t port = 0;
+  };
+  virtual UdpAttempt open_udp_attempt(unsigned /*server*/, std::uint16_t drawn) {
+    return UdpAttempt{PortOpen::Opened, drawn};
   }
-  // The attempt opened on `local_port` has ended (answered, timed out, retried):
-  // nothing more is accepted on that port.
   virtual void close_udp_attempt(std::uint16_t /*local_port*/) {}
 };
 

@@ -26,13 +26,16 @@ struct SocketBackendConfig {
   unsigned tcp_query_timeout_ms = 3000;  // a query must be whole this long after its first byte
   unsigned tcp_max_connections = 1024;   // across all workers
   unsigned tcp_max_connections_per_client = 64;  // per worker and client /32 or /64; 0: no limit
-  // Upstream UDP (RFC 5452, DESIGN.md §9.6): every attempt gets a socket of its
-  // own, connected to the server, on a port drawn from `source_ports`
-  // (upstreams.source_ports); a worker holds at most `max_udp_sockets` at once
+  // Upstream UDP (RFC 5452, DESIGN.md §9.6): attempts leave from sockets
+  // connected to their server, each opened on a port drawn from `source_ports`
+  // (upstreams.source_ports) and carrying at most `attempts_per_udp_socket`
+  // attempts (upstreams.attempts_per_udp_socket; 1: a socket per attempt) within
+  // a second; a worker holds at most `max_udp_sockets` at once
   // (upstreams.max_udp_sockets_per_worker), an attempt beyond that is retried
   // shortly and counts against max_attempts.
   upstream::PortRange source_ports;
   unsigned max_udp_sockets = 1024;
+  unsigned attempts_per_udp_socket = 1;
   engine::EngineConfig engine;
   // Shared by the workers (worker i reads as reader i and owns shard i); it must
   // outlive the backend. Null: no cache.
@@ -69,7 +72,7 @@ struct alignas(64) SocketCounters {
   Counter upstream_udp_port_in_use{0};    // drawn ports already taken: drawn again
   Counter upstream_udp_limit{0};          // attempts refused a socket: max_udp_sockets open
   Counter upstream_udp_no_descriptor{0};  // ... socket() or bind() failed for want of resources
-  Counter upstream_udp_refused{0};  // the server's host said port unreachable (ICMP): failed over
+  Counter upstream_udp_refused{0};        // the server's host said port unreachable (ICMP)
 };
 
 class SocketWorker;

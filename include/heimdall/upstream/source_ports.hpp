@@ -3,10 +3,16 @@
 // that an off-path forger must guess it together with the 16-bit ID: with the
 // default 1024-65535, log2(64512) = 15.98 bits more.
 //
-// Socket backend: each attempt gets a connected socket of its own on the drawn
-// port (socket_worker.cpp), closed when the attempt ends, so no port stays open
-// long enough to be found by a scan, and an open one takes datagrams only from
-// the upstream it was connected to.
+// Socket backend (socket_worker.cpp): attempts leave from sockets connected to
+// their upstream, each opened on a freshly drawn port and carrying at most
+// upstreams.attempts_per_udp_socket attempts (16) within a second, then closed
+// once its last attempt ends. A connected socket takes datagrams only from its
+// upstream, so a scan from anywhere else finds the port closed, and an off-path
+// forger (who cannot see which ports are open) must still guess each attempt's
+// port among the whole range: sharing a socket among attempts does not shorten
+// that guess, it only saves socket()+bind()+connect()+epoll_ctl()+close() and
+// lets sends and receives be batched again (perf/RESULTS.md: a socket per attempt
+// cost about 60% of the cache-miss throughput, 16 attempts per socket about 10%).
 // DPDK backend: the worker owns the port space of its address and needs no
 // socket; the port must also tell which worker an answer belongs to (DESIGN.md
 // §8.2), so the range is dealt out among the workers by a secret random shuffle

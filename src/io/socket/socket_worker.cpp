@@ -23,6 +23,9 @@ using engine::Counters;
 
 constexpr std::size_t kTcpFrameMax = 2 + 65535;
 constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
+// An upstream UDP socket takes new attempts for at most this long, so that no port
+// stays open long, whatever upstreams.attempts_per_udp_socket allows.
+constexpr std::uint64_t kUdpSocketLifetimeNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
@@ -50,9 +53,10 @@ SendBatch::SendBatch(SocketCounters& counters)
       addresses_(new sockaddr_storage[kBurst]),
       data_(new std::uint8_t[kBurst * kSlotSize]) {}
 
-void SendBatch::reset(int fd, bool dual_stack) {
+void SendBatch::reset(int fd, bool dual_stack, bool connected) {
   fd_ = fd;
   dual_stack_ = dual_stack;
+  connected_ = connected;
   count_ = 0;
 }
 
@@ -67,8 +71,10 @@ void SendBatch::add(const net::Endpoint& to, std::span<const std::uint8_t> bytes
   iovecs_[count_] = iovec{slot, bytes.size()};
   mmsghdr& message = messages_[count_];
   message = mmsghdr{};
-  message.msg_hdr.msg_name = &addresses_[count_];
-  message.msg_hdr.msg_namelen = to_socket_address(to, dual_stack_, addresses_[count_]);
+  if (!connected_) {
+    message.msg_hdr.msg_name = &addresses_[count_];
+    message.msg_hdr.msg_namelen = to_socket_address(to, dual_stack_, addresses_[count_]);
+  }
   message.msg_hdr.msg_iov = &iovecs_[count_];
   message.msg_hdr.msg_iovlen = 1;
   ++count_;
@@ -118,6 +124,10 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
   free_udp_slots_.reserve(config.max_udp_sockets);
   for (std::uint32_t slot = config.max_udp_sockets; slot-- > 0;) free_udp_slots_.push_back(slot);
   udp_slot_of_port_.assign(65536, kNoUdpSlot);
+  active_udp_.assign(config.engine.servers.size(), kNoUdpSlot);
+  for (std::size_t i = 0; i < config.engine.servers.size(); ++i) {
+    server_batches_.push_back(std::make_unique<SendBatch>(counters_));
+  }
   // The engine draws an attempt's port from the whole range; one taken by another
   // socket is drawn again (open_udp_attempt says InUse).
   std::vector<std::uint16_t> ports;
@@ -136,22 +146,32 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
                                             seed * 0x9e3779b97f4a7c15ULL);
 }
 
-engine::Sink::PortOpen SocketWorker::open_udp_attempt(unsigned server, std::uint16_t local_port) {
+engine::Sink::UdpAttempt SocketWorker::open_udp_attempt(unsigned server, std::uint16_t drawn) {
+  if (const std::uint32_t active = active_udp_[server]; active != kNoUdpSlot) {
+    UpstreamUdp& current = upstream_udp_[active];
+    if (current.attempts < config_.attempts_per_udp_socket &&
+        now_ns_ < current.opened_ns + kUdpSocketLifetimeNs) {
+      ++current.attempts;
+      ++current.in_flight;
+      return UdpAttempt{PortOpen::Opened, current.port};
+    }
+    retire_udp(server);
+  }
   if (free_udp_slots_.empty()) {
     bump(counters_.upstream_udp_limit);
-    return PortOpen::Unavailable;
+    return UdpAttempt{PortOpen::Unavailable, 0};
   }
   const net::Endpoint& address = config_.engine.servers[server];
   const int fd = socket(address.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     bump(counters_.upstream_udp_no_descriptor);
-    return PortOpen::Unavailable;
+    return UdpAttempt{PortOpen::Unavailable, 0};
   }
   // Bound to the wildcard address on the drawn port, then connected: the kernel
   // picks the source address for the route and delivers only the server's datagrams.
   net::Endpoint local{};
   local.family = address.family;
-  local.port = local_port;
+  local.port = drawn;
   sockaddr_storage sa{};
   socklen_t length = local.to_sockaddr(sa);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) {
@@ -159,10 +179,10 @@ engine::Sink::PortOpen SocketWorker::open_udp_attempt(unsigned server, std::uint
     close(fd);
     if (error == EADDRINUSE || error == EACCES) {
       bump(counters_.upstream_udp_port_in_use);
-      return PortOpen::InUse;
+      return UdpAttempt{PortOpen::InUse, 0};
     }
     bump(counters_.upstream_udp_no_descriptor);
-    return PortOpen::Unavailable;
+    return UdpAttempt{PortOpen::Unavailable, 0};
   }
   length = address.to_sockaddr(sa);
   const std::uint32_t slot = free_udp_slots_.back();
@@ -173,21 +193,45 @@ engine::Sink::PortOpen SocketWorker::open_udp_attempt(unsigned server, std::uint
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     close(fd);
     bump(counters_.upstream_udp_no_descriptor);
-    return PortOpen::Unavailable;
+    return UdpAttempt{PortOpen::Unavailable, 0};
   }
   free_udp_slots_.pop_back();
-  upstream_udp_[slot] = UpstreamUdp{.fd = fd, .server = server, .port = local_port, .id = 0};
-  udp_slot_of_port_[local_port] = slot;
+  UpstreamUdp& opened = upstream_udp_[slot];
+  opened.fd = fd;
+  opened.server = server;
+  opened.port = drawn;
+  opened.attempts = 1;
+  opened.in_flight = 1;
+  opened.opened_ns = now_ns_;
+  udp_slot_of_port_[drawn] = slot;
+  active_udp_[server] = slot;
+  server_batches_[server]->reset(fd, false, true);
   bump(counters_.upstream_udp_opened);
-  return PortOpen::Opened;
+  return UdpAttempt{PortOpen::Opened, drawn};
 }
 
 void SocketWorker::close_udp_attempt(std::uint16_t local_port) {
   const std::uint32_t slot = udp_slot_of_port_[local_port];
   if (slot == kNoUdpSlot) return;
-  close(upstream_udp_[slot].fd);  // also leaves the epoll set
-  upstream_udp_[slot].fd = -1;
-  udp_slot_of_port_[local_port] = kNoUdpSlot;
+  UpstreamUdp& attempt = upstream_udp_[slot];
+  if (attempt.in_flight > 0) --attempt.in_flight;
+  if (attempt.in_flight == 0 && active_udp_[attempt.server] != slot) close_udp(slot);
+}
+
+void SocketWorker::retire_udp(unsigned server) {
+  const std::uint32_t slot = active_udp_[server];
+  if (slot == kNoUdpSlot) return;
+  if (!server_batches_[server]->empty()) server_batches_[server]->flush();
+  active_udp_[server] = kNoUdpSlot;
+  if (upstream_udp_[slot].in_flight == 0) close_udp(slot);
+}
+
+void SocketWorker::close_udp(std::uint32_t slot) {
+  UpstreamUdp& attempt = upstream_udp_[slot];
+  close(attempt.fd);  // also leaves the epoll set
+  attempt.fd = -1;
+  ++attempt.generation;
+  udp_slot_of_port_[attempt.port] = kNoUdpSlot;
   free_udp_slots_.push_back(slot);
 }
 
@@ -277,6 +321,9 @@ void SocketWorker::flush_batches() {
   for (auto& listener : udp_listeners_) {
     if (!listener.batch->empty()) listener.batch->flush();
   }
+  for (auto& batch : server_batches_) {
+    if (!batch->empty()) batch->flush();
+  }
 }
 
 void SocketWorker::on_event(const epoll_event& event) {
@@ -342,36 +389,41 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
 }
 
 void SocketWorker::read_upstream_udp(std::uint32_t slot) {
-  // One burst: a connected socket carries one attempt, and the engine may close
-  // it (answer matched, attempt over) while handling what was read.
-  const UpstreamUdp attempt = upstream_udp_[slot];
-  if (attempt.fd < 0) return;
-  const int received = receive_burst(attempt.fd);
-  if (received < 0 && errno == ECONNREFUSED) {
-    // ICMP port unreachable from the server (a connected socket reports it): no
-    // answer will come, so the query moves on now instead of at its timer.
-    bump(counters_.upstream_udp_refused);
-    engine_->on_upstream_failure(attempt.server, net::Transport::Udp, attempt.port, attempt.id,
-                                 now_ns_, *this);
-    return;
-  }
-  if (received <= 0) return;
+  // The engine may close the socket (its last attempt ended) while it handles
+  // what was read: the loop goes on only while the slot holds the same socket.
+  const int fd = upstream_udp_[slot].fd;
+  const std::uint32_t generation = upstream_udp_[slot].generation;
+  const std::uint16_t port = upstream_udp_[slot].port;
   engine::UpstreamAnswer answers[kRecvBurst];
-  std::size_t count = 0;
-  for (int i = 0; i < received; ++i) {
-    if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      bump(counters_.udp_oversized);
+  for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
+    if (upstream_udp_[slot].fd != fd || upstream_udp_[slot].generation != generation || fd < 0) {
+      return;
+    }
+    const int received = receive_burst(fd);
+    if (received < 0 && errno == ECONNREFUSED) {
+      // ICMP port unreachable from the server, which a connected socket reports;
+      // the attempts' timers move them on.
+      bump(counters_.upstream_udp_refused);
       continue;
     }
-    answers[count] = engine::UpstreamAnswer{
-        .wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
-                 recv_messages_[i].msg_len},
-        .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
-        .transport = net::Transport::Udp,
-        .local_port = attempt.port};
-    ++count;
+    if (received <= 0) return;
+    std::size_t count = 0;
+    for (int i = 0; i < received; ++i) {
+      if (recv_messages_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        bump(counters_.udp_oversized);
+        continue;
+      }
+      answers[count] = engine::UpstreamAnswer{
+          .wire = {recv_data_.get() + static_cast<std::size_t>(i) * kRecvSlot,
+                   recv_messages_[i].msg_len},
+          .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
+          .transport = net::Transport::Udp,
+          .local_port = port};
+      ++count;
+    }
+    engine_->on_upstream_answers({answers, count}, now_ns_, *this);
+    if (static_cast<std::size_t>(received) < kRecvBurst) return;
   }
-  engine_->on_upstream_answers({answers, count}, now_ns_, *this);
 }
 
 void SocketWorker::send_to_client(const net::ClientRef& to, std::span<const std::uint8_t> wire) {
@@ -387,11 +439,10 @@ void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
   const net::Endpoint& address = config_.engine.servers[server];
   if (transport == net::Transport::Udp) {
     const std::uint32_t slot = udp_slot_of_port_[local_port];
-    if (slot == kNoUdpSlot || wire.size() < 2) return;  // cannot happen: the engine opened it
-    UpstreamUdp& attempt = upstream_udp_[slot];
-    attempt.id = dns::load_u16(wire.data());
-    // Connected: a plain send, no address. One datagram per socket, so nothing to batch.
-    if (send(attempt.fd, wire.data(), wire.size(), MSG_NOSIGNAL) < 0) {
+    if (slot == kNoUdpSlot) return;  // cannot happen: the engine opened it just now
+    if (active_udp_[server] == slot) {
+      server_batches_[server]->add(address, wire);  // sent with the loop's other datagrams
+    } else if (send(upstream_udp_[slot].fd, wire.data(), wire.size(), MSG_NOSIGNAL) < 0) {
       bump(counters_.udp_send_dropped);  // the attempt's timer retries it
     } else {
       bump(counters_.udp_sent);
@@ -496,6 +547,12 @@ void SocketWorker::close_upstream_tcp(std::uint32_t slot, bool failed) {
 
 void SocketWorker::sweep(std::uint64_t now_ns) {
   tcp_server_->sweep(now_ns);
+  for (unsigned server = 0; server < active_udp_.size(); ++server) {
+    const std::uint32_t slot = active_udp_[server];
+    if (slot != kNoUdpSlot && now_ns >= upstream_udp_[slot].opened_ns + kUdpSocketLifetimeNs) {
+      retire_udp(server);
+    }
+  }
   for (std::uint32_t slot = 0; slot < upstream_tcp_.size(); ++slot) {
     if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
       close_upstream_tcp(slot, true);
