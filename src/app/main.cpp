@@ -131,7 +131,7 @@ engine::GuardConfig guard_config(const control::Config& config, const filter::Cl
   return guard;
 }
 
-// The access list as one LPM pair (DESIGN.md §8.6): allowed networks map to bit 0.
+// The access list as one LPM pair (docs/architecture.md §6.1): allowed networks map to bit 0.
 // Null when every client is allowed.
 std::unique_ptr<filter::ClientGroups> build_acl(const control::AclConfig& acl) {
   if (acl.allow.empty()) return nullptr;
@@ -230,7 +230,7 @@ io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
   return backend;
 }
 
-// DESIGN.md §8.5: the kernel's sockets behind the tap must never be given one of
+// docs/architecture.md §12.4: the kernel's sockets behind the tap must never be given one of
 // the fast path's upstream source ports, or their answers would go to a worker.
 void check_port_ranges(const control::Config& config) {
   if (!config.dataplane.exception.enabled) return;
@@ -265,7 +265,7 @@ cache::CacheConfig cache_config(const control::CacheSettings& settings) {
   return cache;
 }
 
-// DESIGN.md §8.6: the EAL heap is sized from the config. Without hugepages DPDK
+// docs/architecture.md §5.2: the EAL heap is sized from the config. Without hugepages DPDK
 // reserves 64 MiB by default; the cache's hash tables come on top.
 std::size_t eal_memory_mb(const control::Config& config) {
   std::size_t bytes = 64u << 20;

@@ -837,9 +837,9 @@ void read_local_records(const Reader& reader, const Value& value, std::vector<st
   for (std::size_t i = 0; i < value.node.size(); ++i) {
     const Value entry = reader.item(value, i);
     const std::string text = reader.get_string(entry);
-    filter::RecordLine record;
+    dns::RecordLine record;
     std::string error;
-    if (!filter::parse_record(text, "", 3600, record, error)) reader.fail(entry, error);
+    if (!dns::parse_record(text, "", 3600, record, error)) reader.fail(entry, error);
     if (record.type == dns::rrtype::SOA || record.type == dns::rrtype::NS) {
       reader.fail(entry, "SOA and NS records are not local records");
     }

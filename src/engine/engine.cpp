@@ -144,7 +144,8 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
     for (std::size_t i = 0; i < admitted; ++i) forward(admitted_[i], false, now_ns, sink);
     return;
   }
-  // One bulk lookup for the burst hides the hash buckets' cache misses (§1 rule 3).
+  // One bulk lookup for the burst hides the hash buckets' cache misses
+  // (docs/architecture.md §2.2 rule 3).
   for (std::size_t i = 0; i < admitted; ++i) {
     probes_[i] = cache::Probe{cache_->digest(admitted_[i].key), &admitted_[i].key};
   }
@@ -220,7 +221,7 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
   upstream::PendingQuery& query = pending_[slot];
   if (query.stale_deadline_ns != 0 && now_ns >= query.stale_deadline_ns) {
     // The clients have waited client_timeout_ms: they get the stale answer now and
-    // the refresh goes on (RFC 8767 §5, DESIGN.md §8.7).
+    // the refresh goes on (RFC 8767 §5, docs/architecture.md §7.5).
     query.stale_deadline_ns = 0;
     if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
     if (now_ns < query.attempt_deadline_ns) {
@@ -250,7 +251,7 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   timers_.cancel(slot);
   selector_.on_failure(server, now_ns);
   // A refused or reset connection backs this server's TCP off: its next truncated
-  // answers fail over at once instead of reconnecting (DESIGN.md §9.6).
+  // answers fail over at once instead of reconnecting (docs/architecture.md §7.4).
   if (transport == net::Transport::Tcp) selector_.on_tcp_result(server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
 }
@@ -372,8 +373,8 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
 }
 
 void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink) {
-  // De-duplicated by the pending table (§8.4): a refresh already in flight, or a
-  // client's query for the same question, will refresh the entry anyway.
+  // De-duplicated by the pending table (docs/architecture.md §7.5): a refresh already in
+  // flight, or a client's query for the same question, will refresh the entry anyway.
   if (pending_.find_question(admitted.key) != kNoSlot) return;
   const std::uint32_t slot = pending_.allocate();
   if (slot == kNoSlot) return;
@@ -492,7 +493,7 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
   std::uint32_t allowed = query.servers;
   if (query.truncated) {
     // Asking a server again whose TCP just failed would only bring back the same
-    // truncated answer (DESIGN.md §9.6).
+    // truncated answer (docs/architecture.md §7.4).
     allowed &= selector_.all_servers() & ~query.tried_mask & ~selector_.tcp_backing_off(now_ns);
   }
   const bool exhausted = query.attempts >= config_.max_attempts;
@@ -560,7 +561,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     selector_.on_truncated(query.server, now_ns - query.sent_ns);
     query.truncated = true;
     if (!selector_.tcp_usable(query.server, now_ns)) {
-      // Its TCP failed lately: fail over now rather than reconnect (DESIGN.md §9.6).
+      // Its TCP failed lately: fail over now rather than reconnect (docs/architecture.md §7.4).
       Counters::bump(counters_.tcp_backoff);
       selector_.on_failure(query.server, now_ns);
       retry_or_fail(slot, now_ns, sink);

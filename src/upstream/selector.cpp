@@ -7,7 +7,7 @@
 namespace heimdall::upstream {
 namespace {
 
-constexpr std::uint64_t kMinAttemptNs = 50'000'000;  // DESIGN.md §8.7
+constexpr std::uint64_t kMinAttemptNs = 50'000'000;  // docs/architecture.md §7.3
 // One choice in this many goes to a random healthy server under `fastest`, so the
 // RTT estimate of the servers that lost the race stays current.
 constexpr unsigned kExploreEvery = 64;

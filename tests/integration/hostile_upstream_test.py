@@ -3,7 +3,7 @@
 (tests/tools/hostile_upstream.py) on loopback. Whatever an upstream does, one
 client query costs at most 4 upstream packets (UDP datagrams plus TCP
 connections, as the upstream counts them) and gets a correct answer within the
-budget (DESIGN.md §9.6). Also: relayed TTLs are clamped (RFC 2181 §8) and CHAOS
+budget (docs/architecture.md §7.4). Also: relayed TTLs are clamped (RFC 2181 §8) and CHAOS
 questions never reach the upstream.
 
 Environment: HEIMDALL_BIN (set by meson). Runs as root: tc_refuse counts the

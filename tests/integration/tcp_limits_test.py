@@ -4,7 +4,8 @@ operating system run it (issue 12, defects 5, 6 and 9), against the real binary
 and a real knotd on loopback.
 
 - slowloris: connections dribbling a byte a second cannot hold the TCP slots;
-- one client cannot hold more than its share of connections;
+- one client cannot hold more than its share of connections, and one holding
+  more than half the slots yields one to another client even when all are busy;
 - the descriptor limit: raised at start, a configuration that cannot fit is
   refused, and accept at the limit backs off instead of spinning;
 - an address another instance holds fails start-up with exit 3, over UDP too.
@@ -185,6 +186,63 @@ class SlowlorisTest(unittest.TestCase):
         self.assertGreaterEqual(evicted, 1, "the newcomer took a dribbler's slot")
         self.assertGreaterEqual(timed_out, 1)
         self.assertGreaterEqual(timed_out + evicted, 64, "every dribbler closed and counted")
+
+
+class BusyHogTest(unittest.TestCase):
+    """Every slot held by one client whose connections are all busy (a pool opened
+    at once, a burst of reconnects): none has been quiet the 200 ms that frees a
+    slot, yet another client must get in (the soak test lost a pipelined TCP
+    client's connection to exactly this, reset at accept)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.directory = tempfile.mkdtemp(prefix="heimdall-tcp-")
+        cls.knot = Knot(cls.directory)
+        cls.metrics_port = free_port()
+        with stop_on_failure(cls.knot):
+            cls.server = Heimdall(
+                cls.directory, "busy-hog", [cls.knot.port], workers=1, tcp_max_connections=8,
+                extra=f"management: {{metrics_listen: 127.0.0.1:{cls.metrics_port}}}")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.process.stop()
+        cls.knot.process.stop()
+        shutil.rmtree(cls.directory, ignore_errors=True)
+
+    def test_a_client_holding_every_busy_slot_yields_one(self):
+        hogs = [connect_from("127.0.0.1", self.server.port) for _ in range(8)]
+        for sock in hogs:
+            self.addCleanup(sock.close)
+        stop = threading.Event()
+
+        def keep_busy():  # a whole query on every connection each 50 ms, answers unread
+            qid = 0
+            while not stop.is_set():
+                for sock in hogs:
+                    qid = (qid + 1) & 0xFFFF
+                    query = build_query("www.example.test", qid=qid)
+                    try:
+                        sock.send(len(query).to_bytes(2, "big") + query)
+                    except OSError:
+                        pass  # the one that gave up its slot
+                stop.wait(0.05)
+
+        thread = threading.Thread(target=keep_busy)
+        thread.start()
+        try:
+            time.sleep(0.5)
+            newcomer = connect_from("127.0.0.2", self.server.port)
+            self.addCleanup(newcomer.close)
+            reply = tcp_query(newcomer, "www.example.test", 0x0A0B)
+            self.assertEqual(reply[:2], b"\x0a\x0b", "the other client is answered")
+        finally:
+            stop.set()
+            thread.join()
+        samples = scrape(self.metrics_port)
+        self.assertEqual(total(samples, "heimdall_worker_tcp_refused_limit_total"), 0)
+        self.assertEqual(total(samples, "heimdall_worker_tcp_evicted_total"), 1,
+                         "one hog connection gave up its slot")
 
 
 class PerClientLimitTest(unittest.TestCase):

@@ -350,7 +350,7 @@ TEST_F(EngineTest, TcpClientsGetTheWholeAnswerUdpClientsATruncatedOne) {
 }
 
 // ------------------------------------------------------- misbehaving upstreams
-// DESIGN.md §9.6: every attempt, TCP ones included, counts against one per-query
+// docs/architecture.md §7.4: every attempt, TCP ones included, counts against one per-query
 // limit (max_attempts, 4 by default), so that no upstream can turn one client
 // query into more than 4 upstream packets.
 

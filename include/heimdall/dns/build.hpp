@@ -17,7 +17,7 @@ inline constexpr std::size_t kOptRecordSize = 11;  // root owner, type, class, t
 
 // What the appliance puts in the OPT of a message it writes.
 struct OptSpec {
-  std::uint16_t udp_size = 1232;  // our own payload size (DESIGN.md §8.9)
+  std::uint16_t udp_size = 1232;  // our own payload size (docs/architecture.md §6.6)
   std::uint8_t extended_rcode = 0;
   bool dnssec_ok = false;
 };
@@ -36,7 +36,7 @@ struct ClientView {
   std::uint16_t reply_limit = kMinUdpPayload;  // largest reply; 65535 over TCP
 };
 
-// The reply size limit for a UDP client (DESIGN.md §8.9):
+// The reply size limit for a UDP client (docs/architecture.md §6.6):
 // min(max(client EDNS size, 512), max_udp); 512 when the query had no OPT.
 std::uint16_t udp_reply_limit(const Edns& client_edns, std::uint16_t max_udp);
 

@@ -51,7 +51,7 @@ class Sink {
   virtual void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
                                 std::span<const std::uint8_t> wire) = 0;
 
-  // The local end of one UDP attempt (RFC 5452, DESIGN.md §9.6). The engine draws
+  // The local end of one UDP attempt (RFC 5452, docs/architecture.md §7.6). The engine draws
   // `drawn` uniformly from its source ports. The socket backend sends the attempt
   // from a socket connected to the server: a new one on `drawn`, or one opened on
   // an earlier draw that may still carry attempts (upstreams.attempts_per_udp_socket);
@@ -83,7 +83,7 @@ struct EngineConfig {
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
   // Attempts one query may send upstream, TCP ones included (upstreams.max_attempts,
-  // DESIGN.md §9.6); the last one allowed keeps what is left of the budget.
+  // docs/architecture.md §7.4); the last one allowed keeps what is left of the budget.
   unsigned max_attempts = 4;
   // DNS 0x20 on UDP attempts (upstreams.case_randomisation): the name's letters go
   // out in random case and an answer must echo it; a server that does not is
@@ -101,8 +101,8 @@ struct EngineConfig {
   QueryLog* query_log = nullptr;
 };
 
-// Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
-// only by the owning worker with relaxed load + store (DESIGN.md §8.4), read by the
+// Per-worker counters, one per outcome and one per drop reason (docs/conventions.md §6). Written
+// only by the owning worker with relaxed load + store (docs/architecture.md §4.2), read by the
 // control thread.
 struct alignas(64) Counters {
   using Counter = std::atomic<std::uint64_t>;

@@ -1,4 +1,4 @@
-// The kernel-socket backend (DESIGN.md §3): N worker threads, each with its own
+// The kernel-socket backend (docs/architecture.md §11): N worker threads, each with its own
 // SO_REUSEPORT UDP and TCP listening sockets (the kernel spreads clients over
 // them), its own upstream sockets, and its own Engine. Used for development, CI,
 // and the slow path; no state is shared between workers.
@@ -26,7 +26,7 @@ struct SocketBackendConfig {
   unsigned tcp_query_timeout_ms = 3000;  // a query must be whole this long after its first byte
   unsigned tcp_max_connections = 1024;   // across all workers
   unsigned tcp_max_connections_per_client = 64;  // per worker and client /32 or /64; 0: no limit
-  // Upstream UDP (RFC 5452, DESIGN.md §9.6): attempts leave from sockets
+  // Upstream UDP (RFC 5452, docs/architecture.md §7.6): attempts leave from sockets
   // connected to their server, each opened on a port drawn from `source_ports`
   // (upstreams.source_ports) and carrying at most `attempts_per_udp_socket`
   // attempts (upstreams.attempts_per_udp_socket; 1: a socket per attempt) within
@@ -84,7 +84,7 @@ class SocketWorker;
 void raise_descriptor_limit();
 
 // The kernel's ip_local_port_range: where the exception path's sockets draw their
-// upstream source ports in DPDK mode, apart from the fast path's (DESIGN.md §8.5).
+// upstream source ports in DPDK mode, apart from the fast path's (docs/architecture.md §12.4).
 upstream::PortRange kernel_ephemeral_ports();
 
 class SocketBackend {

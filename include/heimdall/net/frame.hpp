@@ -1,4 +1,4 @@
-// L2-L4 over raw Ethernet frames for the DPDK fast path (DESIGN.md §2 `net`):
+// L2-L4 over raw Ethernet frames for the DPDK fast path (docs/architecture.md §3 `net`):
 // classify what arrived on a port, turn ARP, NDP and echo requests into their
 // replies, and write the Ethernet/VLAN/IP/UDP headers in front of a DNS payload.
 // Pure functions over byte spans: no DPDK, no allocation, no DNS semantics, so the
@@ -68,7 +68,7 @@ enum class DropReason : std::uint8_t {
   BadIpv4Header,     // version, IHL or total length wrong; a 0/8, 127/8 or >= 224 source
   BadIpv4Checksum,
   Fragment,       // IPv4 MF/offset or an IPv6 fragment header: never in the fast path; comes
-                  // with kind Exception, not Drop (DESIGN.md §8.9: to the exception path, counted)
+                  // with kind Exception, not Drop (docs/architecture.md §12.4)
   BadIpv6Header,  // version; a multicast or ::1 source, or :: outside NDP
   BadUdpLength,
   BadUdpChecksum,  // also an IPv6 UDP datagram with checksum 0 (RFC 8200 §8.1)

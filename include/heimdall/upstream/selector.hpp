@@ -1,6 +1,6 @@
 // Choosing an upstream server for each attempt, and keeping each server's health
 // and round-trip time. One Selector per worker: its state is the worker's own view
-// of the upstreams, written by nothing else (DESIGN.md §1 rule 1).
+// of the upstreams, written by nothing else (docs/architecture.md §4.1).
 #pragma once
 
 #include <array>
@@ -52,7 +52,7 @@ struct ServerState {
 
 // One server as this worker sees it, for the control thread to read (metrics,
 // heimdallctl): written only by the owning worker with relaxed load + store
-// (DESIGN.md §8.4).
+// (docs/architecture.md §4.2).
 struct alignas(64) ServerCounters {
   using Counter = std::atomic<std::uint64_t>;
   // Upper bounds of the RTT histogram's buckets, in seconds; counts has one more
@@ -92,7 +92,7 @@ class Selector {
   // answered the question yet (TCP must follow), so its failures in a row stand.
   void on_truncated(unsigned server, std::uint64_t rtt_ns);
   void on_failure(unsigned server, std::uint64_t now_ns);
-  // The outcome of a TCP attempt to the server (DESIGN.md §9.6). A failure backs
+  // The outcome of a TCP attempt to the server (docs/architecture.md §7.4). A failure backs
   // the server's TCP off; an answer ends the back-off.
   void on_tcp_result(unsigned server, bool answered, std::uint64_t now_ns);
   // Whether a truncated answer from the server may be asked again over TCP now.
@@ -110,7 +110,8 @@ class Selector {
   // The servers whose TCP is backing off at `now_ns`, as a mask.
   std::uint32_t tcp_backing_off(std::uint64_t now_ns) const;
 
-  // DESIGN.md §8.7: clamp(3 x SRTT, 50 ms, budget / 2); budget / 2 until the first sample.
+  // docs/architecture.md §7.3: clamp(3 x SRTT, 50 ms, budget / 2); budget / 2 until the
+  // first sample.
   std::uint64_t attempt_timeout_ns(unsigned server) const;
 
   std::size_t size() const { return servers_.size(); }

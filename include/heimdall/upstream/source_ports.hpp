@@ -1,4 +1,4 @@
-// Where upstream UDP queries leave from (RFC 5452 §4, DESIGN.md §9.6). The source
+// Where upstream UDP queries leave from (RFC 5452 §4, docs/architecture.md §7.6). The source
 // port is drawn uniformly from the whole configured range for every attempt, so
 // that an off-path forger must guess it together with the 16-bit ID: with the
 // default 1024-65535, log2(64512) = 15.98 bits more.
@@ -14,8 +14,8 @@
 // lets sends and receives be batched again (perf/RESULTS.md: a socket per attempt
 // cost about 60% of the cache-miss throughput, 16 attempts per socket about 10%).
 // DPDK backend: the worker owns the port space of its address and needs no
-// socket; the port must also tell which worker an answer belongs to (DESIGN.md
-// §8.2), so the range is dealt out among the workers by a secret random shuffle
+// socket; the port must also tell which worker an answer belongs to (docs/architecture.md
+// §12.3), so the range is dealt out among the workers by a secret random shuffle
 // drawn at start (`deal_ports`). A forger who knows which worker took the query
 // still does not know which ports are that worker's, so the port keeps the full
 // log2(range) bits against it; only one who learned the deal would be down to

@@ -86,7 +86,7 @@ void set_up_port(const DpdkBackendConfig& config, DpdkShared& shared) {
   }
 
   rte_eth_conf conf{};
-  // DESIGN.md §8.2: RSS only where the port has it (memif, af_packet and tap do
+  // docs/architecture.md §12.1: RSS only where the port has it (memif, af_packet and tap do
   // not); the hash functions asked for are masked with what it offers.
   const std::uint64_t rss =
       info.flow_type_rss_offloads &
@@ -217,7 +217,7 @@ void DpdkBackend::build() {
   DpdkShared& shared = *shared_;
   set_up_port(config_, shared);
 
-  // DESIGN.md §8.9: a reply never needs fragmenting.
+  // docs/architecture.md §6.6: a reply never needs fragmenting.
   std::uint16_t mtu = 1500;
   rte_eth_dev_get_mtu(shared.port_id, &mtu);
   const unsigned headers = 40 + 8 + (shared.identity.vlan != 0 ? 4 : 0);

@@ -80,7 +80,7 @@ void DpdkWorker::run() {
   }
   if (config_.cache != nullptr) config_.cache->unregister_reader(index_);
   // The main thread's rte_eal_wait_lcore orders this, but inside uninstrumented
-  // DPDK: ThreadSanitizer is told (DESIGN.md §8.10).
+  // DPDK: ThreadSanitizer is told (docs/architecture.md §9.3).
   rcu::published(this);
 }
 
@@ -142,7 +142,7 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
         answer_echo(frame, parsed);
         break;
       case net::FrameKind::Exception:
-        // DESIGN.md §8.9: a fragment is reassembled by the kernel, behind the tap.
+        // docs/architecture.md §12.4: a fragment is reassembled by the kernel, behind the tap.
         if (parsed.drop == net::DropReason::Fragment) bump(counters_.fragments);
         pass_to_exception(frame);
         break;

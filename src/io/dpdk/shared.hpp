@@ -23,7 +23,7 @@ struct rte_ring;
 namespace heimdall::io {
 
 // Link-layer next hops of the upstream servers, published by the exception thread
-// (the ARP/NDP owner) and read by the workers (DESIGN.md §8.5). Index = the
+// (the ARP/NDP owner) and read by the workers (docs/architecture.md §12.6). Index = the
 // engine's server index.
 struct Neighbours {
   static constexpr unsigned kMaxServers = 32;
@@ -62,7 +62,7 @@ struct DpdkShared {
   rte_ring* handover_ring(unsigned from, unsigned to) const {
     return handover[from * workers + to];
   }
-  // The worker that sent an upstream query from `port` (DESIGN.md §8.2), or -1
+  // The worker that sent an upstream query from `port` (docs/architecture.md §12.3), or -1
   // when the port is not one of the fast path's.
   int owner_of_port(std::uint16_t port) const {
     if (port < upstream_port_min || port > upstream_port_max) return -1;
@@ -72,7 +72,7 @@ struct DpdkShared {
   // ThreadSanitizer cannot see DPDK order an mbuf's hand-offs (rings, the pool's
   // per-lcore caches, a driver freeing what it sent), so every thread marks the
   // pool released before it lets go of an mbuf and acquired after it takes one
-  // (DESIGN.md §8.10). Nothing outside TSan builds.
+  // (docs/architecture.md §9.3). Nothing outside TSan builds.
   void letting_go_of_mbufs() const { rcu::published(pool); }
   void took_mbufs() const { rcu::observed(pool); }
 };

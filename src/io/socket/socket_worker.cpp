@@ -263,7 +263,7 @@ void SocketWorker::rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t
 
 void SocketWorker::run() {
   // Nothing in the socket path needs an lcore id yet; registering keeps the
-  // thread ready for the DPDK libraries that will (DESIGN.md §8.1).
+  // thread ready for the DPDK libraries that will (docs/architecture.md §5.1).
   const bool registered = register_thread_with_eal();
   if (cache_ != nullptr) cache_->register_reader(index_);
   const rcu::ReaderThread filter_reader;
@@ -273,7 +273,7 @@ void SocketWorker::run() {
   for (;;) {
     // With queries in flight the loop wakes every millisecond for their timers.
     const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
-    // Offline while blocked (§1 rule 4): no cache entry or filter snapshot is held
+    // Offline while blocked (docs/architecture.md §9): no cache entry or filter snapshot is held
     // across epoll_wait, and neither the owners' reclamation nor a filter reload
     // waits for this thread to wake up. Going offline once per loop is also this
     // thread's quiescent state for both RCU domains.

@@ -138,7 +138,7 @@ void TcpServer::accept_one(int fd, const sockaddr_storage& peer) {
     return;
   }
   if (free_slots_.empty()) {
-    const std::uint32_t victim = eviction_candidate();
+    const std::uint32_t victim = eviction_candidate(key);
     if (victim == UINT32_MAX) {
       bump(counters_.tcp_refused_limit);
       close(fd);
@@ -177,18 +177,36 @@ void TcpServer::accept_one(int fd, const sockaddr_storage& peer) {
   bump(counters_.tcp_accepted);
 }
 
-std::uint32_t TcpServer::eviction_candidate() const {
-  if (now_ns_ < kEvictAfterNs) return UINT32_MAX;
-  const std::uint64_t quiet_since = now_ns_ - kEvictAfterNs;
-  std::uint32_t victim = UINT32_MAX;
+std::uint32_t TcpServer::eviction_candidate(const ConnectionCounts::Key& newcomer) const {
+  // First choice: the connection quiet for longest, if it has been quiet long enough.
+  std::uint32_t quietest = UINT32_MAX;
   for (std::uint32_t slot = 0; slot < clients_.size(); ++slot) {
     const Client& client = clients_[slot];
-    if (client.fd < 0 || client.last_active_ns > quiet_since) continue;
-    if (victim == UINT32_MAX || client.last_active_ns < clients_[victim].last_active_ns) {
-      victim = slot;
+    if (client.fd < 0) continue;
+    if (quietest == UINT32_MAX || client.last_active_ns < clients_[quietest].last_active_ns) {
+      quietest = slot;
     }
   }
-  return victim;
+  if (quietest != UINT32_MAX && now_ns_ >= kEvictAfterNs &&
+      clients_[quietest].last_active_ns <= now_ns_ - kEvictAfterNs) {
+    return quietest;
+  }
+  // Every connection is busy or fresh. One client holding more than half of the
+  // slots (a burst of reconnects, a pool opened at once) must not lock everyone
+  // else out for that while: it gives up its quietest connection.
+  std::uint32_t hog = UINT32_MAX;
+  std::size_t hog_count = 0;
+  for (std::uint32_t slot = 0; slot < clients_.size(); ++slot) {
+    const Client& client = clients_[slot];
+    if (client.fd < 0 || client.key == newcomer) continue;
+    const std::size_t count = per_client_.count(client.key);
+    if (count > hog_count ||
+        (count == hog_count && client.last_active_ns < clients_[hog].last_active_ns)) {
+      hog = slot;
+      hog_count = count;
+    }
+  }
+  return hog_count * 2 > clients_.size() ? hog : UINT32_MAX;
 }
 
 void TcpServer::on_client(std::uint32_t slot, std::uint32_t events, std::uint64_t now_ns) {

@@ -61,9 +61,11 @@ class TcpServer {
 
   void accept_one(int fd, const sockaddr_storage& peer);
   void pause(std::uint32_t listener);
-  // The connection that has made no progress the longest, if that is long
-  // enough to give its slot to a new client; UINT32_MAX if none.
-  std::uint32_t eviction_candidate() const;
+  // The slot a new client from `newcomer` may take when every slot is held: the
+  // connection that has made no progress the longest, if that is long enough,
+  // else the quietest of a client holding more than half the slots;
+  // UINT32_MAX if none.
+  std::uint32_t eviction_candidate(const ConnectionCounts::Key& newcomer) const;
   void read(std::uint32_t slot);
   void write(std::uint32_t slot);
   void close_client(std::uint32_t slot);
