@@ -1,9 +1,9 @@
 // DNS 0x20 (draft-vixie-dnsext-dns0x20): the letters of an upstream query's name
 // are sent in a random mix of cases, and an answer counts only if its question
 // echoes that mix exactly. Each letter adds one bit an off-path forger must guess
-// on top of the query ID and source port (RFC 5452 §9.2 mentions it as a further
-// measure). The case pattern comes from a 64-bit seed the engine draws from the
-// kernel's CSPRNG, so a pending query stores 8 bytes rather than the name it sent.
+// on top of RFC 5452's query ID and source port. The case pattern comes from a
+// 64-bit seed the engine draws from the kernel's CSPRNG, so a pending query
+// stores 8 bytes rather than the name it sent.
 #pragma once
 
 #include <cstddef>
