@@ -45,7 +45,9 @@ def field_bits(values):
     predictable = len(counts) == 1 or repeats > 0.5 * (n - 1)
     # No collision at all: H2 is only a lower bound, and the range is the estimate.
     bits = 0.0 if predictable else (range_bits if pairs == 0 else min(range_bits, h2))
-    note = "fixed" if len(counts) == 1 else (f"counter (+{step})" if predictable else "")
+    note = ("fixed" if len(counts) == 1 else
+            "mostly one value" if predictable and step == 0 else
+            f"counter (+{step})" if predictable else "")
     return {"low": low, "high": high, "distinct": len(counts), "range": range_bits,
             "h2": h2_text, "bits": bits, "note": note}
 
