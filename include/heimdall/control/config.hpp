@@ -52,9 +52,10 @@ struct DataplaneConfig {
   std::vector<std::string> eal_args;  // the DPDK backend's EAL arguments
   std::vector<PortConfig> ports;      // the DPDK backend drives exactly one in this version
   ExceptionConfig exception;
-  // The fast path's upstream source ports; port % workers names the worker that
-  // sent the query (docs/architecture.md §12.3). Must lie outside the kernel's
-  // ip_local_port_range, which the exception path's sockets use.
+  // The fast path's upstream source ports, dealt to the workers by a secret
+  // shuffle: the port names the worker that sent the query (docs/architecture.md
+  // §12.3, §7.6). Must lie outside the kernel's ip_local_port_range, which the
+  // exception path's sockets use.
   std::uint16_t upstream_port_min = 20000;
   std::uint16_t upstream_port_max = 29999;
   unsigned mbufs = 0;  // packet buffers; 0: sized from the workers and queue depths
