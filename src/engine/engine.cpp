@@ -476,9 +476,11 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   };
   const std::size_t length = dns::build_upstream_query(as_client, query.id, config_.max_udp,
                                                        {scratch_.get(), kScratchSize});
-  // 0x20 only over UDP: a TCP answer cannot be forged off-path.
+  // 0x20 only over UDP: a TCP answer cannot be forged off-path. The name is
+  // rewritten in place, so only when the question holds it uncompressed.
+  const bool plain_name = query.question_length == query.key.name.length + 4u;
   if (transport == net::Transport::Udp && config_.case_randomisation && !query.case_plain &&
-      selector_.randomises_case(server) && length != 0) {
+      selector_.randomises_case(server) && length != 0 && plain_name) {
     query.case_seed = (std::uint64_t{random32()} << 32) | random32();
     query.case_randomised = true;
     dns::randomise_case({scratch_.get() + dns::kHeaderSize, query.key.name.length},
