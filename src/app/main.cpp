@@ -155,6 +155,7 @@ engine::EngineConfig engine_config(const control::Config& config,
       .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
   };
   engine.max_attempts = config.upstreams.max_attempts;
+  engine.case_randomisation = config.upstreams.case_randomisation;
   engine.ttl = cache::TtlPolicy{.min_ttl = config.cache.min_ttl,
                                 .max_ttl = config.cache.max_ttl,
                                 .negative_ttl_max = config.cache.negative_ttl_max,
@@ -175,6 +176,10 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config,
   backend.tcp_max_connections = config.listen.tcp_max_connections;
   backend.tcp_max_connections_per_client = config.listen.tcp_max_connections_per_client;
   backend.engine = engine_config(config, acl);
+  backend.source_ports = upstream::PortRange{.low = config.upstreams.source_port_low,
+                                             .high = config.upstreams.source_port_high};
+  backend.max_udp_sockets = config.upstreams.max_udp_sockets_per_worker;
+  backend.attempts_per_udp_socket = config.upstreams.attempts_per_udp_socket;
   return backend;
 }
 
@@ -552,6 +557,7 @@ int serve(const control::Config& config, const std::string& config_path) {
   control::service_manager::ready("serving: " + describe_listeners(config));
 
   auto next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::vector<bool> case_fallbacks_logged;
   for (;;) {
     // The loop sleeps in the management server's poll (or on the signal descriptor
     // alone) until a signal, a management request or the next one-second tick, at
@@ -569,6 +575,7 @@ int serve(const control::Config& config, const std::string& config_path) {
     if (signal_number == 0) {
       if (std::chrono::steady_clock::now() >= next_tick) {
         filter->tick(std::chrono::steady_clock::now());
+        app::log_case_fallbacks(serving, case_fallbacks_logged);
         next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
       continue;

@@ -327,7 +327,11 @@ void read_exception(const Reader& reader, const Value& section, ExceptionConfig&
 }
 
 // "20000-29999": the fast path's upstream source ports.
-void read_port_range(const Reader& reader, const Value& value, DataplaneConfig& out) {
+// "low-high" within 1024-65535, low <= high. Ports below 1024 are refused: they
+// belong to the host's services, and a source port there draws no entropy the
+// range above does not.
+std::pair<std::uint16_t, std::uint16_t> parse_port_range(const Reader& reader, const Value& value,
+                                                         const char* example) {
   const std::string text = reader.get_string(value);
   unsigned low = 0, high = 0;
   const char* last = text.data() + text.size();
@@ -337,11 +341,17 @@ void read_port_range(const Reader& reader, const Value& value, DataplaneConfig& 
     const auto [end, high_error] = std::from_chars(dash + 1, last, high);
     ok = high_error == std::errc{} && end == last && low >= 1024 && high <= 65535 && low <= high;
   }
-  if (!ok)
-    reader.fail(value,
-                "expected a range such as 20000-29999 within 1024-65535, got '" + text + "'");
-  out.upstream_port_min = static_cast<std::uint16_t>(low);
-  out.upstream_port_max = static_cast<std::uint16_t>(high);
+  if (!ok) {
+    reader.fail(value, std::string("expected a range such as ") + example +
+                           " within 1024-65535, low <= high, got '" + text + "'");
+  }
+  return {static_cast<std::uint16_t>(low), static_cast<std::uint16_t>(high)};
+}
+
+void read_port_range(const Reader& reader, const Value& value, DataplaneConfig& out) {
+  const auto [low, high] = parse_port_range(reader, value, "20000-29999");
+  out.upstream_port_min = low;
+  out.upstream_port_max = high;
 }
 
 void read_dataplane(const Reader& reader, const Value& section, DataplaneConfig& out) {
@@ -500,9 +510,10 @@ void read_forward_zones(const Reader& reader, const Value& list, UpstreamsConfig
 // Returns the line an error about missing servers points at: `servers` if given,
 // else `upstreams`.
 int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& out) {
-  const auto fields =
-      reader.fields(section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms",
-                              "servers", "forward_zones", "max_attempts"});
+  const auto fields = reader.fields(
+      section, {"strategy", "timeout_ms", "max_failures", "probe_interval_ms", "servers",
+                "forward_zones", "max_attempts", "source_ports", "max_udp_sockets_per_worker",
+                "attempts_per_udp_socket", "case_randomisation"});
   if (const auto it = fields.find("forward_zones"); it != fields.end()) {
     read_forward_zones(reader, it->second, out);
   }
@@ -522,6 +533,20 @@ int read_upstreams(const Reader& reader, const Value& section, UpstreamsConfig& 
   }
   if (const auto it = fields.find("max_attempts"); it != fields.end()) {
     out.max_attempts = reader.get_uint(it->second, 1, 16);
+  }
+  if (const auto it = fields.find("source_ports"); it != fields.end()) {
+    const auto [low, high] = parse_port_range(reader, it->second, "1024-65535");
+    out.source_port_low = low;
+    out.source_port_high = high;
+  }
+  if (const auto it = fields.find("max_udp_sockets_per_worker"); it != fields.end()) {
+    out.max_udp_sockets_per_worker = reader.get_uint(it->second, 1, 65535);
+  }
+  if (const auto it = fields.find("attempts_per_udp_socket"); it != fields.end()) {
+    out.attempts_per_udp_socket = reader.get_uint(it->second, 1, 1024);
+  }
+  if (const auto it = fields.find("case_randomisation"); it != fields.end()) {
+    out.case_randomisation = reader.get_bool(it->second);
   }
   const auto servers = fields.find("servers");
   if (servers == fields.end()) return section.key_line;
@@ -1017,10 +1042,9 @@ Config parse_config(const std::string& yaml_text, const std::string& source_name
     reader.fail(root.line, "(top level)",
                 "expected a mapping of sections, got " + describe(root_node));
   }
-  const auto sections =
-      reader.fields(root, {"dataplane", "edns", "listen", "upstreams", "cache", "filter",
-                           "local_records", "acl", "limits", "management", "query_log", "logging",
-                           "chaos"});
+  const auto sections = reader.fields(
+      root, {"dataplane", "edns", "listen", "upstreams", "cache", "filter", "local_records", "acl",
+             "limits", "management", "query_log", "logging", "chaos"});
   const auto section = [&](const char* name) -> const Value* {
     const auto it = sections.find(name);
     return it == sections.end() ? nullptr : &it->second;

@@ -162,6 +162,15 @@ void Selector::on_tcp_result(unsigned server, bool answered, std::uint64_t now_n
   bump(exported_[server].tcp_failures);
 }
 
+bool Selector::on_case_mismatch(unsigned server) {
+  ServerState& state = servers_[server];
+  bump(exported_[server].case_mismatches);
+  if (state.case_fallback || ++state.case_mismatches < kCaseMismatchesForFallback) return false;
+  state.case_fallback = true;
+  exported_[server].case_fallback.store(1, std::memory_order_relaxed);
+  return true;
+}
+
 std::uint32_t Selector::tcp_backing_off(std::uint64_t now_ns) const {
   std::uint32_t mask = 0;
   for (unsigned i = 0; i < servers_.size(); ++i) {

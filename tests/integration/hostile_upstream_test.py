@@ -34,7 +34,7 @@ MAX_PACKETS_PER_QUERY = 4
 class Hostile:
     """One hostile_upstream.py on a free loopback port."""
 
-    def __init__(self, directory, mode, delay_ms=None):
+    def __init__(self, directory, mode, delay_ms=None, record=None):
         self.port = free_port()
         self.mode = mode
         self.stats_path = os.path.join(directory, f"hostile-{self.port}.json")
@@ -42,6 +42,8 @@ class Hostile:
                 "--stats-file", self.stats_path]
         if delay_ms is not None:
             args += ["--delay-ms", str(delay_ms)]
+        if record is not None:
+            args += ["--record", record]
         self.process = Process(args, os.path.join(directory, f"hostile-{self.port}.log"))
         deadline = time.time() + 10
         while not os.path.exists(self.stats_path):

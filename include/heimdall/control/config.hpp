@@ -52,9 +52,10 @@ struct DataplaneConfig {
   std::vector<std::string> eal_args;  // the DPDK backend's EAL arguments
   std::vector<PortConfig> ports;      // the DPDK backend drives exactly one in this version
   ExceptionConfig exception;
-  // The fast path's upstream source ports; port % workers names the worker that
-  // sent the query (docs/architecture.md §12.3). Must lie outside the kernel's
-  // ip_local_port_range, which the exception path's sockets use.
+  // The fast path's upstream source ports, dealt to the workers by a secret
+  // shuffle: the port names the worker that sent the query (docs/architecture.md
+  // §12.3, §7.6). Must lie outside the kernel's ip_local_port_range, which the
+  // exception path's sockets use.
   std::uint16_t upstream_port_min = 20000;
   std::uint16_t upstream_port_max = 29999;
   unsigned mbufs = 0;  // packet buffers; 0: sized from the workers and queue depths
@@ -93,6 +94,15 @@ struct UpstreamsConfig {
   unsigned max_failures = 3;          // consecutive failures that mark a server down
   unsigned probe_interval_ms = 1000;  // how often a down server is tried again
   unsigned max_attempts = 4;  // attempts per query, TCP included (docs/architecture.md §7.4)
+  // RFC 5452 on the socket backend (docs/architecture.md §7.6): UDP attempts leave
+  // from connected sockets opened on ports drawn from this range, each carrying at
+  // most attempts_per_udp_socket attempts, at most max_udp_sockets_per_worker open.
+  std::uint16_t source_port_low = 1024;
+  std::uint16_t source_port_high = 65535;
+  unsigned max_udp_sockets_per_worker = 1024;
+  unsigned attempts_per_udp_socket = 16;  // 1: a fresh socket and port for every attempt
+  // DNS 0x20 with a per-server fallback (engine::EngineConfig::case_randomisation).
+  bool case_randomisation = true;
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
   std::vector<ForwardZoneConfig> forward_zones;

@@ -19,6 +19,10 @@ enum class Strategy : std::uint8_t { RoundRobin, Fastest, Failover };
 
 inline constexpr std::size_t kMaxServers = 32;  // attempts track tried servers in a 32-bit mask
 inline constexpr std::uint64_t kMaxTcpBackoffNs = 60'000'000'000;  // the longest TCP back-off
+// Answers that did not echo the 0x20 case after which a server is asked without
+// it: one could be a forger that guessed port and ID, three in a row are a server
+// (or a middlebox) that rewrites the question.
+inline constexpr unsigned kCaseMismatchesForFallback = 3;
 
 struct SelectorConfig {
   Strategy strategy = Strategy::Fastest;
@@ -40,6 +44,10 @@ struct ServerState {
   // doubles the wait, from probe_interval up to kMaxTcpBackoffNs.
   unsigned tcp_failures = 0;
   std::uint64_t tcp_retry_ns = 0;
+  // 0x20: answers that did not echo the case we sent; at kCaseMismatchesForFallback
+  // the server gets the name as the client wrote it from then on.
+  unsigned case_mismatches = 0;
+  bool case_fallback = false;
 };
 
 // One server as this worker sees it, for the control thread to read (metrics,
@@ -51,12 +59,14 @@ struct alignas(64) ServerCounters {
   // for the answers slower than the last.
   static constexpr std::array<double, 9> kRttBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05,  0.1,    0.25,  1.0};
-  Counter chosen{0};    // attempts sent to it
-  Counter answers{0};   // answers it gave
-  Counter failures{0};  // attempts that timed out or failed
-  Counter srtt_ns{0};   // gauge
-  Counter down{0};      // gauge: 1 while marked down
-  Counter tcp_failures{0};  // TCP attempts that failed (each starts or extends a TCP back-off)
+  Counter chosen{0};           // attempts sent to it
+  Counter answers{0};          // answers it gave
+  Counter failures{0};         // attempts that timed out or failed
+  Counter srtt_ns{0};          // gauge
+  Counter down{0};             // gauge: 1 while marked down
+  Counter tcp_failures{0};     // TCP attempts that failed (each starts or extends a TCP back-off)
+  Counter case_mismatches{0};  // answers that did not echo the 0x20 case of the question
+  Counter case_fallback{0};    // gauge: 1 once the server is asked without 0x20
   Counter rtt_sum_ns{0};
   std::array<Counter, kRttBounds.size() + 1> rtt_counts{};
 };
@@ -89,6 +99,14 @@ class Selector {
   bool tcp_usable(unsigned server, std::uint64_t now_ns) const {
     return now_ns >= servers_[server].tcp_retry_ns;
   }
+  // Whether queries to the server may go out with 0x20 case randomisation.
+  bool randomises_case(unsigned server) const { return !servers_[server].case_fallback; }
+  // An answer from the server did not echo the case sent; true when this one made
+  // the server fall back to plain queries.
+  bool on_case_mismatch(unsigned server);
+  // An answer from the server echoed the case: its mismatches in a row start over.
+  void on_case_echoed(unsigned server) { servers_[server].case_mismatches = 0; }
+
   // The servers whose TCP is backing off at `now_ns`, as a mask.
   std::uint32_t tcp_backing_off(std::uint64_t now_ns) const;
 

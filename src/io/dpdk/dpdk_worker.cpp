@@ -15,13 +15,15 @@
 namespace heimdall::io {
 namespace {
 
-// The ports this worker sends upstream queries from: those of the range that
-// name it (port % workers == index), so that any worker receiving the answer
-// knows whose it is.
+// The ports this worker sends upstream queries from: those of the range dealt to
+// it (DpdkShared::port_owner), so that any worker receiving the answer knows
+// whose it is. The engine draws among them uniformly for every attempt.
 std::vector<std::uint16_t> source_ports(const DpdkShared& shared, unsigned index) {
   std::vector<std::uint16_t> ports;
   for (unsigned port = shared.upstream_port_min; port <= shared.upstream_port_max; ++port) {
-    if (port % shared.workers == index) ports.push_back(static_cast<std::uint16_t>(port));
+    if (shared.owner_of_port(static_cast<std::uint16_t>(port)) == static_cast<int>(index)) {
+      ports.push_back(static_cast<std::uint16_t>(port));
+    }
   }
   return ports;
 }

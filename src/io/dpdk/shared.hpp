@@ -41,6 +41,10 @@ struct DpdkShared {
   unsigned workers = 0;
   std::uint16_t upstream_port_min = 0;
   std::uint16_t upstream_port_max = 0;
+  // port_owner[port - upstream_port_min]: the worker that sends from that port,
+  // dealt by a secret shuffle at start (upstream::deal_ports), so that knowing a
+  // query's worker tells a forger nothing about its port. Read-only once workers run.
+  std::vector<std::uint8_t> port_owner;
   std::vector<net::Endpoint> servers;
   // Worker i → the exception thread: frames the fast path does not own.
   std::vector<rte_ring*> to_exception;
@@ -62,7 +66,7 @@ struct DpdkShared {
   // when the port is not one of the fast path's.
   int owner_of_port(std::uint16_t port) const {
     if (port < upstream_port_min || port > upstream_port_max) return -1;
-    return static_cast<int>(port % workers);
+    return port_owner[port - upstream_port_min];
   }
 
   // ThreadSanitizer cannot see DPDK order an mbuf's hand-offs (rings, the pool's
