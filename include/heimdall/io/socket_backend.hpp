@@ -4,6 +4,7 @@
 // and the slow path; no state is shared between workers.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/net/endpoint.hpp"
 #include "heimdall/rcu/qsbr.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::io {
 
@@ -22,10 +24,10 @@ struct SocketBackendConfig {
   std::vector<net::Endpoint> udp_listen;
   std::vector<net::Endpoint> tcp_listen;
   unsigned tcp_idle_timeout_ms = 10000;
-  unsigned tcp_query_timeout_ms = 3000;      // a query must be whole this long after its first byte
-  unsigned tcp_max_connections = 1024;       // across all workers
+  unsigned tcp_query_timeout_ms = 3000;  // a query must be whole this long after its first byte
+  unsigned tcp_max_connections = 1024;   // across all workers
   unsigned tcp_max_connections_per_client = 64;  // per worker and client /32 or /64; 0: no limit
-  unsigned upstream_sockets_per_worker = 8;  // source ports to spread upstream queries over
+  unsigned upstream_sockets_per_worker = 8;      // source ports to spread upstream queries over
   engine::EngineConfig engine;
   // Shared by the workers (worker i reads as reader i and owns shard i); it must
   // outlive the backend. Null: no cache.
@@ -40,9 +42,10 @@ struct SocketBackendConfig {
 };
 
 // Counters of the socket layer itself, one set per worker (same rules as
-// engine::Counters: owner writes with relaxed load + store).
+// engine::Counters: owner writes with stats::bump); each has its row in
+// kSocketCounterTable.
 struct alignas(64) SocketCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter udp_received{0};
   Counter udp_sent{0};
   Counter udp_send_dropped{0};  // the kernel refused a datagram (buffer full, unreachable)
@@ -54,12 +57,55 @@ struct alignas(64) SocketCounters {
   Counter tcp_accept_backoff{0};        // accept failed for want of descriptors or memory: paused
   Counter tcp_closed_idle{0};
   Counter tcp_closed_query_timeout{0};  // a query not whole within tcp_query_timeout_ms
-  Counter tcp_bad_frame{0};        // zero-length frame: connection closed
-  Counter tcp_reply_dropped{0};    // the connection was gone when the answer came
-  Counter upstream_tcp_failed{0};  // connect, write or read to an upstream over TCP failed
+  Counter tcp_bad_frame{0};             // zero-length frame: connection closed
+  Counter tcp_reply_dropped{0};         // the connection was gone when the answer came
+  Counter upstream_tcp_failed{0};       // connect, write or read to an upstream over TCP failed
   Counter upstream_tcp_no_slot{0};
   Counter source_ports_rotated{0};
 };
+
+inline constexpr std::array kSocketCounterTable = {
+    stats::counter(&SocketCounters::udp_received, "heimdall_worker_udp_received_total",
+                   "Datagrams received."),
+    stats::counter(&SocketCounters::udp_sent, "heimdall_worker_udp_sent_total", "Datagrams sent."),
+    stats::counter(&SocketCounters::udp_send_dropped, "heimdall_worker_udp_send_dropped_total",
+                   "Datagrams the kernel refused."),
+    stats::counter(&SocketCounters::udp_oversized, "heimdall_worker_udp_oversized_total",
+                   "Datagrams dropped: larger than the buffer."),
+    stats::counter(&SocketCounters::tcp_accepted, "heimdall_worker_tcp_accepted_total",
+                   "TCP connections accepted."),
+    stats::counter(&SocketCounters::tcp_refused_limit, "heimdall_worker_tcp_refused_limit_total",
+                   "TCP connections closed at once: every slot busy, none quiet long enough to "
+                   "evict."),
+    stats::counter(&SocketCounters::tcp_refused_client_limit,
+                   "heimdall_worker_tcp_refused_client_limit_total",
+                   "TCP connections closed at once: the client had "
+                   "tcp_max_connections_per_client."),
+    stats::counter(&SocketCounters::tcp_evicted, "heimdall_worker_tcp_evicted_total",
+                   "TCP connections closed to make room for a new client (the longest quiet)."),
+    stats::counter(&SocketCounters::tcp_accept_backoff, "heimdall_worker_tcp_accept_backoff_total",
+                   "Times a TCP listener was paused: accept failed for want of descriptors or "
+                   "memory."),
+    stats::counter(&SocketCounters::tcp_closed_idle, "heimdall_worker_tcp_closed_idle_total",
+                   "TCP connections closed: idle."),
+    stats::counter(&SocketCounters::tcp_closed_query_timeout,
+                   "heimdall_worker_tcp_closed_query_timeout_total",
+                   "TCP connections closed: a query not whole within tcp_query_timeout_ms."),
+    stats::counter(&SocketCounters::tcp_bad_frame, "heimdall_worker_tcp_bad_frame_total",
+                   "TCP connections closed: zero-length frame."),
+    stats::counter(&SocketCounters::tcp_reply_dropped, "heimdall_worker_tcp_reply_dropped_total",
+                   "TCP answers dropped: the connection was gone or its buffer full."),
+    stats::counter(&SocketCounters::upstream_tcp_failed,
+                   "heimdall_worker_upstream_tcp_failed_total",
+                   "Upstream TCP connections that failed."),
+    stats::counter(&SocketCounters::upstream_tcp_no_slot,
+                   "heimdall_worker_upstream_tcp_no_slot_total",
+                   "Upstream TCP queries not sent: every upstream TCP slot busy."),
+    stats::counter(&SocketCounters::source_ports_rotated,
+                   "heimdall_worker_source_ports_rotated_total",
+                   "Upstream source sockets moved to a new port."),
+};
+static_assert(stats::covers_every_member(kSocketCounterTable));
 
 class SocketWorker;
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::upstream {
 
@@ -46,16 +47,16 @@ struct ServerState {
 // heimdallctl): written only by the owning worker with relaxed load + store
 // (DESIGN.md §8.4).
 struct alignas(64) ServerCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   // Upper bounds of the RTT histogram's buckets, in seconds; counts has one more
   // for the answers slower than the last.
   static constexpr std::array<double, 9> kRttBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05,  0.1,    0.25,  1.0};
-  Counter chosen{0};    // attempts sent to it
-  Counter answers{0};   // answers it gave
-  Counter failures{0};  // attempts that timed out or failed
-  Counter srtt_ns{0};   // gauge
-  Counter down{0};      // gauge: 1 while marked down
+  Counter chosen{0};        // attempts sent to it
+  Counter answers{0};       // answers it gave
+  Counter failures{0};      // attempts that timed out or failed
+  Counter srtt_ns{0};       // gauge
+  Counter down{0};          // gauge: 1 while marked down
   Counter tcp_failures{0};  // TCP attempts that failed (each starts or extends a TCP back-off)
   Counter rtt_sum_ns{0};
   std::array<Counter, kRttBounds.size() + 1> rtt_counts{};
