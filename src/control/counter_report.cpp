@@ -91,10 +91,14 @@ std::vector<std::string> CounterReport::summary_lines() const {
     }
     const std::uint64_t total = entry.total();
     if (total == 0) continue;
-    std::string_view name_text;
-    const std::string name = entry.name();
-    name_text = name;
-    if (name_text.starts_with(entry.prefix)) name_text.remove_prefix(entry.prefix.size());
+    // A sentence, not a key: "3 dropped queries (qr_set)", "2 stale answers".
+    std::string_view base = entry.metric;
+    if (base.starts_with("heimdall_")) base.remove_prefix(9);
+    if (base.starts_with(entry.prefix)) base.remove_prefix(entry.prefix.size());
+    if (entry.kind == stats::Kind::Count && base.ends_with("_total")) base.remove_suffix(6);
+    std::string name_text(base);
+    std::replace(name_text.begin(), name_text.end(), '_', ' ');
+    if (!entry.label_name.empty()) name_text += " (" + entry.label_value + ")";
     std::string& line = lines.back();
     line +=
         (line.back() == ':' ? " " : ", ") + std::to_string(total) + " " + std::string(name_text);

@@ -127,9 +127,9 @@ TEST(CounterReport, SumsWorkersWhereAskedAndKeepsThemApartElsewhere) {
   EXPECT_TRUE(has(totals, "\nanswers.NXDOMAIN 1\n")) << totals;
   EXPECT_EQ(report.total("queries"), 7u);
   EXPECT_EQ(report.total("dropped_queries.short"), 2u);
-  EXPECT_EQ(
-      report.summary_lines(),
-      std::vector<std::string>{"engine: 7 queries, 2 dropped_queries.short, 1 answers.NXDOMAIN"});
+  EXPECT_EQ(report.summary_lines(),
+            std::vector<std::string>{
+                "engine: 7 queries, 2 dropped queries (short), 1 answers (NXDOMAIN)"});
 }
 
 TEST(CounterReport, WorkersHaveAColumnEachAndIdleCountersAreLeftOut) {

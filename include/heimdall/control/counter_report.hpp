@@ -22,7 +22,7 @@ namespace heimdall::control {
 class CounterReport {
  public:
   // A group of tables in the text forms: its name, and the prefix its names lose
-  // in the summary ("cache: 12 hits", not "cache: 12 cache_hits").
+  // in the summary ("cache: 12 hits", not "cache: 12 cache hits").
   struct Section {
     std::string_view name;
     std::string_view prefix;
@@ -49,7 +49,8 @@ class CounterReport {
   // A column per worker (`column_names[i]` heads worker i's), a line per counter
   // that is not zero on every worker.
   std::string workers_text(std::span<const std::string> column_names) const;
-  // Per section, its counters that are not zero: "cache: 12 hits, 3 misses, ...".
+  // Per section, its counters that are not zero, in words: "cache: 12 hits, 3 misses",
+  // "engine: 40 queries, 2 stale answers, 1 dropped queries (short)".
   std::vector<std::string> summary_lines() const;
   // The total of the counter named `name` (as in totals_text); 0 when there is none.
   std::uint64_t total(std::string_view name) const;
