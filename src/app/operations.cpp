@@ -19,11 +19,6 @@ namespace {
 using control::MetricsText;
 using Type = MetricsText::Type;
 
-template <typename CounterT>
-std::uint64_t read(const CounterT& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
-
 // The filter's own state; what it blocked is in the engine's table.
 void filter_metrics(MetricsText& metrics, const control::FilterReloader& filter) {
   const control::FilterStats& stats = filter.stats();
@@ -55,6 +50,9 @@ void port_metrics(MetricsText& metrics, const io::DpdkBackend& dpdk) {
   metrics.family("heimdall_port_rx_missed_total", "Packets the port dropped: RX queue full.",
                  Type::Counter);
   metrics.sample({}, port.rx_missed);
+  metrics.family("heimdall_port_rx_no_mbuf_total",
+                 "Packets the port dropped: no buffer to receive them into.", Type::Counter);
+  metrics.sample({}, port.rx_no_mbuf);
   metrics.family("heimdall_port_errors_total", "Port errors, by direction.", Type::Counter);
   metrics.sample({{"direction", "rx"}}, port.rx_errors);
   metrics.sample({{"direction", "tx"}}, port.tx_errors);
@@ -75,18 +73,18 @@ std::vector<ServerTotals> server_totals(const Serving& serving) {
     for (unsigned i = 0; i < selector->size() && i < totals.size(); ++i) {
       const upstream::ServerCounters& c = selector->exported(i);
       ServerTotals& t = totals[i];
-      t.queries += read(c.chosen);
-      t.answers += read(c.answers);
-      t.failures += read(c.failures);
-      t.tcp_failures += read(c.tcp_failures);
-      t.down_workers += read(c.down);
-      if (const std::uint64_t srtt = read(c.srtt_ns); srtt != 0) {
+      t.queries += stats::read(c.chosen);
+      t.answers += stats::read(c.answers);
+      t.failures += stats::read(c.failures);
+      t.tcp_failures += stats::read(c.tcp_failures);
+      t.down_workers += stats::read(c.down);
+      if (const std::uint64_t srtt = stats::read(c.srtt_ns); srtt != 0) {
         t.srtt_sum_ns += srtt;
         ++t.srtt_samples;
       }
-      t.rtt_sum_ns += read(c.rtt_sum_ns);
+      t.rtt_sum_ns += stats::read(c.rtt_sum_ns);
       for (std::size_t b = 0; b < t.rtt_counts.size(); ++b)
-        t.rtt_counts[b] += read(c.rtt_counts[b]);
+        t.rtt_counts[b] += stats::read(c.rtt_counts[b]);
     }
   }
   return totals;
@@ -131,7 +129,7 @@ void upstream_metrics(MetricsText& metrics, const Serving& serving) {
 std::uint64_t sum(const std::vector<const engine::Counters*>& engines,
                   engine::Counters::Counter engine::Counters::*counter) {
   std::uint64_t total = 0;
-  for (const engine::Counters* c : engines) total += read(c->*counter);
+  for (const engine::Counters* c : engines) total += stats::read(c->*counter);
   return total;
 }
 
