@@ -90,33 +90,20 @@ std::vector<ServerTotals> server_totals(const Serving& serving) {
   return totals;
 }
 
+// What the server table leaves to its caller (its Derived rows): the smoothed RTT
+// averaged over the workers that have one, and the RTT histogram.
 void upstream_metrics(MetricsText& metrics, const Serving& serving) {
   const std::vector<ServerTotals> totals = server_totals(serving);
-  const auto per_server = [&](const char* name, const char* help, Type type, auto value) {
-    metrics.family(name, help, type);
-    for (std::size_t i = 0; i < totals.size(); ++i) {
-      metrics.sample({{"server", serving.upstreams[i].to_string()}}, value(totals[i]));
-    }
-  };
-  per_server("heimdall_upstream_server_queries_total", "Attempts sent to the server.",
-             Type::Counter, [](const ServerTotals& t) { return t.queries; });
-  per_server("heimdall_upstream_server_answers_total", "Answers the server gave.", Type::Counter,
-             [](const ServerTotals& t) { return t.answers; });
-  per_server("heimdall_upstream_server_failures_total", "Attempts that timed out or failed.",
-             Type::Counter, [](const ServerTotals& t) { return t.failures; });
-  per_server("heimdall_upstream_server_tcp_failures_total",
-             "TCP attempts that failed; each backs the server's TCP off.", Type::Counter,
-             [](const ServerTotals& t) { return t.tcp_failures; });
-  per_server("heimdall_upstream_server_down_workers",
-             "Workers that currently mark the server down.", Type::Gauge,
-             [](const ServerTotals& t) { return t.down_workers; });
-  per_server("heimdall_upstream_server_srtt_seconds",
-             "Smoothed round-trip time, averaged over the workers that have a sample.", Type::Gauge,
-             [](const ServerTotals& t) {
-               return t.srtt_samples == 0 ? 0.0
-                                          : static_cast<double>(t.srtt_sum_ns) /
-                                                static_cast<double>(t.srtt_samples) / 1e9;
-             });
+  metrics.family("heimdall_upstream_server_srtt_seconds",
+                 "Smoothed round-trip time, averaged over the workers that have a sample.",
+                 Type::Gauge);
+  for (std::size_t i = 0; i < totals.size(); ++i) {
+    const ServerTotals& t = totals[i];
+    metrics.sample({{"server", serving.upstreams[i].to_string()}},
+                   t.srtt_samples == 0 ? 0.0
+                                       : static_cast<double>(t.srtt_sum_ns) /
+                                             static_cast<double>(t.srtt_samples) / 1e9);
+  }
   metrics.family("heimdall_upstream_rtt_seconds", "Round-trip time of upstream answers.",
                  Type::Histogram);
   for (std::size_t i = 0; i < totals.size(); ++i) {
@@ -275,6 +262,16 @@ control::CounterReport counter_report(const Serving& serving) {
     }
     report.add({"cache", "cache_"}, cache::kReaderCounterTable, readers);
     report.add({"cache", "cache_"}, cache::kShardCounterTable, shards);
+  }
+  // Each upstream server as every worker counts it, summed by server.
+  const std::vector<const upstream::Selector*> selectors = serving.backend->selectors();
+  for (std::size_t server = 0; server < serving.upstreams.size(); ++server) {
+    std::vector<const upstream::ServerCounters*> sets;
+    for (const upstream::Selector* selector : selectors) {
+      if (server < selector->size()) sets.push_back(&selector->exported(server));
+    }
+    report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable, sets,
+                        "server", serving.upstreams[server].to_string());
   }
   const auto add_sockets = [&](const io::SocketBackend& backend, std::size_t first_worker) {
     std::vector<const io::SocketCounters*> sets;

@@ -15,30 +15,43 @@ std::string CounterReport::Entry::name() const {
   if (base.starts_with("heimdall_")) base.remove_prefix(9);
   if (kind == stats::Kind::Count && base.ends_with("_total")) base.remove_suffix(6);
   std::string text(base);
+  if (!set_label_name.empty()) text += "." + set_label_value;
   if (!label_name.empty()) text += "." + label_value;
   return text;
 }
 
+// A family's entries may come from several add() calls (one per upstream server):
+// each family is written once, at its first entry, with all of its samples.
 void CounterReport::write_metrics(MetricsText& metrics) const {
-  std::string_view family;
-  for (const Entry& entry : entries_) {
-    if (entry.metric != family) {
-      family = entry.metric;
-      metrics.family(
-          entry.metric, entry.help,
-          entry.kind == stats::Kind::Gauge ? MetricsText::Type::Gauge : MetricsText::Type::Counter);
-    }
-    std::vector<MetricLabel> labels;
-    if (entry.split == stats::Split::Total) {
-      if (!entry.label_name.empty()) labels.emplace_back(entry.label_name, entry.label_value);
-      metrics.sample(labels, entry.total());
-      continue;
-    }
-    for (std::size_t i = 0; i < entry.values.size(); ++i) {
-      labels.clear();
-      labels.emplace_back("worker", std::to_string(entry.first_worker + i));
-      if (!entry.label_name.empty()) labels.emplace_back(entry.label_name, entry.label_value);
-      metrics.sample(labels, entry.values[i]);
+  std::vector<bool> written(entries_.size(), false);
+  for (std::size_t first = 0; first < entries_.size(); ++first) {
+    if (written[first]) continue;
+    const Entry& head = entries_[first];
+    metrics.family(
+        head.metric, head.help,
+        head.kind == stats::Kind::Gauge ? MetricsText::Type::Gauge : MetricsText::Type::Counter);
+    for (std::size_t e = first; e < entries_.size(); ++e) {
+      const Entry& entry = entries_[e];
+      if (written[e] || entry.metric != head.metric) continue;
+      written[e] = true;
+      std::vector<MetricLabel> labels;
+      const auto add_labels = [&] {
+        if (!entry.set_label_name.empty()) {
+          labels.emplace_back(entry.set_label_name, entry.set_label_value);
+        }
+        if (!entry.label_name.empty()) labels.emplace_back(entry.label_name, entry.label_value);
+      };
+      if (entry.split == stats::Split::Total) {
+        add_labels();
+        metrics.sample(labels, entry.total());
+        continue;
+      }
+      for (std::size_t i = 0; i < entry.values.size(); ++i) {
+        labels.clear();
+        labels.emplace_back("worker", std::to_string(entry.first_worker + i));
+        add_labels();
+        metrics.sample(labels, entry.values[i]);
+      }
     }
   }
 }
@@ -98,6 +111,7 @@ std::vector<std::string> CounterReport::summary_lines() const {
     if (entry.kind == stats::Kind::Count && base.ends_with("_total")) base.remove_suffix(6);
     std::string name_text(base);
     std::replace(name_text.begin(), name_text.end(), '_', ' ');
+    if (!entry.set_label_name.empty()) name_text += " (" + entry.set_label_value + ")";
     if (!entry.label_name.empty()) name_text += " (" + entry.label_value + ")";
     std::string& line = lines.back();
     line +=

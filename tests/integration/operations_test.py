@@ -146,7 +146,7 @@ limits:
 
     def test_every_counter_is_exported(self):
         """Every row of the counter tables the socket backend serves (engine, cache,
-        sockets; read from their headers) is a family of /metrics, and so is every
+        sockets, upstream servers; read from their headers) is a family of /metrics, and so is every
         counter heimdallctl stats lists, with each of its labels: a counter that
         /metrics does not export fails here."""
         udp_exchange(self.heimdall.port, build_query("blocked.example.test"))
@@ -155,14 +155,15 @@ limits:
         include = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include",
                                "heimdall")
         tables = 0
-        for header in ("engine/engine.hpp", "cache/cache.hpp", "io/socket_backend.hpp"):
+        for header in ("engine/engine.hpp", "cache/cache.hpp", "io/socket_backend.hpp",
+                       "upstream/selector.hpp"):
             with open(os.path.join(include, header)) as f:
                 text = f.read()
             for table in re.finditer(r"constexpr std::array k\w*CounterTable = \{(.*?)\n\};", text, re.S):
                 tables += 1
                 for metric in re.findall(r'"(heimdall_\w+)"', table.group(1)):
                     self.assertIn(metric, families, f"{header}: {metric} is not in /metrics")
-        self.assertEqual(tables, 4, "the counter tables moved: update this test")
+        self.assertEqual(tables, 5, "the counter tables moved: update this test")
         self.assertIn('list="ops-block"', samples["heimdall_filter_blocked_total"])
         result = self.ctl("stats")
         self.assertEqual(result.returncode, 0, result.stderr)

@@ -12,6 +12,7 @@
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/io/dpdk_backend.hpp"
 #include "heimdall/io/socket_backend.hpp"
+#include "heimdall/upstream/selector.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -25,6 +26,7 @@ template <typename Set, std::size_t N>
 void expect_every_row_exported(const std::array<stats::Row<Set>, N>& table, const std::string& text,
                                std::span<const std::string> runtime_labels = {}) {
   for (const stats::Row<Set>& row : table) {
+    if (row.kind == stats::Kind::Derived) continue;  // exported by its caller, by hand
     const std::string type = row.kind == stats::Kind::Gauge ? "gauge" : "counter";
     EXPECT_TRUE(has(text, "# TYPE " + std::string(row.metric) + " " + type + "\n")) << row.metric;
     std::vector<std::string> labels;
@@ -74,6 +76,7 @@ TEST(CounterReport, EveryRowOfEveryTableIsInTheMetrics) {
   const auto sockets = std::make_unique<io::SocketCounters[]>(2);
   const auto ports = std::make_unique<io::DpdkCounters[]>(2);
   const auto exception = std::make_unique<io::ExceptionCounters>();
+  const auto servers = std::make_unique<upstream::ServerCounters[]>(4);  // 2 workers x 2
   const std::vector<std::string> lists = {"ads", "malware"};
 
   CounterReport report;
@@ -84,6 +87,10 @@ TEST(CounterReport, EveryRowOfEveryTableIsInTheMetrics) {
   report.add({"sockets", "worker_"}, io::kSocketCounterTable, {&sockets[0], &sockets[1]});
   report.add({"dpdk", "worker_"}, io::kDpdkCounterTable, {&ports[0], &ports[1]});
   report.add_single({"exception path", "exception_"}, io::kExceptionCounterTable, *exception);
+  report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable,
+                      {&servers[0], &servers[2]}, "server", "192.0.2.1:53");
+  report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable,
+                      {&servers[1], &servers[3]}, "server", "192.0.2.2:53");
   MetricsText metrics;  // throws on a family written twice or a malformed name
   report.write_metrics(metrics);
   const std::string& text = metrics.text();
@@ -94,13 +101,15 @@ TEST(CounterReport, EveryRowOfEveryTableIsInTheMetrics) {
   expect_every_row_exported(io::kSocketCounterTable, text);
   expect_every_row_exported(io::kDpdkCounterTable, text);
   expect_every_row_exported(io::kExceptionCounterTable, text);
+  expect_every_row_exported(upstream::kServerCounterTable, text);
   // The names operators' dashboards and the tests use, unchanged.
   for (const char* name :
        {"heimdall_queries_total{worker=\"1\"} 0", "heimdall_answers_total{rcode=\"NXDOMAIN\"} 0",
         "heimdall_dropped_queries_total{reason=\"short\"} 0", "heimdall_cache_entries 0",
         "heimdall_worker_dropped_frames_total{worker=\"0\",reason=\"bad_ipv4_csum\"} 0",
         "heimdall_worker_tcp_accept_backoff_total{worker=\"1\"} 0",
-        "heimdall_filter_blocked_total{list=\"malware\"} 0"}) {
+        "heimdall_filter_blocked_total{list=\"malware\"} 0",
+        "heimdall_upstream_server_queries_total{server=\"192.0.2.2:53\"} 0"}) {
     EXPECT_TRUE(has(text, std::string(name) + "\n")) << name;
   }
   EXPECT_FALSE(has(text, "reason=\"\"")) << "DropReason::None is never counted";
@@ -162,6 +171,32 @@ TEST(CounterReport, TheSummaryDropsEachSectionsPrefixAndItsIdleCounters) {
   report.add({"cache", "cache_"}, cache::kShardCounterTable, {&shard});
   report.add_single({"exception path", "exception_"}, io::kExceptionCounterTable, exception);
   EXPECT_EQ(report.summary_lines(), std::vector<std::string>{"cache: 12 hits, 4 entries"});
+}
+
+TEST(CounterReport, EachServerIsSummedOverTheWorkersUnderItsOwnLabel) {
+  upstream::ServerCounters worker0[2], worker1[2];
+  stats::bump(worker0[0].chosen, 2);
+  stats::bump(worker1[0].chosen, 3);
+  stats::bump(worker1[1].chosen, 7);
+  stats::set(worker1[1].down, 1);
+  CounterReport report;
+  report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable,
+                      {&worker0[0], &worker1[0]}, "server", "192.0.2.1:53");
+  report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable,
+                      {&worker0[1], &worker1[1]}, "server", "192.0.2.2:53");
+  MetricsText metrics;
+  report.write_metrics(metrics);
+  EXPECT_TRUE(has(metrics.text(),
+                  "heimdall_upstream_server_queries_total{server=\"192.0.2.1:53\"} 5\n"
+                  "heimdall_upstream_server_queries_total{server=\"192.0.2.2:53\"} 7\n"));
+  EXPECT_TRUE(
+      has(metrics.text(), "heimdall_upstream_server_down_workers{server=\"192.0.2.2:53\"} 1\n"));
+  EXPECT_FALSE(has(metrics.text(), "srtt")) << "the caller averages it";
+  EXPECT_EQ(report.total("upstream_server_queries.192.0.2.2:53"), 7u);
+  EXPECT_EQ(
+      report.summary_lines(),
+      std::vector<std::string>{"upstreams: 5 queries (192.0.2.1:53), 7 queries (192.0.2.2:53), "
+                               "1 down workers (192.0.2.2:53)"});
 }
 
 TEST(CounterReport, ListsAreLabelledOnlyWhileTheyExist) {

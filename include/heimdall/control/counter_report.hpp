@@ -37,6 +37,18 @@ class CounterReport {
            std::span<const std::string> runtime_labels = {}) {
     add_table(section, table, sets, first_worker, runtime_labels, true);
   }
+  // One table's sets of one thing every worker counts apart (an upstream server),
+  // one per worker: each of its samples has the label `name`="value" too.
+  template <typename Set, std::size_t N>
+  void add_labelled(Section section, const std::array<stats::Row<Set>, N>& table,
+                    const std::vector<const Set*>& sets, std::string_view name, std::string value) {
+    const std::size_t first = entries_.size();
+    add_table(section, table, sets, 0, {}, true);
+    for (std::size_t i = first; i < entries_.size(); ++i) {
+      entries_[i].set_label_name = name;
+      entries_[i].set_label_value = value;
+    }
+  }
   // A set no worker owns (the exception thread's): left out of `workers`.
   template <typename Set, std::size_t N>
   void add_single(Section section, const std::array<stats::Row<Set>, N>& table, const Set& set) {
@@ -66,6 +78,8 @@ class CounterReport {
     stats::Split split;
     std::string_view label_name;  // empty: no label
     std::string label_value;
+    std::string_view set_label_name;  // the thing counted (add_labelled); empty: none
+    std::string set_label_value;
     std::vector<std::uint64_t> values;  // by set
     std::size_t first_worker;
     bool per_worker;
@@ -79,6 +93,7 @@ class CounterReport {
                  const std::vector<const Set*>& sets, std::size_t first_worker,
                  std::span<const std::string> runtime_labels, bool per_worker) {
     for (const stats::Row<Set>& row : table) {
+      if (row.kind == stats::Kind::Derived) continue;  // its caller exports it
       const auto add_entry = [&](std::string_view label_value, auto counter_of) {
         Entry& entry = entries_.emplace_back(Entry{section.name,
                                                    section.prefix,
@@ -88,6 +103,8 @@ class CounterReport {
                                                    row.split,
                                                    row.label.name,
                                                    std::string(label_value),
+                                                   {},
+                                                   {},
                                                    {},
                                                    first_worker,
                                                    per_worker});

@@ -35,7 +35,10 @@ inline std::uint64_t read(const Counter& counter) {
   return counter.load(std::memory_order_relaxed);
 }
 
-enum class Kind : std::uint8_t { Count, Gauge };  // Prometheus counter or gauge
+// A Prometheus counter or gauge; or Derived: exported by hand as part of something
+// the rows cannot say (an average over workers, a histogram), by the code that
+// its row's comment names. Every other output leaves a Derived row out.
+enum class Kind : std::uint8_t { Count, Gauge, Derived };
 // Whether /metrics gives one sample per worker (label "worker") or their sum.
 enum class Split : std::uint8_t { ByWorker, Total };
 
@@ -80,6 +83,12 @@ constexpr Row<Set> labelled(const Counter Set::*member, std::string_view metric,
   return {.counter = member, .metric = metric, .help = help, .label = label, .split = split};
 }
 
+template <typename Set>
+constexpr Row<Set> derived(const Counter Set::*member, std::string_view metric,
+                           std::string_view help) {
+  return {.counter = member, .metric = metric, .help = help, .kind = Kind::Derived};
+}
+
 // The elements of array member `Member` (a std::array<Counter, N>), for Row::array.
 template <typename Set, auto Member>
 constexpr std::span<const Counter> array_of(const Set& set) {
@@ -96,6 +105,15 @@ constexpr Row<Set> per_label(std::string_view metric, std::string_view help,
           .label = {label_name, {}},
           .label_of = label_of,
           .split = split};
+}
+
+template <typename Set, auto Member>
+constexpr Row<Set> derived_array(std::string_view metric, std::string_view help) {
+  return {.array = &array_of<Set, Member>,
+          .elements = std::tuple_size_v<std::remove_cvref_t<decltype(std::declval<Set>().*Member)>>,
+          .metric = metric,
+          .help = help,
+          .kind = Kind::Derived};
 }
 
 template <typename Set>
