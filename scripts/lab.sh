@@ -504,6 +504,7 @@ check_clean_stop() {
 
 run_checks() {
   local out status flags count sent completed pct elapsed start hits misses hits_after misses_after
+  local missing
 
   expect_answer "UDP/IPv4 A www.lab.example" 192.0.2.80 @"$APP4" www.lab.example A
   expect_answer "UDP/IPv4 AAAA www.lab.example" 2001:db8::80 @"$APP4" www.lab.example AAAA
@@ -514,6 +515,20 @@ run_checks() {
     pass "TCP/IPv6 A www.lab.example (kdig): 192.0.2.80"
   else
     fail "TCP/IPv6 A www.lab.example (kdig): got: $(tr '\n' ' ' <<<"$out")"
+  fi
+
+  # Every row of the DPDK workers' and the exception path's counter tables is a
+  # family of /metrics (the socket backend's tables: tests/integration/operations).
+  out=$({ timeout 5 ip netns exec "$NS_APP" curl -s --max-time 2 http://127.0.0.1:9153/metrics || true; })
+  missing=$(grep -o '"heimdall_[a-z_]*"' "$ROOT/include/heimdall/io/dpdk_backend.hpp" | tr -d '"' |
+    sort -u | while read -r name; do grep -q "^# TYPE $name " <<<"$out" || echo "$name"; done)
+  count=$(grep -o '"heimdall_[a-z_]*"' "$ROOT/include/heimdall/io/dpdk_backend.hpp" | sort -u | wc -l)
+  if [[ $BACKEND != dpdk ]]; then
+    pass "DPDK counter tables: not served by the $BACKEND backend"
+  elif [[ -z $missing && $count -gt 20 ]]; then
+    pass "/metrics has all $count families of the DPDK and exception-path counter tables"
+  else
+    fail "/metrics lacks, of the DPDK counter tables ($count families):" $missing
   fi
 
   # The exception path's TCP worker reads the cache as a reader of its own, after
