@@ -358,6 +358,9 @@ start_heimdall() {
   [[ -x $HEIMDALL_BIN ]] ||
     die "no Heimdall binary at $HEIMDALL_BIN (build it: ninja -C build src/app/heimdall, or set HEIMDALL_BIN)"
   write_heimdall_conf
+  # Metrics in the appliance's namespace, for the checks that read counters.
+  printf '\n# Added by scripts/lab.sh up.\nmanagement: {metrics_listen: "127.0.0.1:9153"}\n' \
+    >>"$WORK/heimdall.yaml"
   setsid ip netns exec "$NS_APP" "$HEIMDALL_BIN" --config "$WORK/heimdall.yaml" \
     >"$WORK/heimdall.log" 2>&1 </dev/null &
   echo $! >"$WORK/heimdall.pid"
@@ -474,6 +477,13 @@ expect_answer() {
   fi
 }
 
+# metric NAME: the value of the unlabelled sample NAME in Heimdall's /metrics; empty
+# when it cannot be read.
+metric() {
+  { timeout 5 ip netns exec "$NS_APP" curl -s --max-time 2 http://127.0.0.1:9153/metrics || true; } |
+    awk -v name="$1" '$1 == name && value == "" { value = $2 } END { print value }'
+}
+
 dig_status() { sed -n '/status: /{s/.*status: \([A-Z]*\),.*/\1/p;q}'; }
 knotd_silent() { [[ -z $(in_ns "$NS_UP" kdig @"$UP4" lab.example. SOA +time=1 +retry=0 +short 2>/dev/null || true) ]]; }
 
@@ -493,7 +503,8 @@ check_clean_stop() {
 }
 
 run_checks() {
-  local out status flags count sent completed pct elapsed start
+  local out status flags count sent completed pct elapsed start hits misses hits_after misses_after
+  local missing
 
   expect_answer "UDP/IPv4 A www.lab.example" 192.0.2.80 @"$APP4" www.lab.example A
   expect_answer "UDP/IPv4 AAAA www.lab.example" 2001:db8::80 @"$APP4" www.lab.example AAAA
@@ -504,6 +515,37 @@ run_checks() {
     pass "TCP/IPv6 A www.lab.example (kdig): 192.0.2.80"
   else
     fail "TCP/IPv6 A www.lab.example (kdig): got: $(tr '\n' ' ' <<<"$out")"
+  fi
+
+  # Every row of the DPDK workers' and the exception path's counter tables is a
+  # family of /metrics (the socket backend's tables: tests/integration/operations).
+  out=$({ timeout 5 ip netns exec "$NS_APP" curl -s --max-time 2 http://127.0.0.1:9153/metrics || true; })
+  missing=$(grep -o '"heimdall_[a-z_]*"' "$ROOT/include/heimdall/io/dpdk_backend.hpp" | tr -d '"' |
+    sort -u | while read -r name; do grep -q "^# TYPE $name " <<<"$out" || echo "$name"; done)
+  count=$(grep -o '"heimdall_[a-z_]*"' "$ROOT/include/heimdall/io/dpdk_backend.hpp" | sort -u | wc -l)
+  if [[ $BACKEND != dpdk ]]; then
+    pass "DPDK counter tables: not served by the $BACKEND backend"
+  elif [[ -z $missing && $count -gt 20 ]]; then
+    pass "/metrics has all $count families of the DPDK and exception-path counter tables"
+  else
+    fail "/metrics lacks, of the DPDK counter tables ($count families):" $missing
+  fi
+
+  # The exception path's TCP worker reads the cache as a reader of its own, after
+  # the workers': its lookups must count in /metrics like theirs. a1 is asked
+  # nowhere before dnsperf: over TCP a miss, then (once inserted) a hit.
+  hits=$(metric heimdall_cache_hits_total)
+  misses=$(metric heimdall_cache_misses_total)
+  client kdig @"$APP4" +tcp +time=2 +retry=1 +short a1.lab.example A >/dev/null 2>&1 || true
+  sleep 0.3
+  client kdig @"$APP4" +tcp +time=2 +retry=1 +short a1.lab.example A >/dev/null 2>&1 || true
+  hits_after=$(metric heimdall_cache_hits_total)
+  misses_after=$(metric heimdall_cache_misses_total)
+  if [[ -n $hits && -n $misses && -n $hits_after && -n $misses_after ]] &&
+    ((hits_after > hits && misses_after > misses)); then
+    pass "TCP lookups in /metrics: cache hits $hits -> $hits_after, misses $misses -> $misses_after"
+  else
+    fail "TCP lookups not in /metrics: cache hits '$hits' -> '$hits_after', misses '$misses' -> '$misses_after'"
   fi
 
   out=$(client dig @"$APP4" blocked.lab.example A +time=2 +tries=2 2>&1 || true)

@@ -7,6 +7,7 @@
 
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/control/filter_reloader.hpp"
+#include "heimdall/control/management_server.hpp"
 #include "heimdall/control/query_log_writer.hpp"
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/io/socket_backend.hpp"
@@ -95,6 +96,7 @@ struct Serving {
   control::QueryLogWriter* query_log = nullptr;
   std::vector<net::Endpoint> upstreams;
   unsigned workers = 0;
+  const control::ManagementServer* management = nullptr;  // its own counters, if it runs
 };
 
 }  // namespace heimdall::app

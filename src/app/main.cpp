@@ -295,94 +295,29 @@ std::string join_endpoints(const std::vector<net::Endpoint>& endpoints) {
   return text.empty() ? "none" : text;
 }
 
-void log_cache_summary(const cache::Cache& cache) {
-  std::uint64_t hits = 0, misses = 0, entries = 0, inserts = 0, evictions = 0, drops = 0;
-  for (unsigned i = 0; i < cache.shard_count(); ++i) {
-    const cache::ReaderCounters& reader = cache.reader_counters(i);
-    const cache::ShardCounters& shard = cache.shard_counters(i);
-    hits += reader.hits.load(std::memory_order_relaxed);
-    misses += reader.misses.load(std::memory_order_relaxed);
-    drops += reader.ring_drops.load(std::memory_order_relaxed);
-    entries += shard.entries.load(std::memory_order_relaxed);
-    inserts += shard.inserts.load(std::memory_order_relaxed);
-    evictions += shard.evictions.load(std::memory_order_relaxed);
-  }
-  spdlog::info("cache: {} hits, {} misses, {} entries, {} inserts, {} evictions, {} ring drops",
-               hits, misses, entries, inserts, evictions, drops);
-}
-
-std::uint64_t get(const engine::Counters::Counter& counter) {
-  return counter.load(std::memory_order_relaxed);
-}
-
-void log_summary(const Backend& backend) {
-  std::uint64_t queries = 0, replies = 0, forwarded = 0, servfail = 0, timeouts = 0, dropped = 0,
-                stale = 0, prefetches = 0;
-  for (const engine::Counters* c : backend.engine_counters()) {
-    queries += get(c->queries);
-    replies += get(c->replies);
-    forwarded += get(c->forwarded);
-    servfail += get(c->servfail);
-    timeouts += get(c->upstream_timeouts);
-    dropped += get(c->drop_short) + get(c->drop_qr_set);
-    stale += get(c->stale_answers);
-    prefetches += get(c->prefetches);
-  }
-  spdlog::info(
-      "served {} queries: {} replies, {} forwarded, {} SERVFAIL, {} upstream timeouts, {} dropped, "
-      "{} stale answers, {} prefetches",
-      queries, replies, forwarded, servfail, timeouts, dropped, stale, prefetches);
-}
-
+// The exit summary: every counter that moved, by section (operations.cpp's tables),
+// after a first line lab.sh and the service tests look for.
+void log_summary(const app::Serving& serving) {
+  const control::CounterReport report = app::counter_report(serving);
+  spdlog::info("served {} queries: {} replies", report.total("queries"), report.total("replies"));
+  for (const std::string& line : report.summary_lines()) spdlog::info("{}", line);
 #ifdef HEIMDALL_DPDK_BACKEND
-void log_dpdk_summary(const io::DpdkBackend& backend) {
-  const auto read = [](const io::DpdkCounters::Counter& counter) {
-    return counter.load(std::memory_order_relaxed);
-  };
-  for (std::size_t i = 0; i < backend.worker_count(); ++i) {
-    const io::DpdkCounters& c = backend.dpdk_counters(i);
-    std::uint64_t dropped = 0;
-    for (const auto& reason : c.dropped) dropped += read(reason);
+  if (serving.backend->dpdk_) {
+    const io::PortStats port = serving.backend->dpdk_->port_stats();
     spdlog::info(
-        "worker {}: {} frames in, {} out ({} TX full, {} no mbuf), {} queries, {} upstream frames "
-        "({} handed over, {} received), {} to the exception path, {} echo replies, {} dropped, "
-        "{} without a next hop",
-        i, read(c.rx_frames), read(c.tx_frames), read(c.tx_dropped), read(c.no_mbuf),
-        read(c.dns_queries), read(c.upstream_frames), read(c.handed_over),
-        read(c.handover_received), read(c.to_exception), read(c.echo_replies), dropped,
-        read(c.no_neighbour));
+        "port: link {}, {} frames received, {} sent, {} missed (RX queue full), {} RX errors, {} "
+        "TX errors, {} without a buffer",
+        port.link_up ? "up" : "down", port.rx_packets, port.tx_packets, port.rx_missed,
+        port.rx_errors, port.tx_errors, port.rx_no_mbuf);
   }
-  const io::PortStats port = backend.port_stats();
-  spdlog::info(
-      "port: link {}, {} frames received, {} sent, {} missed (RX queue full), {} RX errors, {} TX "
-      "errors, {} without a buffer",
-      port.link_up ? "up" : "down", port.rx_packets, port.tx_packets, port.rx_missed,
-      port.rx_errors, port.tx_errors, port.rx_no_mbuf);
-  const io::ExceptionCounters& e = backend.exception_counters();
-  spdlog::info(
-      "exception path: {} ARP replies, {} NDP advertisements, {} to the tap, {} from it, {} next "
-      "hops learned",
-      e.arp_replies.load(), e.ndp_advertisements.load(), e.to_tap.load(), e.from_tap.load(),
-      e.neighbours_learned.load());
-}
 #endif
-
-void log_filter_summary(const Backend& backend, const control::FilterReloader& filter) {
-  const control::FilterStats& stats = filter.stats();
-  std::uint64_t blocked = 0, local = 0;
-  std::vector<std::uint64_t> by_list(stats.lists.size());
-  for (const engine::Counters* c : backend.engine_counters()) {
-    blocked += get(c->blocked);
-    local += get(c->local_answers);
-    for (std::size_t list = 0; list < by_list.size(); ++list) {
-      by_list[list] += get(c->blocked_by_list[list]);
+  if (serving.filter != nullptr && serving.filter->active()) {
+    const control::FilterStats& stats = serving.filter->stats();
+    spdlog::info("filter: {} reloads ({} abandoned)", stats.reloads, stats.failed_reloads);
+    for (const auto& list : stats.lists) {
+      spdlog::info("filter: list '{}': {} rules, {} blocked", list.name, list.rules,
+                   report.total("filter_blocked." + list.name));
     }
-  }
-  spdlog::info("filter: {} blocked, {} local answers, {} reloads ({} abandoned)", blocked, local,
-               stats.reloads, stats.failed_reloads);
-  for (std::size_t list = 0; list < by_list.size(); ++list) {
-    spdlog::info("filter: list '{}': {} rules, {} blocked", stats.lists[list].name,
-                 stats.lists[list].rules, by_list[list]);
   }
 }
 
@@ -535,6 +470,7 @@ int serve(const control::Config& config, const std::string& config_path) {
                                     .limits = {}},
           [&serving] { return app::render_metrics(serving); });
       app::add_commands(*management, serving, config_path);
+      serving.management = management.get();
     }
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
@@ -597,15 +533,11 @@ int serve(const control::Config& config, const std::string& config_path) {
     control::service_manager::stopping();
     break;
   }
+  serving.management = nullptr;
   management.reset();
   backend.request_stop();
   backend.join();
-  log_summary(backend);
-#ifdef HEIMDALL_DPDK_BACKEND
-  if (backend.dpdk_) log_dpdk_summary(*backend.dpdk_);
-#endif
-  if (cache) log_cache_summary(*cache);
-  if (filter->active()) log_filter_summary(backend, *filter);
+  log_summary(serving);
   backend.reset();
   query_log_writer.reset();  // drains what the workers left in their rings
   filter.reset();            // after the workers: they were its readers

@@ -7,9 +7,13 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "heimdall/control/counter_report.hpp"
 #include "heimdall/control/management_server.hpp"
 
 namespace heimdall::app {
+
+// Every counter table of what is serving (stats/counter_table.hpp), read now.
+control::CounterReport counter_report(const Serving& serving);
 
 std::string render_metrics(const Serving& serving);
 

@@ -221,7 +221,7 @@ void Cache::lookup(unsigned reader, std::span<const Probe> probes, std::uint64_t
                    std::span<Hit> hits, Counting counting) {
   ReaderCounters& counters = readers_[reader];
   const auto tally = [counted = counting == Counting::Counted](ReaderCounters::Counter& counter) {
-    if (counted) ReaderCounters::bump(counter);
+    if (counted) stats::bump(counter);
   };
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
   const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
@@ -302,7 +302,7 @@ void Cache::offer(unsigned reader, const Probe& probe, std::span<const std::uint
                   const dns::Message& msg, std::uint64_t now_ns) {
   const Cacheability verdict = judge(answer, msg, config_.ttl);
   if (!verdict.cacheable) {
-    ReaderCounters::bump(readers_[reader].not_cacheable);
+    stats::bump(readers_[reader].not_cacheable);
     return;
   }
   const unsigned owner = shard_of(probe.digest);
@@ -318,7 +318,7 @@ void Cache::insert_here(unsigned owner, const Probe& probe, std::span<const std:
                         std::uint64_t now_ns) {
   const std::size_t size = stored_size(answer, msg);
   if (size == 0 || size > kLargestStored) {
-    ReaderCounters::bump(readers_[owner].too_big);
+    stats::bump(readers_[owner].too_big);
     return;
   }
   Shard& shard = *shards_[owner];
@@ -340,7 +340,7 @@ void Cache::hand_over(unsigned reader, unsigned owner, const Probe& probe,
   ReaderCounters& counters = readers_[reader];
   const std::size_t size = stored_size(answer, msg);
   if (size == 0 || size > kLargestStored) {
-    ReaderCounters::bump(counters.too_big);
+    stats::bump(counters.too_big);
     return;
   }
   std::uint8_t* message = handover_->compose[reader].get();
@@ -360,10 +360,10 @@ void Cache::hand_over(unsigned reader, unsigned owner, const Probe& probe,
       static_cast<unsigned>((sizeof(header) + size + kElementBytes - 1) / kElementBytes);
   rte_ring* ring = handover_->rings[reader * shards_.size() + owner];
   if (rte_ring_sp_enqueue_bulk_elem(ring, message, kElementBytes, elements, nullptr) == 0) {
-    ReaderCounters::bump(counters.ring_drops);  // never wait: the owner catches up or not
+    stats::bump(counters.ring_drops);  // never wait: the owner catches up or not
     return;
   }
-  ReaderCounters::bump(counters.handed_over);
+  stats::bump(counters.handed_over);
 }
 
 void Cache::drain_handovers(unsigned owner) {
@@ -383,7 +383,7 @@ void Cache::drain_handovers(unsigned owner) {
         rte_ring_sc_dequeue_bulk_elem(ring, message + kElementBytes, kElementBytes, elements - 1,
                                       nullptr);
       }
-      ShardCounters::bump(shard.counters().handovers_received);
+      stats::bump(shard.counters().handovers_received);
       dns::QuestionKey key;
       key.name.length = header.name_length;
       key.qtype = header.qtype;

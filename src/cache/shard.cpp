@@ -123,7 +123,7 @@ void Shard::evict_one(std::uint64_t now_ns) {
     if (entry == nullptr) continue;
     if (dead(*entry, now_ns)) {
       remove(entry);
-      ShardCounters::bump(counters_.expired);
+      stats::bump(counters_.expired);
       return;
     }
     if (step < kMaxClockSteps && entry->visited.load(std::memory_order_relaxed) != 0) {
@@ -131,7 +131,7 @@ void Shard::evict_one(std::uint64_t now_ns) {
       continue;
     }
     remove(entry);
-    ShardCounters::bump(counters_.evictions);
+    stats::bump(counters_.evictions);
     return;
   }
 }
@@ -147,7 +147,7 @@ Entry* Shard::prepare(const EntryShape& shape) {
     block = pool_.allocate(size_class);
   }
   if (block == nullptr) {
-    ShardCounters::bump(counters_.no_memory);
+    stats::bump(counters_.no_memory);
     update_gauges();
     return nullptr;
   }
@@ -190,11 +190,11 @@ void Shard::publish(Entry* entry, std::uint64_t now_ns) {
         !dead(*existing, now_ns)) {
       // RFC 8767: an answer that can still be served stale beats a failure.
       discard(entry);
-      ShardCounters::bump(counters_.kept_over_servfail);
+      stats::bump(counters_.kept_over_servfail);
       return;
     }
     remove(existing);
-    ShardCounters::bump(counters_.replaced);
+    stats::bump(counters_.replaced);
   }
   if (free_slots_.empty()) evict_one(now_ns);
   entry->clock_slot = free_slots_.back();
@@ -209,13 +209,13 @@ void Shard::publish(Entry* entry, std::uint64_t now_ns) {
   if (added != 0) {
     free_slots_.push_back(entry->clock_slot);
     discard(entry);
-    ShardCounters::bump(counters_.no_memory);
+    stats::bump(counters_.no_memory);
     update_gauges();
     return;
   }
   clock_[entry->clock_slot] = entry;
   ++entries_;
-  ShardCounters::bump(counters_.inserts);
+  stats::bump(counters_.inserts);
   update_gauges();
 }
 
@@ -226,7 +226,7 @@ void Shard::sweep(std::uint64_t now_ns, std::uint32_t slots) {
     if (entry == nullptr || !dead(*entry, now_ns)) continue;
     const bool flushed = entry->generation != generation_.load(std::memory_order_relaxed);
     remove(entry);
-    ShardCounters::bump(flushed ? counters_.flushed : counters_.expired);
+    stats::bump(flushed ? counters_.flushed : counters_.expired);
   }
   update_gauges();
 }
@@ -238,15 +238,15 @@ bool Shard::flush_step(std::span<const std::uint8_t> name, std::uint32_t& cursor
     Entry* entry = clock_[cursor];
     if (entry == nullptr || !at_or_below(entry->name(), name)) continue;
     remove(entry);
-    ShardCounters::bump(counters_.flushed);
+    stats::bump(counters_.flushed);
   }
   update_gauges();
   return cursor == capacity_;
 }
 
 void Shard::update_gauges() {
-  ShardCounters::set(counters_.entries, entries_);
-  ShardCounters::set(counters_.bytes, pool_.block_bytes_in_use());
+  stats::set(counters_.entries, entries_);
+  stats::set(counters_.bytes, pool_.block_bytes_in_use());
 }
 
 }  // namespace heimdall::cache

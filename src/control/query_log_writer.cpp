@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "heimdall/dns/name.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -122,12 +123,11 @@ void QueryLogWriter::write(const engine::QueryLogEntry& entry) {
   line += '\n';
   if (bytes_ + line.size() > file_.max_bytes && bytes_ > 0) rotate();
   if (out_ == nullptr || std::fwrite(line.data(), 1, line.size(), out_) != line.size()) {
-    write_errors_.store(write_errors_.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+    stats::bump(write_errors_);
     return;
   }
   bytes_ += line.size();
-  written_.store(written_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  stats::bump(written_);
 }
 
 // path.<keep> goes, path.<n> becomes path.<n+1>, path becomes path.1.

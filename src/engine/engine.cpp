@@ -158,7 +158,7 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
       continue;
     }
     reply_from_cache(query.view, query.query->from, hit, sink);
-    Counters::bump(counters_.cache_answers);
+    stats::bump(counters_.cache_answers);
     if (hit.prefetch_due) prefetch(query, now_ns, sink);
   }
 }
@@ -183,19 +183,19 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
     if (decision.verdict == filter::Decision::Verdict::Block ||
         decision.verdict == filter::Decision::Verdict::Local) {
       if (decision.verdict == filter::Decision::Verdict::Block) {
-        Counters::bump(counters_.blocked);
-        Counters::bump(counters_.blocked_by_list[snapshot->list_of(decision)]);
+        stats::bump(counters_.blocked);
+        stats::bump(counters_.blocked_by_list[snapshot->list_of(decision)]);
       } else {
-        Counters::bump(counters_.local_answers);
+        stats::bump(counters_.local_answers);
       }
       const std::size_t length = snapshot->answer(decision, query.view, query.key.qtype,
                                                   config_.max_udp, {scratch_.get(), kScratchSize});
       if (length == 0) {
-        Counters::bump(counters_.filter_too_big);
+        stats::bump(counters_.filter_too_big);
         reply_error(query.view, query.query->from, Rcode::ServFail, sink);
       } else {
         deliver(query.query->from, {scratch_.get(), length}, sink);
-        Counters::bump(counters_.replies);
+        stats::bump(counters_.replies);
       }
       continue;
     }
@@ -233,7 +233,7 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
     retry_or_fail(slot, now_ns, sink);  // our shortage, not the server's failure
     return;
   }
-  Counters::bump(counters_.upstream_timeouts);
+  stats::bump(counters_.upstream_timeouts);
   selector_.on_failure(query.server, now_ns);
   if (query.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
@@ -247,7 +247,7 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   if (slot == kNoSlot || pending_[slot].server != server || pending_[slot].transport != transport) {
     return;
   }
-  Counters::bump(counters_.upstream_failures);
+  stats::bump(counters_.upstream_failures);
   timers_.cancel(slot);
   selector_.on_failure(server, now_ns);
   // A refused or reset connection backs this server's TCP off: its next truncated
@@ -257,23 +257,23 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
 }
 
 bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
-  Counters::bump(counters_.queries);
+  stats::bump(counters_.queries);
   const auto wire = query.wire;
   if (wire.size() < dns::kHeaderSize) {
-    Counters::bump(counters_.drop_short);
+    stats::bump(counters_.drop_short);
     return false;
   }
   const ClientGuard::Admission admission = guard_.admit(query.from.peer, now_ns_);
   if (admission.verdict == ClientGuard::Verdict::Drop) {
-    Counters::bump(admission.reason == ClientGuard::Reason::Acl ? counters_.acl_dropped
-                                                                : counters_.rate_limited);
+    stats::bump(admission.reason == ClientGuard::Reason::Acl ? counters_.acl_dropped
+                                                             : counters_.rate_limited);
     return false;
   }
   dns::Message msg;
   const dns::ParseError error = dns::parse_message(wire, msg);
   if (msg.header.has(dns::flag::QR)) {
     // Never answer a response: that would let anyone bounce traffic off us.
-    Counters::bump(counters_.drop_qr_set);
+    stats::bump(counters_.drop_qr_set);
     return false;
   }
 
@@ -292,7 +292,7 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
   if (msg.has_question) view.question = msg.question.wire(wire);
 
   if (admission.verdict == ClientGuard::Verdict::Refuse) {
-    Counters::bump(counters_.acl_refused);
+    stats::bump(counters_.acl_refused);
     reply_error(view, query.from, Rcode::Refused, sink);
   } else if (msg.header.opcode() != dns::Opcode::Query) {
     reply_error(view, query.from, Rcode::NotImp, sink);
@@ -326,12 +326,12 @@ void Engine::reply_from_cache(const dns::ClientView& view, const net::ClientRef&
   const std::size_t length = cache::reply_from_stored(hit.stored, view, ageing, config_.max_udp,
                                                       {scratch_.get(), kScratchSize});
   if (length == 0) {
-    Counters::bump(counters_.drop_reply_too_big);
+    stats::bump(counters_.drop_reply_too_big);
     reply_error(view, to, Rcode::ServFail, sink);
     return;
   }
   deliver(to, {scratch_.get(), length}, sink);
-  Counters::bump(counters_.replies);
+  stats::bump(counters_.replies);
 }
 
 void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink) {
@@ -341,25 +341,25 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
   if (in_flight != kNoSlot && pending_[in_flight].waiter_count < config_.max_waiters_per_query) {
     upstream::Waiter* waiter = pending_.add_waiter(in_flight);
     if (waiter == nullptr) {
-      Counters::bump(counters_.drop_pending_full);
+      stats::bump(counters_.drop_pending_full);
       reply_error(view, from, Rcode::ServFail, sink);
       return;
     }
     fill_waiter(*waiter, view, from);
-    Counters::bump(counters_.coalesced);
+    stats::bump(counters_.coalesced);
     return;
   }
 
   const std::uint32_t slot = pending_.allocate();
   if (slot == kNoSlot) {
-    Counters::bump(counters_.drop_pending_full);
+    stats::bump(counters_.drop_pending_full);
     reply_error(view, from, Rcode::ServFail, sink);
     return;
   }
   upstream::Waiter* waiter = pending_.add_waiter(slot);
   if (waiter == nullptr) {
     pending_.release(slot);
-    Counters::bump(counters_.drop_pending_full);
+    stats::bump(counters_.drop_pending_full);
     reply_error(view, from, Rcode::ServFail, sink);
     return;
   }
@@ -368,7 +368,7 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
     pending_[slot].stale_deadline_ns =
         now_ns + std::uint64_t{cache_->config().serve_stale.client_timeout_ms} * 1'000'000;
   }
-  Counters::bump(counters_.forwarded);
+  stats::bump(counters_.forwarded);
   launch(slot, admitted, now_ns, sink);
 }
 
@@ -378,7 +378,7 @@ void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink
   if (pending_.find_question(admitted.key) != kNoSlot) return;
   const std::uint32_t slot = pending_.allocate();
   if (slot == kNoSlot) return;
-  Counters::bump(counters_.prefetches);
+  stats::bump(counters_.prefetches);
   launch(slot, admitted, now_ns, sink);
 }
 
@@ -439,7 +439,7 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
     if (query.local_port == 0) {
       // Counted against max_attempts like any attempt, so that a worker out of
       // sockets answers SERVFAIL after a few tries instead of looping.
-      Counters::bump(counters_.upstream_no_socket);
+      stats::bump(counters_.upstream_no_socket);
       query.no_socket = true;
       query.attempt_deadline_ns = std::min(now_ns + kNoSocketRetryNs, budget_end);
       timers_.schedule(slot, query.attempt_deadline_ns);
@@ -500,43 +500,43 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
   }
   const bool exhausted = query.attempts >= config_.max_attempts;
   if (exhausted || allowed == 0 || now_ns + kMinUsefulAttemptNs >= budget_end) {
-    if (exhausted) Counters::bump(counters_.attempts_exhausted);
+    if (exhausted) stats::bump(counters_.attempts_exhausted);
     fail_waiters(slot, now_ns, sink);
     end_attempt(slot, sink);
     pending_.release(slot);
     return;
   }
-  Counters::bump(counters_.retries);
+  stats::bump(counters_.retries);
   send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask, allowed),
                now_ns, sink);
 }
 
 void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink) {
   if (answer.wire.size() < dns::kHeaderSize) {
-    Counters::bump(counters_.upstream_malformed);
+    stats::bump(counters_.upstream_malformed);
     return;
   }
   const std::uint16_t id = dns::load_u16(answer.wire.data());
   const std::uint32_t slot = pending_.find_id(answer.local_port, id);
   if (slot == kNoSlot) {
-    Counters::bump(counters_.upstream_unmatched);
+    stats::bump(counters_.upstream_unmatched);
     return;
   }
   upstream::PendingQuery& query = pending_[slot];
   if (query.transport != answer.transport ||
       !(selector_.server(query.server).address == answer.from)) {
-    Counters::bump(counters_.upstream_unmatched);
+    stats::bump(counters_.upstream_unmatched);
     return;
   }
   dns::Message msg;
   if (dns::parse_message(answer.wire, msg) != dns::ParseError::Ok || !msg.has_question) {
     // Leave the attempt running: a forged packet must not cut a real query short.
-    Counters::bump(counters_.upstream_malformed);
+    stats::bump(counters_.upstream_malformed);
     return;
   }
   if (!msg.header.has(dns::flag::QR) || !(msg.question.name == query.key.name) ||
       msg.question.qtype != query.key.qtype || msg.question.qclass != query.key.qclass) {
-    Counters::bump(counters_.upstream_unmatched);
+    stats::bump(counters_.upstream_unmatched);
     return;
   }
   std::span<const std::uint8_t> wire = answer.wire;
@@ -554,7 +554,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     wire = {restored_.get(), wire.size()};
   }
 
-  Counters::bump(counters_.upstream_answers);
+  stats::bump(counters_.upstream_answers);
   timers_.cancel(slot);
 
   if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp &&
@@ -564,13 +564,13 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     query.truncated = true;
     if (!selector_.tcp_usable(query.server, now_ns)) {
       // Its TCP failed lately: fail over now rather than reconnect (docs/architecture.md §7.4).
-      Counters::bump(counters_.tcp_backoff);
+      stats::bump(counters_.tcp_backoff);
       selector_.on_failure(query.server, now_ns);
       retry_or_fail(slot, now_ns, sink);
     } else if (query.attempts >= config_.max_attempts) {
       retry_or_fail(slot, now_ns, sink);  // counted there, answered SERVFAIL or stale
     } else {
-      Counters::bump(counters_.tcp_retries);
+      stats::bump(counters_.tcp_retries);
       send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
     }
     return;
@@ -581,7 +581,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
   if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
       query.attempts < config_.max_attempts &&
       now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
-    Counters::bump(counters_.retries);
+    stats::bump(counters_.retries);
     send_attempt(slot, net::Transport::Udp,
                  selector_.choose(now_ns, query.tried_mask, query.servers), now_ns, sink);
     return;
@@ -605,8 +605,8 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
 
 void Engine::on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
   upstream::PendingQuery& query = pending_[slot];
-  Counters::bump(counters_.case_mismatches);
-  if (selector_.on_case_mismatch(query.server)) Counters::bump(counters_.case_fallbacks);
+  stats::bump(counters_.case_mismatches);
+  if (selector_.on_case_mismatch(query.server)) stats::bump(counters_.case_fallbacks);
   // The server answered, only not in our case: it is asked again as the client
   // wrote the name, which counts against max_attempts like any attempt. A forger
   // who got here had to guess the port and the ID (32 bits) first.
@@ -617,7 +617,7 @@ void Engine::on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& si
     retry_or_fail(slot, now_ns, sink);
     return;
   }
-  Counters::bump(counters_.retries);
+  stats::bump(counters_.retries);
   send_attempt(slot, net::Transport::Udp, query.server, now_ns, sink);
 }
 
@@ -632,12 +632,12 @@ void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wi
     const std::size_t length =
         dns::build_reply(wire, msg, view, config_.max_udp, {scratch_.get(), kScratchSize}, ttl);
     if (length == 0) {
-      Counters::bump(counters_.drop_reply_too_big);
+      stats::bump(counters_.drop_reply_too_big);
       reply_error(view, waiter.client, Rcode::ServFail, sink);
     } else {
       deliver(waiter.client, {scratch_.get(), length}, sink);
-      Counters::bump(counters_.replies);
-      Counters::bump(counters_.relayed);
+      stats::bump(counters_.replies);
+      stats::bump(counters_.relayed);
     }
     index = waiter.next;
   }
@@ -657,8 +657,8 @@ bool Engine::answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink
   for (std::uint32_t index = query.waiters; index != kNoSlot;) {
     const upstream::Waiter& waiter = pending_.waiter(index);
     reply_from_cache(view_of(waiter), waiter.client, hit, sink);
-    Counters::bump(hit.freshness == cache::Freshness::Stale ? counters_.stale_answers
-                                                            : counters_.cache_answers);
+    stats::bump(hit.freshness == cache::Freshness::Stale ? counters_.stale_answers
+                                                         : counters_.cache_answers);
     index = waiter.next;
   }
   return true;
@@ -686,9 +686,9 @@ void Engine::answer_any(const dns::ClientView& view, const net::ClientRef& to, S
     reply_error(view, to, Rcode::ServFail, sink);
     return;
   }
-  Counters::bump(counters_.any_minimal);
+  stats::bump(counters_.any_minimal);
   deliver(to, {scratch_.get(), length}, sink);
-  Counters::bump(counters_.replies);
+  stats::bump(counters_.replies);
 }
 
 // version.bind and friends would tell anyone the upstream's software and host name:
@@ -717,9 +717,9 @@ void Engine::answer_chaos(const dns::ClientView& view, const dns::Question& ques
     reply_error(view, to, Rcode::ServFail, sink);
     return;
   }
-  Counters::bump(counters_.chaos_answers);
+  stats::bump(counters_.chaos_answers);
   deliver(to, {scratch_.get(), length}, sink);
-  Counters::bump(counters_.replies);
+  stats::bump(counters_.replies);
 }
 
 // Every reply to a client leaves here: UDP replies pass response-rate limiting
@@ -730,18 +730,18 @@ void Engine::deliver(const net::ClientRef& to, std::span<const std::uint8_t> wir
       case ClientGuard::Response::Send:
         break;
       case ClientGuard::Response::Drop:
-        Counters::bump(counters_.rrl_dropped);
+        stats::bump(counters_.rrl_dropped);
         return;
       case ClientGuard::Response::Slip:
         // It leaves, truncated, with the answer's RCODE: counted by it as well.
-        Counters::bump(counters_.rrl_slipped);
+        stats::bump(counters_.rrl_slipped);
         sink.send_to_client(to, truncated_copy(wire));
-        Counters::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
+        stats::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
         return;
     }
   }
   sink.send_to_client(to, wire);
-  Counters::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
+  stats::bump(counters_.answers_by_rcode[wire[3] & 0x0f]);
   if (log_ring_ != nullptr && --log_countdown_ == 0) {
     log_countdown_ = config_.query_log->sample_one_in;
     log_reply(to, wire);
@@ -791,19 +791,19 @@ void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, 
                          Sink& sink) {
   switch (rcode) {
     case Rcode::FormErr:
-      Counters::bump(counters_.formerr);
+      stats::bump(counters_.formerr);
       break;
     case Rcode::ServFail:
-      Counters::bump(counters_.servfail);
+      stats::bump(counters_.servfail);
       break;
     case Rcode::NotImp:
-      Counters::bump(counters_.notimp);
+      stats::bump(counters_.notimp);
       break;
     case Rcode::Refused:
-      Counters::bump(counters_.refused);
+      stats::bump(counters_.refused);
       break;
     case Rcode::BadVers:
-      Counters::bump(counters_.badvers);
+      stats::bump(counters_.badvers);
       break;
     default:
       break;
@@ -812,7 +812,7 @@ void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, 
       dns::build_error(view, rcode, config_.max_udp, {scratch_.get(), kScratchSize});
   if (length == 0) return;
   deliver(to, {scratch_.get(), length}, sink);
-  Counters::bump(counters_.replies);
+  stats::bump(counters_.replies);
 }
 
 }  // namespace heimdall::engine

@@ -3,6 +3,8 @@
 #include <bit>
 #include <stdexcept>
 
+#include "heimdall/stats/counter_table.hpp"
+
 namespace heimdall::engine {
 
 QueryLogRing::QueryLogRing(std::size_t capacity)
@@ -15,7 +17,7 @@ QueryLogRing::QueryLogRing(std::size_t capacity)
 QueryLogEntry* QueryLogRing::reserve() {
   const std::uint64_t head = head_.load(std::memory_order_relaxed);
   if (head - tail_.load(std::memory_order_acquire) > mask_) {
-    dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    stats::bump(dropped_);
     return nullptr;
   }
   return &entries_[head & mask_];

@@ -1,12 +1,13 @@
 // Small pieces every backend loop uses: the clock its timers run on, and the
-// owner-only counter increment (docs/architecture.md §4.2: relaxed load + store, never a
-// read-modify-write).
+// owner-only counter increment (stats::bump: relaxed load + store, never a
+// read-modify-write; docs/architecture.md §4.2).
 #pragma once
 
 #include <time.h>
 
-#include <atomic>
 #include <cstdint>
+
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::io {
 
@@ -17,8 +18,6 @@ inline std::uint64_t monotonic_ns() {
          static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
+using stats::bump;
 
 }  // namespace heimdall::io

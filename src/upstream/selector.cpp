@@ -26,10 +26,7 @@ Selector::Selector(std::span<const net::Endpoint> servers, const SelectorConfig&
   exported_ = std::make_unique<ServerCounters[]>(servers.size());
 }
 
-void Selector::on_attempt(unsigned server) {
-  exported_[server].chosen.store(exported_[server].chosen.load(std::memory_order_relaxed) + 1,
-                                 std::memory_order_relaxed);
-}
+void Selector::on_attempt(unsigned server) { stats::bump(exported_[server].chosen); }
 
 std::uint64_t Selector::next_random() {
   // xorshift64*: the worker's own generator, for exploration only (not for IDs).
@@ -98,12 +95,6 @@ unsigned Selector::pick_by_strategy(std::uint32_t candidates) {
   return best;
 }
 
-namespace {
-void bump(ServerCounters::Counter& counter, std::uint64_t by = 1) {
-  counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-}  // namespace
-
 void Selector::on_answer(unsigned server, std::uint64_t rtt_ns) {
   ServerState& state = servers_[server];
   state.consecutive_failures = 0;
@@ -118,20 +109,20 @@ void Selector::record_rtt(unsigned server, std::uint64_t rtt_ns) {
   state.srtt_ns = state.srtt_ns == 0 ? rtt_ns : (7 * state.srtt_ns + rtt_ns) / 8;
   ++state.answers;
   ServerCounters& exported = exported_[server];
-  bump(exported.answers);
-  bump(exported.rtt_sum_ns, rtt_ns);
+  stats::bump(exported.answers);
+  stats::bump(exported.rtt_sum_ns, rtt_ns);
   std::size_t bucket = 0;
   while (bucket < ServerCounters::kRttBounds.size() &&
          static_cast<double>(rtt_ns) > ServerCounters::kRttBounds[bucket] * 1e9) {
     ++bucket;
   }
-  bump(exported.rtt_counts[bucket]);
+  stats::bump(exported.rtt_counts[bucket]);
   export_state(server);
 }
 
 void Selector::export_state(unsigned server) {
-  exported_[server].srtt_ns.store(servers_[server].srtt_ns, std::memory_order_relaxed);
-  exported_[server].down.store(servers_[server].down ? 1 : 0, std::memory_order_relaxed);
+  stats::set(exported_[server].srtt_ns, servers_[server].srtt_ns);
+  stats::set(exported_[server].down, servers_[server].down ? 1 : 0);
 }
 
 void Selector::on_failure(unsigned server, std::uint64_t now_ns) {
@@ -144,7 +135,7 @@ void Selector::on_failure(unsigned server, std::uint64_t now_ns) {
     state.down = true;
     state.next_probe_ns = now_ns + config_.probe_interval_ns;
   }
-  bump(exported_[server].failures);
+  stats::bump(exported_[server].failures);
   export_state(server);
 }
 
@@ -159,15 +150,15 @@ void Selector::on_tcp_result(unsigned server, bool answered, std::uint64_t now_n
   ++state.tcp_failures;
   const std::uint64_t base = std::min(config_.probe_interval_ns, kMaxTcpBackoffNs);
   state.tcp_retry_ns = now_ns + std::min(base << doublings, kMaxTcpBackoffNs);
-  bump(exported_[server].tcp_failures);
+  stats::bump(exported_[server].tcp_failures);
 }
 
 bool Selector::on_case_mismatch(unsigned server) {
   ServerState& state = servers_[server];
-  bump(exported_[server].case_mismatches);
+  stats::bump(exported_[server].case_mismatches);
   if (state.case_fallback || ++state.case_mismatches < kCaseMismatchesForFallback) return false;
   state.case_fallback = true;
-  exported_[server].case_fallback.store(1, std::memory_order_relaxed);
+  stats::set(exported_[server].case_fallback, 1);
   return true;
 }
 

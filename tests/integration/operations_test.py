@@ -63,10 +63,15 @@ class OperationsTest(unittest.TestCase):
         cls.metrics_port = free_port()
         cls.socket_path = os.path.join(cls.dir, "control.sock")
         cls.log_path = os.path.join(cls.dir, "queries.jsonl")
+        cls.block_path = os.path.join(cls.dir, "block.txt")
+        with open(cls.block_path, "w") as f:
+            f.write("blocked.example.test\n")
         cls.heimdall = Heimdall(cls.dir, "ops", [cls.knot.port], extra=f"""management:
   metrics_listen: 127.0.0.1:{cls.metrics_port}
   control_socket: {cls.socket_path}
 query_log: {{enabled: true, path: {cls.log_path}, ring: 65536}}
+filter:
+  lists: [{{name: ops-block, source: {cls.block_path}, format: domains, action: block}}]
 acl:
   allow: [127.0.0.1/32, 127.0.0.3/32]
 limits:
@@ -138,6 +143,41 @@ limits:
         self.assertEqual(samples["heimdall_upstream_rtt_seconds_count"][server], answers)
         self.assertEqual(samples["heimdall_upstream_rtt_seconds_bucket"][server + ',le="+Inf"'], answers)
         self.assertEqual(samples["heimdall_upstream_server_down_workers"][server], 0)
+
+    def test_every_counter_is_exported(self):
+        """Every row of the counter tables the socket backend serves (engine, cache,
+        sockets, upstream servers; read from their headers) is a family of /metrics, and so is every
+        counter heimdallctl stats lists, with each of its labels: a counter that
+        /metrics does not export fails here."""
+        udp_exchange(self.heimdall.port, build_query("blocked.example.test"))
+        samples = self.scrape()
+        families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in samples}
+        include = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include",
+                               "heimdall")
+        tables = 0
+        for header in ("engine/engine.hpp", "cache/cache.hpp", "io/socket_backend.hpp",
+                       "upstream/selector.hpp"):
+            with open(os.path.join(include, header)) as f:
+                text = f.read()
+            for table in re.finditer(r"constexpr std::array k\w*CounterTable = \{(.*?)\n\};", text, re.S):
+                tables += 1
+                for metric in re.findall(r'"(heimdall_\w+)"', table.group(1)):
+                    self.assertIn(metric, families, f"{header}: {metric} is not in /metrics")
+        self.assertEqual(tables, 5, "the counter tables moved: update this test")
+        self.assertIn('list="ops-block"', samples["heimdall_filter_blocked_total"])
+        result = self.ctl("stats")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        missing = []
+        for line in result.stdout.splitlines():
+            name = line.rsplit(" ", 1)[0]
+            base, _, label = name.partition(".")
+            family = next((f for f in (f"heimdall_{base}_total", f"heimdall_{base}")
+                           if f in samples), None)
+            if family is None or (label and not any(f'="{label}"' in labels
+                                                    for labels in samples[family])):
+                missing.append(name)
+        self.assertEqual(missing, [], "in heimdallctl stats but not in /metrics")
+        self.assertGreater(len(result.stdout.splitlines()), 80)
 
     def test_metrics_endpoint_refuses_other_paths(self):
         with self.assertRaises(urllib.error.HTTPError) as caught:

@@ -337,6 +337,16 @@ TEST_F(CacheTest, AnswersForAnotherShardReachItsOwnerThroughTheRing) {
       << "aged from when the answer arrived, not from the handover";
 }
 
+TEST_F(CacheTest, AReaderThatOwnsNoShardHasItsOwnCounters) {
+  // The DPDK exception path's TCP worker reads as reader `workers`, past the shards:
+  // whoever sums the readers' counters goes to reader_count(), not shard_count().
+  make(1, 2);
+  EXPECT_EQ(cache_->reader_count(), 2u);
+  EXPECT_EQ(lookup("tcp.example.com", kStart, 1).freshness, Freshness::Miss);
+  EXPECT_EQ(cache_->reader_counters(1).misses.load(), 1u);
+  EXPECT_EQ(cache_->reader_counters(0).misses.load(), 0u);
+}
+
 TEST_F(CacheTest, AFullHandoverRingDropsTheInsertInsteadOfWaiting) {
   config_.handover_ring_slots = 1024;
   make(2, 2);

@@ -17,6 +17,7 @@
 // Every process must have started the EAL (io::start_eal) before building one.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,7 @@
 #include "heimdall/cache/digest.hpp"
 #include "heimdall/dns/message.hpp"
 #include "heimdall/dns/question_key.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::cache {
 
@@ -78,9 +80,10 @@ struct Probe {
   const dns::QuestionKey* key = nullptr;
 };
 
-// Written by the reader (worker) they belong to, relaxed load + store (docs/architecture.md §4.2).
+// Written by the reader (worker) they belong to with stats::bump
+// (docs/architecture.md §4.2); each has its row in kReaderCounterTable.
 struct alignas(64) ReaderCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter hits{0};
   Counter misses{0};            // including stale-window entries: those are refreshed
   Counter stale_candidates{0};  // misses that found an entry servable as stale
@@ -89,15 +92,34 @@ struct alignas(64) ReaderCounters {
   Counter too_big{0};           // answers larger than an entry may be
   Counter handed_over{0};       // answers passed to another shard's owner
   Counter ring_drops{0};        // handover ring full: the insert was dropped
-
-  static void bump(Counter& counter, std::uint64_t by = 1) {
-    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-  }
 };
 
-// Written by the shard's owner.
+inline constexpr std::array kReaderCounterTable = {
+    stats::counter(&ReaderCounters::hits, "heimdall_cache_hits_total",
+                   "Cache lookups that found a fresh entry.", stats::Split::Total),
+    stats::counter(&ReaderCounters::misses, "heimdall_cache_misses_total",
+                   "Cache lookups that did not.", stats::Split::Total),
+    stats::counter(&ReaderCounters::stale_candidates, "heimdall_cache_stale_candidates_total",
+                   "Misses that found an entry servable as stale.", stats::Split::Total),
+    stats::counter(&ReaderCounters::collisions, "heimdall_cache_collisions_total",
+                   "Lookups that found another question with the same digest: a miss.",
+                   stats::Split::Total),
+    stats::counter(&ReaderCounters::not_cacheable, "heimdall_cache_not_cacheable_total",
+                   "Upstream answers the cache does not keep (by its rules).", stats::Split::Total),
+    stats::counter(&ReaderCounters::too_big, "heimdall_cache_too_big_total",
+                   "Upstream answers larger than an entry may be: not cached.",
+                   stats::Split::Total),
+    stats::counter(&ReaderCounters::handed_over, "heimdall_cache_handed_over_total",
+                   "Answers passed to the worker owning their shard.", stats::Split::Total),
+    stats::counter(&ReaderCounters::ring_drops, "heimdall_cache_ring_drops_total",
+                   "Inserts dropped: the shard owner's handover ring was full.",
+                   stats::Split::Total),
+};
+static_assert(stats::covers_every_member(kReaderCounterTable));
+
+// Written by the shard's owner; each has its row in kShardCounterTable.
 struct alignas(64) ShardCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter entries{0};  // gauge
   Counter bytes{0};    // gauge: pool blocks in use, including entries awaiting reclamation
   Counter inserts{0};
@@ -108,14 +130,32 @@ struct alignas(64) ShardCounters {
   Counter no_memory{0};           // insert dropped: no block free even after evicting
   Counter kept_over_servfail{0};  // a SERVFAIL did not replace a servable answer
   Counter handovers_received{0};
-
-  static void bump(Counter& counter, std::uint64_t by = 1) {
-    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-  }
-  static void set(Counter& counter, std::uint64_t value) {
-    counter.store(value, std::memory_order_relaxed);
-  }
 };
+
+inline constexpr std::array kShardCounterTable = {
+    stats::gauge(&ShardCounters::entries, "heimdall_cache_entries", "Entries in the cache.",
+                 stats::Split::Total),
+    stats::gauge(&ShardCounters::bytes, "heimdall_cache_bytes", "Bytes of entry memory in use.",
+                 stats::Split::Total),
+    stats::counter(&ShardCounters::inserts, "heimdall_cache_inserts_total", "Entries inserted.",
+                   stats::Split::Total),
+    stats::counter(&ShardCounters::replaced, "heimdall_cache_replaced_total",
+                   "Inserts that replaced an entry of the same question.", stats::Split::Total),
+    stats::counter(&ShardCounters::evictions, "heimdall_cache_evictions_total",
+                   "Entries evicted to make room.", stats::Split::Total),
+    stats::counter(&ShardCounters::expired, "heimdall_cache_expired_total",
+                   "Entries removed after expiry.", stats::Split::Total),
+    stats::counter(&ShardCounters::flushed, "heimdall_cache_flushed_total",
+                   "Entries removed by a flush (all, or by name).", stats::Split::Total),
+    stats::counter(&ShardCounters::no_memory, "heimdall_cache_no_memory_total",
+                   "Inserts dropped: no entry memory free even after evicting.",
+                   stats::Split::Total),
+    stats::counter(&ShardCounters::kept_over_servfail, "heimdall_cache_kept_over_servfail_total",
+                   "SERVFAIL answers that did not replace a servable entry.", stats::Split::Total),
+    stats::counter(&ShardCounters::handovers_received, "heimdall_cache_handovers_received_total",
+                   "Answers another worker handed to this shard's owner.", stats::Split::Total),
+};
+static_assert(stats::covers_every_member(kShardCounterTable));
 
 class Shard;
 
@@ -176,6 +216,9 @@ class Cache {
   unsigned shard_of(const Digest& digest) const {
     return static_cast<unsigned>((digest.hi >> 32) % shards_.size());
   }
+  // Readers are numbered [0, reader_count()): the workers, then any reader that owns
+  // no shard (the DPDK exception path's TCP worker).
+  unsigned reader_count() const { return readers_count_; }
   const ReaderCounters& reader_counters(unsigned reader) const { return readers_[reader]; }
   const ShardCounters& shard_counters(unsigned shard) const;
 

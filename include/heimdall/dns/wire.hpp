@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace heimdall::dns {
 
@@ -29,6 +30,14 @@ enum class Rcode : std::uint16_t {
   Refused = 5,
   BadVers = 16,  // needs an OPT: header RCODE 0, OPT extended RCODE 1
 };
+
+// The mnemonic of a header RCODE (0-15), as metrics label replies (RFC 6895 §2.3).
+constexpr std::string_view rcode_name(std::size_t rcode) {
+  constexpr std::string_view kNames[16] = {
+      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",  "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+      "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14",  "RCODE15"};
+  return rcode < 16 ? kNames[rcode] : std::string_view{};
+}
 
 namespace rrtype {
 inline constexpr std::uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,

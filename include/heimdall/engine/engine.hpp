@@ -22,6 +22,7 @@
 #include "heimdall/filter/snapshot.hpp"
 #include "heimdall/net/client_ref.hpp"
 #include "heimdall/rcu/qsbr.hpp"
+#include "heimdall/stats/counter_table.hpp"
 #include "heimdall/upstream/pending_table.hpp"
 #include "heimdall/upstream/selector.hpp"
 #include "heimdall/upstream/timer_wheel.hpp"
@@ -101,11 +102,11 @@ struct EngineConfig {
   QueryLog* query_log = nullptr;
 };
 
-// Per-worker counters, one per outcome and one per drop reason (docs/conventions.md §6). Written
-// only by the owning worker with relaxed load + store (docs/architecture.md §4.2), read by the
-// control thread.
+// Per-worker counters, one per outcome and one per drop reason (docs/conventions.md §6).
+// Written only by the owning worker with stats::bump (docs/architecture.md §4.2), read
+// by the control thread. Each has its row in kCounterTable below.
 struct alignas(64) Counters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter queries{0};
   Counter replies{0};
   Counter forwarded{0};    // queries sent upstream (first attempts)
@@ -152,11 +153,105 @@ struct alignas(64) Counters {
   std::array<Counter, 16> answers_by_rcode{};
   // By the list (the snapshot's list_names index) whose rule blocked the query.
   std::array<Counter, filter::kMaxLists> blocked_by_list{};
-
-  static void bump(Counter& counter, std::uint64_t by = 1) {
-    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-  }
 };
+
+inline constexpr std::array kCounterTable = {
+    stats::counter(&Counters::queries, "heimdall_queries_total", "Client queries received."),
+    stats::counter(&Counters::replies, "heimdall_replies_total",
+                   "Replies to clients, RRL's drops included."),
+    stats::counter(&Counters::forwarded, "heimdall_upstream_queries_total",
+                   "Queries sent upstream (first attempts)."),
+    stats::counter(&Counters::coalesced, "heimdall_coalesced_total",
+                   "Clients attached to a query already in flight."),
+    stats::counter(&Counters::retries, "heimdall_upstream_retries_total",
+                   "Further attempts after a timeout or refusal."),
+    stats::counter(&Counters::tcp_retries, "heimdall_upstream_tcp_retries_total",
+                   "Truncated upstream answers asked again over TCP."),
+    stats::counter(&Counters::tcp_backoff, "heimdall_upstream_tcp_backoff_total",
+                   "Truncated upstream answers not asked over TCP: that server's TCP failed "
+                   "lately."),
+    stats::counter(&Counters::attempts_exhausted, "heimdall_upstream_attempts_exhausted_total",
+                   "Queries that spent upstreams.max_attempts without a usable answer."),
+    stats::counter(&Counters::upstream_answers, "heimdall_upstream_answers_total",
+                   "Upstream answers matched to a query."),
+    stats::counter(&Counters::upstream_timeouts, "heimdall_upstream_timeouts_total",
+                   "Upstream attempts that timed out."),
+    stats::counter(&Counters::upstream_failures, "heimdall_upstream_failures_total",
+                   "Upstream attempts that failed (TCP refused, reset)."),
+    stats::counter(&Counters::upstream_no_socket, "heimdall_upstream_no_socket_total",
+                   "Upstream UDP attempts that got no socket (limit or descriptors): retried "
+                   "shortly."),
+    stats::counter(&Counters::case_mismatches, "heimdall_upstream_case_mismatches_total",
+                   "Upstream answers whose question did not echo the 0x20 case: asked again "
+                   "without it."),
+    stats::counter(&Counters::case_fallbacks, "heimdall_upstream_case_fallbacks_total",
+                   "Servers (per worker) asked without 0x20 from then on for not echoing case."),
+    stats::labelled(&Counters::servfail, "heimdall_error_replies_total",
+                    "Error replies built here rather than relayed, by RCODE.",
+                    {"rcode", "SERVFAIL"}),
+    stats::labelled(&Counters::formerr, "heimdall_error_replies_total",
+                    "Error replies built here rather than relayed, by RCODE.",
+                    {"rcode", "FORMERR"}),
+    stats::labelled(&Counters::notimp, "heimdall_error_replies_total",
+                    "Error replies built here rather than relayed, by RCODE.", {"rcode", "NOTIMP"}),
+    stats::labelled(&Counters::refused, "heimdall_error_replies_total",
+                    "Error replies built here rather than relayed, by RCODE.",
+                    {"rcode", "REFUSED"}),
+    stats::labelled(&Counters::badvers, "heimdall_error_replies_total",
+                    "Error replies built here rather than relayed, by RCODE.",
+                    {"rcode", "BADVERS"}),
+    stats::labelled(&Counters::drop_short, "heimdall_dropped_queries_total",
+                    "Client queries dropped, by reason.", {"reason", "short"}, stats::Split::Total),
+    stats::labelled(&Counters::drop_qr_set, "heimdall_dropped_queries_total",
+                    "Client queries dropped, by reason.", {"reason", "qr_set"},
+                    stats::Split::Total),
+    stats::labelled(&Counters::drop_reply_too_big, "heimdall_dropped_queries_total",
+                    "Client queries dropped, by reason.", {"reason", "reply_too_big"},
+                    stats::Split::Total),
+    stats::labelled(&Counters::drop_pending_full, "heimdall_dropped_queries_total",
+                    "Client queries dropped, by reason.", {"reason", "pending_full"},
+                    stats::Split::Total),
+    stats::counter(&Counters::upstream_unmatched, "heimdall_upstream_unmatched_total",
+                   "Upstream packets matching no query: dropped."),
+    stats::counter(&Counters::upstream_malformed, "heimdall_upstream_malformed_total",
+                   "Upstream packets that did not parse as an answer: dropped."),
+    stats::counter(&Counters::cache_answers, "heimdall_cache_answers_total",
+                   "Replies from a fresh cache entry."),
+    stats::counter(&Counters::stale_answers, "heimdall_stale_answers_total",
+                   "Replies from an expired entry (RFC 8767)."),
+    stats::counter(&Counters::prefetches, "heimdall_prefetches_total",
+                   "Refreshes of entries near the end of their TTL."),
+    stats::counter(&Counters::blocked, "heimdall_blocked_total",
+                   "Queries answered by a block rule."),
+    stats::counter(&Counters::local_answers, "heimdall_local_answers_total",
+                   "Queries answered from local records."),
+    stats::counter(&Counters::filter_too_big, "heimdall_filter_too_big_total",
+                   "Block or local answers too big for the reply: SERVFAIL."),
+    stats::counter(&Counters::acl_refused, "heimdall_acl_refused_total",
+                   "Clients outside the access list answered REFUSED."),
+    stats::counter(&Counters::acl_dropped, "heimdall_acl_dropped_total",
+                   "Clients outside the access list not answered."),
+    stats::counter(&Counters::rate_limited, "heimdall_rate_limited_total",
+                   "Queries over their client prefix's rate: not answered."),
+    stats::counter(&Counters::rrl_dropped, "heimdall_rrl_dropped_total",
+                   "Responses over their RRL rate: not sent."),
+    stats::counter(&Counters::rrl_slipped, "heimdall_rrl_slipped_total",
+                   "Responses over their RRL rate sent truncated."),
+    stats::counter(&Counters::any_minimal, "heimdall_any_minimal_total",
+                   "ANY queries given RFC 8482's minimal answer."),
+    stats::counter(&Counters::relayed, "heimdall_relayed_answers_total",
+                   "Replies built from an upstream's answer."),
+    stats::counter(&Counters::chaos_answers, "heimdall_chaos_answers_total",
+                   "CHAOS TXT questions answered from the configuration."),
+    stats::per_label<Counters, &Counters::answers_by_rcode>("heimdall_answers_total",
+                                                            "Replies that left, by RCODE.", "rcode",
+                                                            &dns::rcode_name, stats::Split::Total),
+    // Labelled by the filter's list names when rendered (the snapshot's list_names).
+    stats::per_label<Counters, &Counters::blocked_by_list>("heimdall_filter_blocked_total",
+                                                           "Queries blocked, by list.", "list",
+                                                           nullptr, stats::Split::Total),
+};
+static_assert(stats::covers_every_member(kCounterTable));
 
 class Engine {
  public:

@@ -19,6 +19,7 @@
 #include "heimdall/io/socket_backend.hpp"
 #include "heimdall/net/frame.hpp"
 #include "heimdall/rcu/qsbr.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::io {
 
@@ -52,9 +53,10 @@ struct DpdkBackendConfig {
   unsigned link_wait_ms = 3000;
 };
 
-// A worker's port-level counters (owner writes, relaxed load + store).
+// A worker's port-level counters (owner writes with stats::bump); each has its row
+// in kDpdkCounterTable.
 struct alignas(64) DpdkCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter rx_frames{0};
   Counter tx_frames{0};
   Counter tx_dropped{0};   // the TX queue was full
@@ -76,9 +78,53 @@ struct alignas(64) DpdkCounters {
   std::array<Counter, net::kDropReasonCount> dropped{};
 };
 
-// The exception thread's counters (written by it only).
+inline constexpr std::array kDpdkCounterTable = {
+    stats::counter(&DpdkCounters::rx_frames, "heimdall_worker_rx_frames_total",
+                   "Frames received on the worker's queue."),
+    stats::counter(&DpdkCounters::tx_frames, "heimdall_worker_tx_frames_total",
+                   "Frames sent on the worker's queue."),
+    stats::counter(&DpdkCounters::tx_dropped, "heimdall_worker_tx_dropped_total",
+                   "Frames dropped: the TX queue was full."),
+    stats::counter(&DpdkCounters::no_mbuf, "heimdall_worker_no_mbuf_total",
+                   "Replies dropped: no packet buffer."),
+    stats::counter(&DpdkCounters::dns_queries, "heimdall_worker_dns_queries_total",
+                   "Frames handed to the engine as client queries."),
+    stats::counter(&DpdkCounters::upstream_frames, "heimdall_worker_upstream_frames_total",
+                   "Frames from an upstream server (answers)."),
+    stats::counter(&DpdkCounters::handed_over, "heimdall_worker_handed_over_total",
+                   "Upstream answers passed to their worker's ring."),
+    stats::counter(&DpdkCounters::handover_received, "heimdall_worker_handover_received_total",
+                   "Upstream answers another worker's queue received for this one."),
+    stats::counter(&DpdkCounters::handover_full, "heimdall_worker_handover_full_total",
+                   "Upstream answers dropped: the ring was full."),
+    stats::counter(&DpdkCounters::to_exception, "heimdall_worker_to_exception_total",
+                   "Frames passed to the exception path."),
+    stats::counter(&DpdkCounters::exception_full, "heimdall_worker_exception_full_total",
+                   "Frames dropped: the exception ring was full."),
+    stats::counter(&DpdkCounters::echo_replies, "heimdall_worker_echo_replies_total",
+                   "ICMP and ICMPv6 echo requests answered in the fast path."),
+    stats::counter(&DpdkCounters::fragments, "heimdall_worker_fragments_total",
+                   "IP fragments passed to the kernel (also counted in to_exception)."),
+    stats::counter(&DpdkCounters::no_neighbour, "heimdall_worker_no_neighbour_total",
+                   "Upstream queries dropped: next hop unresolved."),
+    stats::counter(&DpdkCounters::no_route, "heimdall_worker_no_route_total",
+                   "Upstream queries dropped: the port has no address of that family."),
+    stats::counter(&DpdkCounters::drained_queries, "heimdall_worker_drained_queries_total",
+                   "Queries that arrived while stopping: not answered."),
+    stats::counter(&DpdkCounters::multi_segment, "heimdall_worker_multi_segment_total",
+                   "Frames dropped: in chained buffers (jumbo)."),
+    stats::per_label<DpdkCounters, &DpdkCounters::dropped>(
+        "heimdall_worker_dropped_frames_total", "Frames dropped, by reason.", "reason",
+        [](std::size_t reason) {
+          return net::drop_reason_name(static_cast<net::DropReason>(reason));
+        }),
+};
+static_assert(stats::covers_every_member(kDpdkCounterTable));
+
+// The exception thread's counters (written by it only); each has its row in
+// kExceptionCounterTable.
 struct alignas(64) ExceptionCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter arp_replies{0};
   Counter arp_requests{0};  // sent to resolve a next hop
   Counter ndp_advertisements{0};
@@ -92,6 +138,40 @@ struct alignas(64) ExceptionCounters {
   Counter egress_full{0};
   Counter no_mbuf{0};
 };
+
+inline constexpr std::array kExceptionCounterTable = {
+    stats::counter(&ExceptionCounters::arp_replies, "heimdall_exception_arp_replies_total",
+                   "ARP requests for the port's address answered.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::arp_requests, "heimdall_exception_arp_requests_total",
+                   "ARP requests sent to resolve a next hop.", stats::Split::Total),
+    stats::counter(
+        &ExceptionCounters::ndp_advertisements, "heimdall_exception_ndp_advertisements_total",
+        "NDP neighbour advertisements sent for the port's address.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::ndp_solicitations,
+                   "heimdall_exception_ndp_solicitations_total",
+                   "NDP neighbour solicitations sent to resolve a next hop.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::neighbours_learned,
+                   "heimdall_exception_neighbours_learned_total", "Next hops learned (ARP or NDP).",
+                   stats::Split::Total),
+    stats::counter(&ExceptionCounters::to_tap, "heimdall_exception_to_tap_total",
+                   "Frames passed to the kernel's tap.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::from_tap, "heimdall_exception_from_tap_total",
+                   "Frames the kernel sent through the tap.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::tap_write_failed,
+                   "heimdall_exception_tap_write_failed_total", "Frames the tap refused.",
+                   stats::Split::Total),
+    stats::counter(&ExceptionCounters::tap_multicast_dropped,
+                   "heimdall_exception_tap_multicast_dropped_total",
+                   "The kernel's own multicast (MLD, RS): not sent out.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::tap_no_neighbour,
+                   "heimdall_exception_tap_no_neighbour_total",
+                   "Kernel frames dropped: next hop not yet resolved.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::egress_full, "heimdall_exception_egress_full_total",
+                   "Frames dropped: the egress ring to the port was full.", stats::Split::Total),
+    stats::counter(&ExceptionCounters::no_mbuf, "heimdall_exception_no_mbuf_total",
+                   "Frames dropped: no packet buffer.", stats::Split::Total),
+};
+static_assert(stats::covers_every_member(kExceptionCounterTable));
 
 // The port's own counters (rte_eth_stats), read by the control thread.
 struct PortStats {

@@ -4,6 +4,7 @@
 // and the slow path; no state is shared between workers.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/net/endpoint.hpp"
 #include "heimdall/rcu/qsbr.hpp"
+#include "heimdall/stats/counter_table.hpp"
 #include "heimdall/upstream/source_ports.hpp"
 
 namespace heimdall::io {
@@ -50,9 +52,10 @@ struct SocketBackendConfig {
 };
 
 // Counters of the socket layer itself, one set per worker (same rules as
-// engine::Counters: owner writes with relaxed load + store).
+// engine::Counters: owner writes with stats::bump); each has its row in
+// kSocketCounterTable.
 struct alignas(64) SocketCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   Counter udp_received{0};
   Counter udp_sent{0};
   Counter udp_send_dropped{0};  // the kernel refused a datagram (buffer full, unreachable)
@@ -74,6 +77,61 @@ struct alignas(64) SocketCounters {
   Counter upstream_udp_no_descriptor{0};  // ... socket() or bind() failed for want of resources
   Counter upstream_udp_refused{0};        // the server's host said port unreachable (ICMP)
 };
+
+inline constexpr std::array kSocketCounterTable = {
+    stats::counter(&SocketCounters::udp_received, "heimdall_worker_udp_received_total",
+                   "Datagrams received."),
+    stats::counter(&SocketCounters::udp_sent, "heimdall_worker_udp_sent_total", "Datagrams sent."),
+    stats::counter(&SocketCounters::udp_send_dropped, "heimdall_worker_udp_send_dropped_total",
+                   "Datagrams the kernel refused."),
+    stats::counter(&SocketCounters::udp_oversized, "heimdall_worker_udp_oversized_total",
+                   "Datagrams dropped: larger than the buffer."),
+    stats::counter(&SocketCounters::tcp_accepted, "heimdall_worker_tcp_accepted_total",
+                   "TCP connections accepted."),
+    stats::counter(&SocketCounters::tcp_refused_limit, "heimdall_worker_tcp_refused_limit_total",
+                   "TCP connections closed at once: every slot busy, none quiet long enough to "
+                   "evict."),
+    stats::counter(&SocketCounters::tcp_refused_client_limit,
+                   "heimdall_worker_tcp_refused_client_limit_total",
+                   "TCP connections closed at once: the client had "
+                   "tcp_max_connections_per_client."),
+    stats::counter(&SocketCounters::tcp_evicted, "heimdall_worker_tcp_evicted_total",
+                   "TCP connections closed to make room for a new client (the longest quiet)."),
+    stats::counter(&SocketCounters::tcp_accept_backoff, "heimdall_worker_tcp_accept_backoff_total",
+                   "Times a TCP listener was paused: accept failed for want of descriptors or "
+                   "memory."),
+    stats::counter(&SocketCounters::tcp_closed_idle, "heimdall_worker_tcp_closed_idle_total",
+                   "TCP connections closed: idle."),
+    stats::counter(&SocketCounters::tcp_closed_query_timeout,
+                   "heimdall_worker_tcp_closed_query_timeout_total",
+                   "TCP connections closed: a query not whole within tcp_query_timeout_ms."),
+    stats::counter(&SocketCounters::tcp_bad_frame, "heimdall_worker_tcp_bad_frame_total",
+                   "TCP connections closed: zero-length frame."),
+    stats::counter(&SocketCounters::tcp_reply_dropped, "heimdall_worker_tcp_reply_dropped_total",
+                   "TCP answers dropped: the connection was gone or its buffer full."),
+    stats::counter(&SocketCounters::upstream_tcp_failed,
+                   "heimdall_worker_upstream_tcp_failed_total",
+                   "Upstream TCP connections that failed."),
+    stats::counter(&SocketCounters::upstream_tcp_no_slot,
+                   "heimdall_worker_upstream_tcp_no_slot_total",
+                   "Upstream TCP queries not sent: every upstream TCP slot busy."),
+    stats::counter(&SocketCounters::upstream_udp_opened,
+                   "heimdall_worker_upstream_udp_opened_total",
+                   "Connected sockets opened for upstream UDP attempts."),
+    stats::counter(&SocketCounters::upstream_udp_port_in_use,
+                   "heimdall_worker_upstream_udp_port_in_use_total",
+                   "Drawn upstream source ports already taken: drawn again."),
+    stats::counter(&SocketCounters::upstream_udp_limit, "heimdall_worker_upstream_udp_limit_total",
+                   "Upstream UDP attempts refused a socket: upstreams.max_udp_sockets_per_worker "
+                   "open."),
+    stats::counter(&SocketCounters::upstream_udp_no_descriptor,
+                   "heimdall_worker_upstream_udp_no_descriptor_total",
+                   "Upstream UDP sockets that could not be opened (descriptors, memory)."),
+    stats::counter(&SocketCounters::upstream_udp_refused,
+                   "heimdall_worker_upstream_udp_refused_total",
+                   "Upstream UDP attempts ended by the server's port unreachable: failed over."),
+};
+static_assert(stats::covers_every_member(kSocketCounterTable));
 
 class SocketWorker;
 

@@ -82,6 +82,39 @@ enum class DropReason : std::uint8_t {
 };
 constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::BadSource) + 1;
 
+// A drop reason as metrics label it ("" for None: nothing is dropped for it).
+constexpr std::string_view drop_reason_name(DropReason reason) {
+  switch (reason) {
+    case DropReason::None:
+      return "";
+    case DropReason::Short:
+      return "short";
+    case DropReason::NotForUs:
+      return "not_for_us";
+    case DropReason::UnknownEthertype:
+      return "unknown_ethertype";
+    case DropReason::BadIpv4Header:
+      return "bad_ipv4_header";
+    case DropReason::BadIpv4Checksum:
+      return "bad_ipv4_csum";
+    case DropReason::Fragment:
+      return "fragment";
+    case DropReason::BadIpv6Header:
+      return "bad_ipv6_header";
+    case DropReason::BadUdpLength:
+      return "bad_udp_length";
+    case DropReason::BadUdpChecksum:
+      return "bad_udp_checksum";
+    case DropReason::BadArp:
+      return "bad_arp";
+    case DropReason::BadIcmp:
+      return "bad_icmp";
+    case DropReason::BadSource:
+      return "bad_source";
+  }
+  return "";
+}
+
 // What parse_frame found. Offsets index the frame given to it.
 struct Frame {
   FrameKind kind = FrameKind::Drop;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::upstream {
 
@@ -51,10 +52,10 @@ struct ServerState {
 };
 
 // One server as this worker sees it, for the control thread to read (metrics,
-// heimdallctl): written only by the owning worker with relaxed load + store
-// (docs/architecture.md §4.2).
+// heimdallctl): written only by the owning worker with stats::bump and set
+// (docs/architecture.md §4.2); each has its row in kServerCounterTable.
 struct alignas(64) ServerCounters {
-  using Counter = std::atomic<std::uint64_t>;
+  using Counter = stats::Counter;
   // Upper bounds of the RTT histogram's buckets, in seconds; counts has one more
   // for the answers slower than the last.
   static constexpr std::array<double, 9> kRttBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -70,6 +71,35 @@ struct alignas(64) ServerCounters {
   Counter rtt_sum_ns{0};
   std::array<Counter, kRttBounds.size() + 1> rtt_counts{};
 };
+
+// Summed over the workers by server (label "server"); srtt and the RTT histogram
+// are computed from them by app/operations.cpp (upstream_metrics).
+inline constexpr std::array kServerCounterTable = {
+    stats::counter(&ServerCounters::chosen, "heimdall_upstream_server_queries_total",
+                   "Attempts sent to the server.", stats::Split::Total),
+    stats::counter(&ServerCounters::answers, "heimdall_upstream_server_answers_total",
+                   "Answers the server gave.", stats::Split::Total),
+    stats::counter(&ServerCounters::failures, "heimdall_upstream_server_failures_total",
+                   "Attempts that timed out or failed.", stats::Split::Total),
+    stats::derived(&ServerCounters::srtt_ns, "heimdall_upstream_server_srtt_seconds",
+                   "Smoothed round-trip time, averaged over the workers that have a sample."),
+    stats::gauge(&ServerCounters::down, "heimdall_upstream_server_down_workers",
+                 "Workers that currently mark the server down.", stats::Split::Total),
+    stats::counter(&ServerCounters::tcp_failures, "heimdall_upstream_server_tcp_failures_total",
+                   "TCP attempts that failed; each backs the server's TCP off.",
+                   stats::Split::Total),
+    stats::counter(&ServerCounters::case_mismatches,
+                   "heimdall_upstream_server_case_mismatches_total",
+                   "Answers that did not echo the 0x20 case of the question.", stats::Split::Total),
+    stats::gauge(&ServerCounters::case_fallback, "heimdall_upstream_server_case_fallback_workers",
+                 "Workers that ask the server without 0x20: it did not echo case.",
+                 stats::Split::Total),
+    stats::derived(&ServerCounters::rtt_sum_ns, "heimdall_upstream_rtt_seconds",
+                   "Round-trip time of upstream answers."),
+    stats::derived_array<ServerCounters, &ServerCounters::rtt_counts>(
+        "heimdall_upstream_rtt_seconds", "Round-trip time of upstream answers."),
+};
+static_assert(stats::covers_every_member(kServerCounterTable));
 
 class Selector {
  public:
