@@ -5,11 +5,10 @@
 #include <string_view>
 #include <utility>
 
+#include "heimdall/upstream/selector.hpp"
+
 namespace heimdall::control {
 namespace {
-
-// Matches upstream::kMaxServers, as the configuration file's limit does.
-constexpr std::size_t kMaxUpstreams = 32;
 
 LogLevel parse_level(const std::string& text) {
   static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
@@ -96,8 +95,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       add_endpoint(result.listen, flag, take_value());
     } else if (flag == "--upstream") {
       add_endpoint(result.upstreams, flag, take_value());
-      if (result.upstreams.size() > kMaxUpstreams) {
-        throw UsageError("--upstream: at most " + std::to_string(kMaxUpstreams) + " servers");
+      if (result.upstreams.size() > upstream::kMaxServers) {
+        throw UsageError("--upstream: at most " + std::to_string(upstream::kMaxServers) +
+                         " servers");
       }
     } else if (flag == "--workers") {
       result.workers = parse_workers(take_value());
@@ -124,8 +124,8 @@ void apply_overrides(Config& config, const CommandLine& command_line) {
       config.upstreams.servers.push_back(UpstreamServerConfig{endpoint});
     }
     config.upstreams.servers_from_resolv_conf = false;
-    if (all_upstream_servers(config.upstreams).size() > kMaxUpstreams) {
-      throw ConfigError("--upstream: at most " + std::to_string(kMaxUpstreams) +
+    if (all_upstream_servers(config.upstreams).size() > upstream::kMaxServers) {
+      throw ConfigError("--upstream: at most " + std::to_string(upstream::kMaxServers) +
                         " distinct servers together with upstreams.forward_zones");
     }
   }
