@@ -1,21 +1,17 @@
 #include "config_checks.hpp"
 
 #include <algorithm>
-#include <cstring>
 
+#include "heimdall/net/address.hpp"
 #include "heimdall/upstream/selector.hpp"
 
 namespace heimdall::control {
 namespace {
 
 bool in_subnet(const filter::Prefix& subnet, const net::Endpoint& address) {
-  if (subnet.address.family != address.family) return false;
-  const unsigned full_bytes = subnet.length / 8u;
-  if (std::memcmp(subnet.address.address, address.address, full_bytes) != 0) return false;
-  const unsigned rest = subnet.length % 8u;
-  if (rest == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
-  return (subnet.address.address[full_bytes] & mask) == (address.address[full_bytes] & mask);
+  return subnet.address.family == address.family &&
+         net::same_prefix(net::address_bytes(subnet.address), net::address_bytes(address),
+                          subnet.length);
 }
 
 // The DPDK fast path reaches an upstream only through its port: on the port's

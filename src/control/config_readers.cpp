@@ -1,13 +1,11 @@
 #include "config_readers.hpp"
 
-#include <arpa/inet.h>
-
 #include <cstring>
 
 #include "heimdall/dns/name.hpp"
 #include "heimdall/dns/wire.hpp"
 #include "heimdall/filter/local_data.hpp"
-#include "heimdall/net/frame.hpp"
+#include "heimdall/net/address.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -105,13 +103,13 @@ filter::BlockResponse read_response(const ConfigReader& reader, const ConfigValu
     for (std::size_t i = 0; i < addresses->second.node.size(); ++i) {
       const ConfigValue entry = reader.item(addresses->second, i);
       const std::string text = reader.get_string(entry);
-      std::uint8_t bytes[16];
-      if (inet_pton(AF_INET, text.c_str(), bytes) == 1 &&
+      const auto address = net::parse_ip(text);
+      if (address && address->family == AF_INET &&
           response.ipv4_count < filter::BlockResponse::kMaxAddresses) {
-        std::memcpy(response.ipv4[response.ipv4_count++].data(), bytes, 4);
-      } else if (inet_pton(AF_INET6, text.c_str(), bytes) == 1 &&
+        std::memcpy(response.ipv4[response.ipv4_count++].data(), address->address, 4);
+      } else if (address && address->family == AF_INET6 &&
                  response.ipv6_count < filter::BlockResponse::kMaxAddresses) {
-        std::memcpy(response.ipv6[response.ipv6_count++].data(), bytes, 16);
+        std::memcpy(response.ipv6[response.ipv6_count++].data(), address->address, 16);
       } else {
         reader.fail(entry, "expected an IPv4 or IPv6 address (at most " +
                                std::to_string(filter::BlockResponse::kMaxAddresses) +

@@ -94,10 +94,6 @@ Endpoint endpoint_of(std::uint8_t family, Bytes address) {
   return endpoint;
 }
 
-Bytes address_of(const Endpoint& endpoint) {
-  return Bytes(endpoint.address, endpoint.family == AF_INET ? 4 : 16);
-}
-
 // --- checksums (RFC 1071) ---
 
 std::uint16_t fold(std::uint64_t sum) {
@@ -151,8 +147,6 @@ std::uint64_t pseudo_header_sum(Bytes ip, bool ipv6, std::uint8_t protocol) {
 
 // --- addresses ---
 
-bool is_link_local6(Bytes address) { return address[0] == 0xfe && (address[1] & 0xc0) == 0x80; }
-
 bool is_multicast6(Bytes address) { return address[0] == 0xff; }
 
 bool is_loopback6(Bytes address) { return all_zero(address.first(15)) && address[15] == 1; }
@@ -202,17 +196,6 @@ bool accepts_mac(const MacAddress& destination, const Interface& ours) {
 // broadcast sources are invalid; replying to them would reflect our answers.
 bool is_martian_source4(Bytes address) {
   return address[0] == 0 || address[0] == 127 || address[0] >= 224;
-}
-
-bool same_prefix(Bytes a, Bytes b, std::size_t bits) {
-  bits = std::min(bits, a.size() * 8);
-  const std::size_t whole = bits / 8;
-  if (!std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(whole), b.begin())) {
-    return false;
-  }
-  if (bits % 8 == 0) return true;
-  const auto mask = static_cast<std::uint8_t>(0xff << (8 - bits % 8));
-  return ((a[whole] ^ b[whole]) & mask) == 0;
 }
 
 // --- classification ---
@@ -543,36 +526,7 @@ std::size_t echo_reply6(MutableBytes frame, const Frame& request) {
 
 }  // namespace
 
-// --- MacAddress, Interface ---
-
-std::optional<MacAddress> MacAddress::parse(std::string_view text) {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  if (text.size() != 17) return std::nullopt;
-  MacAddress mac;
-  for (std::size_t i = 0; i < 6; ++i) {
-    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
-    std::uint8_t byte = 0;
-    for (std::size_t j = 0; j < 2; ++j) {
-      const char c = text[i * 3 + j];
-      const std::size_t digit = kDigits.find(c >= 'A' && c <= 'F' ? static_cast<char>(c + 32) : c);
-      if (digit == std::string_view::npos) return std::nullopt;
-      byte = static_cast<std::uint8_t>(byte << 4 | digit);
-    }
-    mac.bytes[i] = byte;
-  }
-  return mac;
-}
-
-std::string MacAddress::to_string() const {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string text;
-  for (const std::uint8_t byte : bytes) {
-    if (!text.empty()) text += ':';
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 0x0f];
-  }
-  return text;
-}
+// --- Interface ---
 
 void Interface::derive_link_local() {
   ipv6_link_local = Ipv6Address{0xfe, 0x80};
@@ -589,11 +543,11 @@ void Interface::derive_link_local() {
 
 bool Interface::on_link(const Endpoint& address) const {
   if (address.family == AF_INET) {
-    return has_ipv4 && same_prefix(address_of(address), ipv4, prefix4);
+    return has_ipv4 && same_prefix(address_bytes(address), ipv4, prefix4);
   }
   if (address.family != AF_INET6) return false;
-  if (is_link_local6(address_of(address))) return true;  // fe80::/10 is every link's own
-  return has_ipv6 && same_prefix(address_of(address), ipv6, prefix6);
+  if (is_link_local6(address_bytes(address))) return true;  // fe80::/10 is every link's own
+  return has_ipv6 && same_prefix(address_bytes(address), ipv6, prefix6);
 }
 
 // --- parsing ---
@@ -690,7 +644,7 @@ std::size_t make_arp_reply(std::span<std::uint8_t> frame, const Frame& request,
   put(arp, 8, ours.mac.bytes);
   put(arp, 14, ours.ipv4);
   put(arp, 18, request.neighbour_mac.bytes);
-  put(arp, 24, address_of(request.source));
+  put(arp, 24, address_bytes(request.source));
   // The request's padding is not sent back: NICs pad short frames on transmit.
   return l3 + kArpBody;
 }
@@ -714,8 +668,8 @@ std::size_t build_neighbour_advertisement(std::span<std::uint8_t> out, const Fra
   if (solicitation.kind != FrameKind::NeighbourSolicitation || out.size() < length) return 0;
   // A DAD probe's sender has no address yet: answer all nodes (RFC 4861 §7.2.4),
   // unsolicited.
-  const bool dad = all_zero(address_of(solicitation.source));
-  const Bytes destination = dad ? Bytes(kAllNodes) : address_of(solicitation.source);
+  const bool dad = all_zero(address_bytes(solicitation.source));
+  const Bytes destination = dad ? Bytes(kAllNodes) : address_bytes(solicitation.source);
   const MacAddress destination_mac = dad ? multicast_mac(kAllNodes) : solicitation.neighbour_mac;
   const std::size_t l3 = write_ethernet(out, destination_mac, ours.mac, ours.vlan, kEtherTypeIpv6);
   const MutableBytes ip = out.subspan(l3, kIpv6Header + kNdpMessage);
@@ -790,11 +744,11 @@ std::size_t write_udp_headers(std::span<std::uint8_t> frame, const UdpFlow& flow
                                         ipv6 ? kEtherTypeIpv6 : kEtherTypeIpv4);
   const MutableBytes ip = frame.subspan(l3, ip_header + udp_length);
   if (ipv6) {
-    write_ipv6_header(ip, udp_length, kProtocolUdp, kTtl, address_of(flow.source),
-                      address_of(flow.destination));
+    write_ipv6_header(ip, udp_length, kProtocolUdp, kTtl, address_bytes(flow.source),
+                      address_bytes(flow.destination));
   } else {
-    write_ipv4_header(ip, ip_length, kProtocolUdp, address_of(flow.source),
-                      address_of(flow.destination));
+    write_ipv4_header(ip, ip_length, kProtocolUdp, address_bytes(flow.source),
+                      address_bytes(flow.destination));
   }
   const MutableBytes udp = ip.subspan(ip_header);
   store16(udp, 0, flow.source.port);
