@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -60,6 +62,7 @@ class Table {
   template <typename Member>
   Table& integer(std::string_view name, Member member, std::uint64_t min, std::uint64_t max,
                  std::string_view unit, std::string_view doc) {
+    fits<Member>(name, max);
     return scalar(make_key(name, Type::Integer, doc, unit, min, max), member,
                   [min, max](const ConfigReader& reader, const ConfigValue& value) {
                     return reader.get_uint(value, min, max);
@@ -71,6 +74,7 @@ class Table {
   template <typename Member>
   Table& seconds(std::string_view name, Member member, std::uint64_t min, std::uint64_t max,
                  std::string_view doc, std::uint64_t scale = 1) {
+    fits<Member>(name, max * scale);
     return scalar(make_key(name, Type::Seconds, doc, "s", min, max), member,
                   [min, max, scale](const ConfigReader& reader, const ConfigValue& value) {
                     return reader.get_seconds(value, min, max) * scale;
@@ -80,6 +84,7 @@ class Table {
   template <typename Member>
   Table& bytes(std::string_view name, Member member, std::uint64_t min, std::uint64_t max,
                std::string_view doc) {
+    fits<Member>(name, max);
     return scalar(make_key(name, Type::Bytes, doc, "bytes", min, max), member,
                   [min, max](const ConfigReader& reader, const ConfigValue& value) {
                     return reader.get_bytes(value, min, max);
@@ -271,6 +276,16 @@ class Table {
   }
 
  private:
+  // A range the member cannot hold is a mistake in the row, found at the first load
+  // (every unit test of the configuration makes one).
+  template <typename Member>
+  static void fits(std::string_view name, std::uint64_t max) {
+    if (max > std::numeric_limits<MemberOf<Member>>::max()) {
+      throw std::logic_error("configuration schema: " + std::string(name) +
+                             ": the range exceeds its member's type");
+    }
+  }
+
   static Key make_key(std::string_view name, Type type, std::string_view doc,
                       std::string_view unit = {}, std::uint64_t min = 0, std::uint64_t max = 0) {
     Key key;
