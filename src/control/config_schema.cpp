@@ -215,8 +215,9 @@ const Section& upstreams_section() {
                     reader.fail(entry, "listed twice: " + server.address.to_string());
                   }
                 }
-              },
-              upstream::kMaxServers, "address", "{address: ADDR[:PORT]} or an address string")
+              })
+          .at_most(upstream::kMaxServers)
+          .or_bare("address", "{address: ADDR[:PORT]} or an address string")
           .sections<ForwardZoneConfig>(
               "forward_zones", &UpstreamsConfig::forward_zones, forward_zone_section(), "zones",
               "conditional forwarding: a zone's names go only to its servers",

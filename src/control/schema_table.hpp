@@ -187,34 +187,34 @@ class Table {
     return *this;
   }
 
-  // A list of mappings (at most `max_items`, 0: no limit) read into a vector member.
-  // `item_check` sees each entry once read, with the struct holding the entries
-  // before it: for what relates an entry to its siblings or to the rest of S.
+  // A list of mappings read into a vector member. `item_check` sees each entry
+  // once read, with the struct holding the entries before it: for what relates an
+  // entry to its siblings or to the rest of S.
   template <typename Item>
   using ItemCheck = std::function<void(const ConfigReader&, const ConfigValue& entry,
                                        const ConfigFields&, const S&, Item&)>;
   template <typename Item>
   Table& sections(std::string_view name, std::vector<Item> S::*member, const Section& child,
-                  std::string_view noun, std::string_view doc, ItemCheck<Item> item_check = {},
-                  std::size_t max_items = 0, std::string_view shorthand = {},
-                  std::string_view shorthand_expected = {}) {
+                  std::string_view noun, std::string_view doc, ItemCheck<Item> item_check = {}) {
+    auto options = std::make_shared<ListOptions>();
     custom(name, Type::SectionList, doc,
            [=, &child](const ConfigReader& reader, const ConfigValue& list, S& out) {
              reader.expect_list(list, std::string(noun));
-             if (max_items != 0 && list.node.size() > max_items) {
-               reader.fail(list, "at most " + std::to_string(max_items) + " " + std::string(noun) +
-                                     ", got " + std::to_string(list.node.size()));
+             if (options->max_items != 0 && list.node.size() > options->max_items) {
+               reader.fail(list, "at most " + std::to_string(options->max_items) + " " +
+                                     std::string(noun) + ", got " +
+                                     std::to_string(list.node.size()));
              }
              for (std::size_t i = 0; i < list.node.size(); ++i) {
                const ConfigValue entry = reader.item(list, i);
                Item item;
                ConfigFields fields;
-               if (!shorthand.empty() && entry.node.IsScalar()) {
-                 // A bare value stands for the entry's one required key.
-                 fields.emplace(std::string(shorthand), entry);
-                 child.find(shorthand)->read(reader, entry, &item);
-               } else if (!shorthand.empty() && !entry.node.IsMap()) {
-                 reader.fail(entry, "expected " + std::string(shorthand_expected) + ", got " +
+               const std::string_view bare = options->bare_key;
+               if (!bare.empty() && entry.node.IsScalar()) {
+                 fields.emplace(std::string(bare), entry);
+                 child.find(bare)->read(reader, entry, &item);
+               } else if (!bare.empty() && !entry.node.IsMap()) {
+                 reader.fail(entry, "expected " + std::string(options->bare_expected) + ", got " +
                                         describe(entry.node));
                } else {
                  fields = read_entries(reader, child, entry, &item);
@@ -224,6 +224,22 @@ class Table {
              }
            });
     keys_.back().section = &child;
+    last_list_ = options;
+    return *this;
+  }
+
+  // The last list of sections takes at most `count` entries.
+  Table& at_most(std::size_t count) {
+    last_list_->max_items = count;
+    keys_.back().max = count;
+    return *this;
+  }
+
+  // In the last list of sections, a bare value is an entry with only `key`, the
+  // entry's one required key; `expected` is what an error says either form is.
+  Table& or_bare(std::string_view key, std::string_view expected) {
+    last_list_->bare_key = key;
+    last_list_->bare_expected = expected;
     return *this;
   }
 
@@ -319,8 +335,15 @@ class Table {
     return *this;
   }
 
+  struct ListOptions {
+    std::size_t max_items = 0;  // 0: no limit
+    std::string_view bare_key;
+    std::string_view bare_expected;
+  };
+
   std::vector<Key> keys_;
   Check check_;
+  std::shared_ptr<ListOptions> last_list_;
 };
 
 }  // namespace heimdall::control::schema
