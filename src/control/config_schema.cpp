@@ -1,9 +1,19 @@
 // Every key of the configuration file, one row each, section by section. A row
 // names the key, binds it to its member of Config (whose initializer in config.hpp
 // is the default), and gives its range, unit and a line of documentation; the
-// rows' order is the order errors list the keys in. To add a key: add the member
-// to config.hpp, one row here, and its line to conf/reference.yaml and the
-// README's table (control_config_schema_test fails until both have it).
+// rows' order is the order errors list the keys in, and the order they are read.
+//
+// To add a key, e.g. upstreams.case_randomisation:
+//   1. the member, with its default, in config.hpp:  bool case_randomisation = true;
+//   2. one row in its section below (schema_table.hpp lists the kinds: integer,
+//      seconds, bytes, fraction, boolean, string, choice, address, addresses,
+//      port_range, section, sections, custom; .then() adds a check of the value,
+//      .required() makes it mandatory in a list entry):
+//        .boolean("case_randomisation", &UpstreamsConfig::case_randomisation,
+//                 "0x20: random letter case in upstream queries")
+//   3. its line in conf/reference.yaml (value = the default, or a comment saying
+//      "example") and its name in the README's key table;
+//      control_config_schema_test fails until both have it.
 #include "heimdall/control/config_schema.hpp"
 
 #include <algorithm>
