@@ -8,6 +8,7 @@
 #include <rte_malloc.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -88,13 +89,13 @@ struct World {
       Question& q = questions[i];
       q.query = message(0x0100, name_of(i), false);
       dns::Message msg;
-      dns::parse_message(q.query, msg);
+      if (dns::parse_message(q.query, msg) != dns::ParseError::Ok) std::abort();  // built above
       q.key = dns::QuestionKey::of(msg);
       q.digest = cache->digest(q.key);
       const Bytes answer = message(0x8180, name_of(i), true);
       answer_bytes += answer.size();
       dns::Message parsed;
-      dns::parse_message(answer, parsed);
+      if (dns::parse_message(answer, parsed) != dns::ParseError::Ok) std::abort();
       cache->offer(0, cache::Probe{q.digest, &q.key}, answer, parsed, kNow);
     }
     cache->unregister_reader(0);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# DPDK lab over memif (DESIGN.md §3, §8.10, §8.11): perf/gen on core 0 drives a
-# target on core 1 through a shared-memory link, first as fast as the link takes
-# queries, then at fixed rates, and prints one markdown row per run for
-# perf/RESULTS.md.
+# DPDK lab over memif (docs/conventions.md §8; docs/architecture.md §14 item 11):
+# perf/gen on core 0 drives a target on core 1 through a shared-memory link, first
+# as fast as the link takes queries, then at fixed rates, and prints one markdown
+# row per run for perf/RESULTS.md.
 #
 #   testpmd   dpdk-testpmd in macswap mode: every query comes straight back with its
 #             MACs swapped. The I/O ceiling of gen + memif, and the link's own
@@ -49,7 +49,7 @@ done
 
 # Everything the runs share; no hugepages, no PCI, no shared config, no telemetry.
 eal_common=(--no-huge --no-shconf --no-pci --no-telemetry -m 512)
-# The addresses of DESIGN.md §5's example port, and the generator's defaults.
+# The addresses of conf/reference.yaml's example port, and the generator's defaults.
 target_ip=198.18.0.1
 upstream_ip=198.18.0.2
 gateway_ip=198.18.0.254

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Heimdall network-namespace lab (DESIGN.md §3, §6, §8.12): the appliance on a DPDK
+# Heimdall network-namespace lab (docs/architecture.md §12.7): the appliance on a DPDK
 # af_packet port, a client and an authoritative upstream (knotd), all on one bridge,
 # all inside network namespaces this script creates and removes. No traffic leaves
 # these namespaces and nothing is created in the caller's namespace.
@@ -248,7 +248,7 @@ EOF
 # ---------------------------------------------------------------------------------
 # Topology.
 
-# veth offloads off on both ends (DESIGN §8.12: veth leaves UDP checksums partial,
+# veth offloads off on both ends (docs/architecture.md §12.7: veth leaves UDP checksums partial,
 # GRO makes frames larger than af_packet's buffers).
 offloads_off() {
   local ns=$1 dev=$2
@@ -293,7 +293,7 @@ build_topology() {
   add_port "$NS_CLI" "$SW_CLI" eth0
   add_port "$NS_UP" "$SW_UP" eth0
 
-  # Heimdall's port: with DPDK no kernel address and IPv6 off (DESIGN §8.12); the
+  # Heimdall's port: with DPDK no kernel address and IPv6 off (docs/architecture.md §12.7); the
   # addresses live on the exception path's tap. The socket stand-in puts them here.
   if [[ $BACKEND == dpdk ]]; then
     set_sysctl "$NS_APP" net.ipv6.conf.port0.disable_ipv6 1

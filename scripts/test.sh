@@ -44,7 +44,7 @@ setup build-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined 
   SOAK_ASAN=1 stage "tests under ASan+UBSan" build-asan || failed_stages+=("asan (configure)")
 
 # The socket backend, logging and start-up are multi-threaded; DPDK's and
-# liburcu's own code is not instrumented (DESIGN.md §8.10).
+# liburcu's own code is not instrumented (docs/architecture.md §9.3).
 setup build-tsan -Dwerror=true -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false \
   -Dbenchmarks=false &&
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \

@@ -1,4 +1,4 @@
-// gen: the benchmark lab's open-loop DNS load source (DESIGN.md §3, §8.11). A DPDK
+// gen: the benchmark lab's open-loop DNS load source (docs/architecture.md §14 item 11). A DPDK
 // program on one lcore and one RX/TX queue pair: it sends pre-built queries from
 // many simulated clients at a TSC-paced rate (or as fast as the port takes them),
 // never waits for replies, and matches each reply to its query through a send-time

@@ -92,7 +92,7 @@ void print_usage(std::FILE* out) {
       "  gen --no-huge --no-shconf --no-pci -m 512 -l 0 \\\n"
       "      --vdev=net_memif0,role=server,socket=/tmp/lab/memif.sock -- --rate 100000\n"
       "One lcore, one RX and one TX queue. Sending never waits for replies; each reply is\n"
-      "matched to its query by (client port, DNS ID) for the latency (DESIGN.md 8.11).\n"
+      "matched to its query by (client port, DNS ID) for the latency.\n"
       "\n"
       "Addresses:\n"
       "  --port N           DPDK port id (default 0)\n"

@@ -116,7 +116,7 @@ engine::GuardConfig guard_config(const control::Config& config, const filter::Cl
   return guard;
 }
 
-// The access list as one LPM pair (DESIGN.md §8.6): allowed networks map to bit 0.
+// The access list as one LPM pair (docs/architecture.md §6.1): allowed networks map to bit 0.
 // Null when every client is allowed.
 std::unique_ptr<filter::ClientGroups> build_acl(const control::AclConfig& acl) {
   if (acl.allow.empty()) return nullptr;
@@ -140,6 +140,7 @@ engine::EngineConfig engine_config(const control::Config& config,
       .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
   };
   engine.max_attempts = config.upstreams.max_attempts;
+  engine.case_randomisation = config.upstreams.case_randomisation;
   engine.ttl = cache::TtlPolicy{.min_ttl = config.cache.min_ttl,
                                 .max_ttl = config.cache.max_ttl,
                                 .negative_ttl_max = config.cache.negative_ttl_max,
@@ -160,6 +161,10 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config,
   backend.tcp_max_connections = config.listen.tcp_max_connections;
   backend.tcp_max_connections_per_client = config.listen.tcp_max_connections_per_client;
   backend.engine = engine_config(config, acl);
+  backend.source_ports = upstream::PortRange{.low = config.upstreams.source_port_low,
+                                             .high = config.upstreams.source_port_high};
+  backend.max_udp_sockets = config.upstreams.max_udp_sockets_per_worker;
+  backend.attempts_per_udp_socket = config.upstreams.attempts_per_udp_socket;
   return backend;
 }
 
@@ -210,7 +215,7 @@ io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
   return backend;
 }
 
-// DESIGN.md §8.5: the kernel's sockets behind the tap must never be given one of
+// docs/architecture.md §12.4: the kernel's sockets behind the tap must never be given one of
 // the fast path's upstream source ports, or their answers would go to a worker.
 void check_port_ranges(const control::Config& config) {
   if (!config.dataplane.exception.enabled) return;
@@ -245,7 +250,7 @@ cache::CacheConfig cache_config(const control::CacheSettings& settings) {
   return cache;
 }
 
-// DESIGN.md §8.6: the EAL heap is sized from the config. Without hugepages DPDK
+// docs/architecture.md §5.2: the EAL heap is sized from the config. Without hugepages DPDK
 // reserves 64 MiB by default; the cache's hash tables come on top.
 std::size_t eal_memory_mb(const control::Config& config) {
   std::size_t bytes = 64u << 20;
@@ -537,6 +542,7 @@ int serve(const control::Config& config, const std::string& config_path) {
   control::service_manager::ready("serving: " + describe_listeners(config));
 
   auto next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  std::vector<bool> case_fallbacks_logged;
   for (;;) {
     // The loop sleeps in the management server's poll (or on the signal descriptor
     // alone) until a signal, a management request or the next one-second tick, at
@@ -554,6 +560,7 @@ int serve(const control::Config& config, const std::string& config_path) {
     if (signal_number == 0) {
       if (std::chrono::steady_clock::now() >= next_tick) {
         filter->tick(std::chrono::steady_clock::now());
+        app::log_case_fallbacks(serving, case_fallbacks_logged);
         next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
       continue;

@@ -1,6 +1,7 @@
 #include "operations.hpp"
 
 #include <rte_version.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cstdio>
@@ -69,6 +70,15 @@ constexpr EngineMetric kEngineMetrics[] = {
      &engine::Counters::upstream_failures},
     {"heimdall_upstream_unmatched_total", "Upstream packets matching no query: dropped.",
      &engine::Counters::upstream_unmatched},
+    {"heimdall_upstream_no_socket_total",
+     "Upstream UDP attempts that got no socket (limit or descriptors): retried shortly.",
+     &engine::Counters::upstream_no_socket},
+    {"heimdall_upstream_case_mismatches_total",
+     "Upstream answers whose question did not echo the 0x20 case: asked again without it.",
+     &engine::Counters::case_mismatches},
+    {"heimdall_upstream_case_fallbacks_total",
+     "Servers (per worker) asked without 0x20 from then on for not echoing case.",
+     &engine::Counters::case_fallbacks},
     {"heimdall_coalesced_total", "Clients attached to a query already in flight.",
      &engine::Counters::coalesced},
     {"heimdall_prefetches_total", "Refreshes of entries near the end of their TTL.",
@@ -287,6 +297,21 @@ void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket,
       {"heimdall_worker_upstream_tcp_no_slot_total",
        "Upstream TCP queries not sent: every upstream TCP slot busy.",
        &io::SocketCounters::upstream_tcp_no_slot},
+      {"heimdall_worker_upstream_udp_opened_total",
+       "Connected sockets opened for upstream UDP attempts, one per attempt.",
+       &io::SocketCounters::upstream_udp_opened},
+      {"heimdall_worker_upstream_udp_port_in_use_total",
+       "Drawn upstream source ports already taken: drawn again.",
+       &io::SocketCounters::upstream_udp_port_in_use},
+      {"heimdall_worker_upstream_udp_limit_total",
+       "Upstream UDP attempts refused a socket: upstreams.max_udp_sockets_per_worker open.",
+       &io::SocketCounters::upstream_udp_limit},
+      {"heimdall_worker_upstream_udp_no_descriptor_total",
+       "Upstream UDP sockets that could not be opened (descriptors, memory).",
+       &io::SocketCounters::upstream_udp_no_descriptor},
+      {"heimdall_worker_upstream_udp_refused_total",
+       "Upstream UDP attempts ended by the server's port unreachable: failed over.",
+       &io::SocketCounters::upstream_udp_refused},
   };
   for (const SocketMetric& metric : kSocketMetrics) {
     metrics.family(metric.name, metric.help, Type::Counter);
@@ -300,6 +325,7 @@ void socket_metrics(MetricsText& metrics, const io::SocketBackend& socket,
 // Per upstream server, summed over the workers (each keeps its own view).
 struct ServerTotals {
   std::uint64_t queries = 0, answers = 0, failures = 0, tcp_failures = 0, down_workers = 0;
+  std::uint64_t case_mismatches = 0, case_fallback_workers = 0;
   std::uint64_t srtt_sum_ns = 0;
   std::uint64_t srtt_samples = 0, rtt_sum_ns = 0;
   std::array<std::uint64_t, upstream::ServerCounters::kRttBounds.size() + 1> rtt_counts{};
@@ -316,6 +342,8 @@ std::vector<ServerTotals> server_totals(const Serving& serving) {
       t.failures += read(c.failures);
       t.tcp_failures += read(c.tcp_failures);
       t.down_workers += read(c.down);
+      t.case_mismatches += read(c.case_mismatches);
+      t.case_fallback_workers += read(c.case_fallback);
       if (const std::uint64_t srtt = read(c.srtt_ns); srtt != 0) {
         t.srtt_sum_ns += srtt;
         ++t.srtt_samples;
@@ -345,6 +373,12 @@ void upstream_metrics(MetricsText& metrics, const Serving& serving) {
   per_server("heimdall_upstream_server_tcp_failures_total",
              "TCP attempts that failed; each backs the server's TCP off.", Type::Counter,
              [](const ServerTotals& t) { return t.tcp_failures; });
+  per_server("heimdall_upstream_server_case_mismatches_total",
+             "Answers that did not echo the 0x20 case of the question.", Type::Counter,
+             [](const ServerTotals& t) { return t.case_mismatches; });
+  per_server("heimdall_upstream_server_case_fallback_workers",
+             "Workers that ask the server without 0x20: it did not echo case.", Type::Gauge,
+             [](const ServerTotals& t) { return t.case_fallback_workers; });
   per_server("heimdall_upstream_server_down_workers",
              "Workers that currently mark the server down.", Type::Gauge,
              [](const ServerTotals& t) { return t.down_workers; });
@@ -569,6 +603,20 @@ void add_commands(control::ManagementServer& server, Serving& serving,
       "cache flush [NAME]: drop every entry, or NAME and below; cache dump [N]: list up to N "
       "entries (default 10000, at most 1000000)",
       [&serving](std::span<const std::string> args) { return cache_command(serving, args); });
+}
+
+void log_case_fallbacks(const Serving& serving, std::vector<bool>& logged) {
+  logged.resize(serving.upstreams.size(), false);
+  for (const upstream::Selector* selector : serving.backend->selectors()) {
+    for (unsigned i = 0; i < selector->size() && i < logged.size(); ++i) {
+      if (logged[i] || read(selector->exported(i).case_fallback) == 0) continue;
+      logged[i] = true;
+      spdlog::warn(
+          "upstream {} does not echo the question's case (0x20): asked without case "
+          "randomisation from now on ({} answers did not match)",
+          serving.upstreams[i].to_string(), read(selector->exported(i).case_mismatches));
+    }
+  }
 }
 
 }  // namespace heimdall::app

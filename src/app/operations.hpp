@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "backend.hpp"
 #include "heimdall/control/management_server.hpp"
@@ -11,6 +12,11 @@
 namespace heimdall::app {
 
 std::string render_metrics(const Serving& serving);
+
+// Logs, once per server, that a worker stopped sending it 0x20 queries because
+// it did not echo the question's case (the workers cannot log on their path).
+// `logged` remembers which servers were said; called on the control loop's tick.
+void log_case_fallbacks(const Serving& serving, std::vector<bool>& logged);
 
 // stats, workers, upstreams, lists, reload, cache flush [NAME], cache dump.
 // `config_path`: the file `reload` checks again ("" for the embedded config).

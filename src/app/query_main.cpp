@@ -232,7 +232,7 @@ bool print_reply(std::span<const std::uint8_t> wire) {
     if (record.type == dns::rrtype::OPT) return true;
     std::size_t offset = record.offset;
     dns::NameKey owner;
-    dns::read_name(wire, offset, &owner);
+    static_cast<void>(dns::read_name(wire, offset, &owner));  // parsed whole before
     char name[dns::kMaxNameWire * 4 + 2];
     dns::name_to_text(owner.bytes(), name);
     std::printf("rr %s %s %u %s", kSections[static_cast<int>(record.section)], name, record.ttl,

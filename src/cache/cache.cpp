@@ -177,7 +177,8 @@ std::size_t Cache::eal_bytes_needed(const CacheConfig& config, unsigned shards) 
   const std::uint64_t queue =
       rte_align64pow2(std::uint64_t{Shard::defer_queue_size(per_shard)} + 1);
   const std::uint64_t bytes = slots * 8 + (entries + 1) * 32 + slots * 4 + queue * 16 + (1u << 20);
-  return static_cast<std::size_t>(bytes * shards * 5 / 4);  // DESIGN.md §8.6: 1.25x headroom
+  // docs/architecture.md §5.2: 1.25x headroom.
+  return static_cast<std::size_t>(bytes * shards * 5 / 4);
 }
 
 const ShardCounters& Cache::shard_counters(unsigned shard) const {

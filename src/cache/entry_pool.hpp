@@ -1,9 +1,9 @@
 // Memory for one shard's cache entries: a fixed reservation of address space
-// (mmap, not the EAL heap: DESIGN.md §8.6), carved on demand into 64 KiB chunks,
+// (mmap, not the EAL heap: docs/architecture.md §5.2), carved on demand into 64 KiB chunks,
 // each chunk cut into blocks of one size class. Allocation and release are O(1)
 // free-list operations on the owner's thread; pages are touched only as chunks
 // are taken, so the resident size follows what is cached, up to the reservation.
-// Freed blocks are poisoned for AddressSanitizer (DESIGN.md §8.10).
+// Freed blocks are poisoned for AddressSanitizer (docs/architecture.md §9.3).
 #pragma once
 
 #include <array>

@@ -51,7 +51,7 @@ struct Entry {
            name_length == key.name.length &&
            std::memcmp(stored().data() + name_offset, key.name.wire, name_length) == 0;
   }
-  // Readers write nothing shared but this, and only when it is clear (§8.4).
+  // Readers write nothing shared but this, and only when it is clear (docs/architecture.md §8.4).
   void mark_visited() {
     if (visited.load(std::memory_order_relaxed) == 0) visited.store(1, std::memory_order_relaxed);
   }

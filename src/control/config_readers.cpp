@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "heimdall/dns/name.hpp"
+#include "heimdall/dns/record_parser.hpp"
 #include "heimdall/dns/wire.hpp"
 #include "heimdall/filter/local_data.hpp"
 #include "heimdall/net/address.hpp"
@@ -204,9 +205,9 @@ void read_local_records(const ConfigReader& reader, const ConfigValue& value,
   for (std::size_t i = 0; i < value.node.size(); ++i) {
     const ConfigValue entry = reader.item(value, i);
     const std::string text = reader.get_string(entry);
-    filter::RecordLine record;
+    dns::RecordLine record;
     std::string error;
-    if (!filter::parse_record(text, "", 3600, record, error)) reader.fail(entry, error);
+    if (!dns::parse_record(text, "", 3600, record, error)) reader.fail(entry, error);
     if (record.type == dns::rrtype::SOA || record.type == dns::rrtype::NS) {
       reader.fail(entry, "SOA and NS records are not local records");
     }

@@ -241,6 +241,15 @@ const Section& upstreams_section() {
               })
           .integer("max_attempts", &UpstreamsConfig::max_attempts, 1, 16, "",
                    "attempts one client query may send upstream, TCP included")
+          .port_range("source_ports", &UpstreamsConfig::source_port_low,
+                      &UpstreamsConfig::source_port_high, 1024, 65535,
+                      "socket backend (RFC 5452): ports UDP attempts' sockets are opened on")
+          .integer("max_udp_sockets_per_worker", &UpstreamsConfig::max_udp_sockets_per_worker, 1,
+                   65535, "sockets", "connected upstream UDP sockets one worker holds at once")
+          .integer("attempts_per_udp_socket", &UpstreamsConfig::attempts_per_udp_socket, 1, 1024,
+                   "attempts", "attempts one upstream UDP socket carries; 1: a socket each")
+          .boolean("case_randomisation", &UpstreamsConfig::case_randomisation,
+                   "DNS 0x20: random letter case upstream, per-server fallback")
           .build();
   return table;
 }

@@ -109,10 +109,10 @@ void parse_into(const FilterListConfig& list, std::uint16_t first_policy, std::s
 void add_local_records(const std::vector<std::string>& records, filter::TrieBuilder& trie,
                        filter::LocalDataBuilder& local, FilterLoad& result) {
   for (const std::string& text : records) {
-    filter::RecordLine record;
+    dns::RecordLine record;
     std::string error;
     std::uint16_t data = filter::kNoIndex;
-    if (filter::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
+    if (dns::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
     if (data == filter::kNoIndex) {
       result.local_record_errors.push_back("'" + text + "': " + error);
       continue;

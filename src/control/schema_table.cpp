@@ -53,7 +53,7 @@ std::pair<std::uint16_t, std::uint16_t> read_port_range(const ConfigReader& read
   if (!ok) {
     reader.fail(value, "expected a range such as " + std::to_string(example_low) + "-" +
                            std::to_string(example_high) + " within " + std::to_string(min) + "-" +
-                           std::to_string(max) + ", got '" + text + "'");
+                           std::to_string(max) + ", low <= high, got '" + text + "'");
   }
   return {static_cast<std::uint16_t>(low), static_cast<std::uint16_t>(high)};
 }

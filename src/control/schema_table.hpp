@@ -23,6 +23,8 @@
 namespace heimdall::control::schema {
 
 // "20000-29999": LOW-HIGH with min <= LOW <= HIGH <= max. The default is the example.
+// (With min 1024: ports below belong to the host's services, and a source port
+// there draws no entropy the range above does not.)
 std::pair<std::uint16_t, std::uint16_t> read_port_range(const ConfigReader& reader,
                                                         const ConfigValue& value, std::uint16_t min,
                                                         std::uint16_t max,

@@ -71,7 +71,8 @@ RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
     }
     RrsetId id;
     std::size_t name_offset = record.offset;
-    read_name(wire, name_offset, &id.owner);
+    // The record was read whole above, so its owner name reads again.
+    static_cast<void>(read_name(wire, name_offset, &id.owner));
     id.type = record.type;
     id.rclass = record.rclass;
     id.section = record.section;

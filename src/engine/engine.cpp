@@ -9,6 +9,8 @@
 #include <stdexcept>
 
 #include "heimdall/cache/stored_answer.hpp"
+#include "heimdall/dns/case_randomisation.hpp"
+#include "heimdall/upstream/source_ports.hpp"
 
 namespace heimdall::engine {
 namespace {
@@ -21,6 +23,12 @@ constexpr std::uint64_t kTimerTickNs = 1'000'000;
 constexpr std::uint32_t kTimerSlots = 4096;
 // Less budget than this left: another attempt could not get an answer back in time.
 constexpr std::uint64_t kMinUsefulAttemptNs = 5'000'000;
+// An attempt that got no socket (the worker's limit, the descriptors) is tried
+// again this much later: soon enough for the client, slow enough not to spin.
+constexpr std::uint64_t kNoSocketRetryNs = 50'000'000;
+// Ports drawn for one attempt before it counts as having no socket: a draw hits a
+// port in use with the probability of the range's busy share, so a few suffice.
+constexpr int kPortDraws = 4;
 constexpr std::size_t kScratchSize = dns::kMaxMessage;
 
 dns::ClientView view_of(const upstream::Waiter& waiter) {
@@ -45,9 +53,10 @@ void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view,
 }
 
 // The CHAOS names answered locally, folded wire form.
-constexpr std::uint8_t kVersionBind[] = {7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd', 0};
-constexpr std::uint8_t kVersionServer[] = {7,   'v', 'e', 'r', 's', 'i', 'o', 'n', 6,
-                                           's', 'e', 'r', 'v', 'e', 'r', 0};
+constexpr std::uint8_t kVersionBind[] = {7,   'v', 'e', 'r', 's', 'i', 'o',
+                                         'n', 4,   'b', 'i', 'n', 'd', 0};
+constexpr std::uint8_t kVersionServer[] = {7, 'v', 'e', 'r', 's', 'i', 'o', 'n',
+                                           6, 's', 'e', 'r', 'v', 'e', 'r', 0};
 constexpr std::uint8_t kHostnameBind[] = {8,   'h', 'o', 's', 't', 'n', 'a', 'm',
                                           'e', 4,   'b', 'i', 'n', 'd', 0};
 constexpr std::uint8_t kIdServer[] = {2, 'i', 'd', 6, 's', 'e', 'r', 'v', 'e', 'r', 0};
@@ -82,6 +91,7 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       random_block_(new std::uint32_t[kRandomBlock / 4]),
       fallback_rng_(seed),
       scratch_(new std::uint8_t[kScratchSize]),
+      restored_(new std::uint8_t[kScratchSize]),
       cache_(cache),
       cache_reader_(cache_reader),
       filter_(filter),
@@ -134,7 +144,8 @@ void Engine::on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t no
     for (std::size_t i = 0; i < admitted; ++i) forward(admitted_[i], false, now_ns, sink);
     return;
   }
-  // One bulk lookup for the burst hides the hash buckets' cache misses (§1 rule 3).
+  // One bulk lookup for the burst hides the hash buckets' cache misses
+  // (docs/architecture.md §2.2 rule 3).
   for (std::size_t i = 0; i < admitted; ++i) {
     probes_[i] = cache::Probe{cache_->digest(admitted_[i].key), &admitted_[i].key};
   }
@@ -210,7 +221,7 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
   upstream::PendingQuery& query = pending_[slot];
   if (query.stale_deadline_ns != 0 && now_ns >= query.stale_deadline_ns) {
     // The clients have waited client_timeout_ms: they get the stale answer now and
-    // the refresh goes on (RFC 8767 §5, DESIGN.md §8.7).
+    // the refresh goes on (RFC 8767 §5, docs/architecture.md §7.5).
     query.stale_deadline_ns = 0;
     if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
     if (now_ns < query.attempt_deadline_ns) {
@@ -218,14 +229,14 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
       return;
     }
   }
+  if (query.no_socket) {
+    retry_or_fail(slot, now_ns, sink);  // our shortage, not the server's failure
+    return;
+  }
   Counters::bump(counters_.upstream_timeouts);
   selector_.on_failure(query.server, now_ns);
   if (query.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
-}
-
-void Engine::replace_source_port(std::uint16_t old_port, std::uint16_t new_port) {
-  std::replace(source_ports_.begin(), source_ports_.end(), old_port, new_port);
 }
 
 void Engine::on_upstream_failure(unsigned server, net::Transport transport,
@@ -240,7 +251,7 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   timers_.cancel(slot);
   selector_.on_failure(server, now_ns);
   // A refused or reset connection backs this server's TCP off: its next truncated
-  // answers fail over at once instead of reconnecting (DESIGN.md §9.6).
+  // answers fail over at once instead of reconnecting (docs/architecture.md §7.4).
   if (transport == net::Transport::Tcp) selector_.on_tcp_result(server, false, now_ns);
   retry_or_fail(slot, now_ns, sink);
 }
@@ -362,8 +373,8 @@ void Engine::forward(const Admitted& admitted, bool stale_held, std::uint64_t no
 }
 
 void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink) {
-  // De-duplicated by the pending table (§8.4): a refresh already in flight, or a
-  // client's query for the same question, will refresh the entry anyway.
+  // De-duplicated by the pending table (docs/architecture.md §7.5): a refresh already in
+  // flight, or a client's query for the same question, will refresh the entry anyway.
   if (pending_.find_question(admitted.key) != kNoSlot) return;
   const std::uint32_t slot = pending_.allocate();
   if (slot == kNoSlot) return;
@@ -384,28 +395,66 @@ void Engine::launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t 
   send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0, query.servers), now_ns, sink);
 }
 
+void Engine::end_attempt(std::uint32_t slot, Sink& sink) {
+  upstream::PendingQuery& query = pending_[slot];
+  if (query.id_registered) pending_.unregister_id(slot);
+  if (query.transport == net::Transport::Udp && query.local_port != 0) {
+    sink.close_udp_attempt(query.local_port);
+  }
+  query.local_port = 0;
+}
+
+std::uint16_t Engine::open_udp_port(unsigned server, Sink& sink) {
+  for (int draw = 0; draw < kPortDraws; ++draw) {
+    const std::uint16_t drawn = source_ports_[upstream::uniform_below(
+        random32(), static_cast<std::uint32_t>(source_ports_.size()))];
+    const Sink::UdpAttempt opened = sink.open_udp_attempt(server, drawn);
+    switch (opened.result) {
+      case Sink::PortOpen::Opened:
+        return opened.port;
+      case Sink::PortOpen::InUse:
+        continue;
+      case Sink::PortOpen::Unavailable:
+        return 0;
+    }
+  }
+  return 0;
+}
+
 void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
                           std::uint64_t now_ns, Sink& sink) {
   upstream::PendingQuery& query = pending_[slot];
-  if (query.id_registered) pending_.unregister_id(slot);
+  end_attempt(slot, sink);
   query.server = static_cast<std::uint8_t>(server);
   query.transport = transport;
   query.tried_mask |= 1u << server;
   ++query.attempts;
-  selector_.on_attempt(server);
+  query.sent_ns = now_ns;
+  query.case_randomised = false;
+  query.no_socket = false;
+  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
 
-  std::uint32_t random = random32();
-  query.local_port =
-      transport == net::Transport::Udp ? source_ports_[(random >> 16) % source_ports_.size()] : 0;
-  query.id = static_cast<std::uint16_t>(random);
+  if (transport == net::Transport::Udp) {
+    query.local_port = open_udp_port(server, sink);
+    if (query.local_port == 0) {
+      // Counted against max_attempts like any attempt, so that a worker out of
+      // sockets answers SERVFAIL after a few tries instead of looping.
+      Counters::bump(counters_.upstream_no_socket);
+      query.no_socket = true;
+      query.attempt_deadline_ns = std::min(now_ns + kNoSocketRetryNs, budget_end);
+      timers_.schedule(slot, query.attempt_deadline_ns);
+      return;
+    }
+  }
+  selector_.on_attempt(server);
+  // The ID is drawn apart from the port: 16 bits of its own (RFC 5452 §4).
+  query.id = static_cast<std::uint16_t>(random32());
   // With at most max_pending of 65536 IDs per port taken, a few draws always suffice.
   while (pending_.id_in_use(query.local_port, query.id)) {
     query.id = static_cast<std::uint16_t>(random32());
   }
   pending_.register_id(slot);
-  query.sent_ns = now_ns;
 
-  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
   // TCP is the last resort for a truncated answer, and the last attempt the limit
   // allows has no successor: either may use what is left (a slow server still
   // gets its answer through).
@@ -427,6 +476,16 @@ void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned
   };
   const std::size_t length = dns::build_upstream_query(as_client, query.id, config_.max_udp,
                                                        {scratch_.get(), kScratchSize});
+  // 0x20 only over UDP: a TCP answer cannot be forged off-path. The name is
+  // rewritten in place, so only when the question holds it uncompressed.
+  const bool plain_name = query.question_length == query.key.name.length + 4u;
+  if (transport == net::Transport::Udp && config_.case_randomisation && !query.case_plain &&
+      selector_.randomises_case(server) && length != 0 && plain_name) {
+    query.case_seed = (std::uint64_t{random32()} << 32) | random32();
+    query.case_randomised = true;
+    dns::randomise_case({scratch_.get() + dns::kHeaderSize, query.key.name.length},
+                        query.case_seed);
+  }
   sink.send_to_upstream(server, transport, query.local_port, {scratch_.get(), length});
 }
 
@@ -436,13 +495,14 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
   std::uint32_t allowed = query.servers;
   if (query.truncated) {
     // Asking a server again whose TCP just failed would only bring back the same
-    // truncated answer (DESIGN.md §9.6).
+    // truncated answer (docs/architecture.md §7.4).
     allowed &= selector_.all_servers() & ~query.tried_mask & ~selector_.tcp_backing_off(now_ns);
   }
   const bool exhausted = query.attempts >= config_.max_attempts;
   if (exhausted || allowed == 0 || now_ns + kMinUsefulAttemptNs >= budget_end) {
     if (exhausted) Counters::bump(counters_.attempts_exhausted);
     fail_waiters(slot, now_ns, sink);
+    end_attempt(slot, sink);
     pending_.release(slot);
     return;
   }
@@ -452,12 +512,11 @@ void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink)
 }
 
 void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink) {
-  const auto wire = answer.wire;
-  if (wire.size() < dns::kHeaderSize) {
+  if (answer.wire.size() < dns::kHeaderSize) {
     Counters::bump(counters_.upstream_malformed);
     return;
   }
-  const std::uint16_t id = dns::load_u16(wire.data());
+  const std::uint16_t id = dns::load_u16(answer.wire.data());
   const std::uint32_t slot = pending_.find_id(answer.local_port, id);
   if (slot == kNoSlot) {
     Counters::bump(counters_.upstream_unmatched);
@@ -470,7 +529,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     return;
   }
   dns::Message msg;
-  if (dns::parse_message(wire, msg) != dns::ParseError::Ok || !msg.has_question) {
+  if (dns::parse_message(answer.wire, msg) != dns::ParseError::Ok || !msg.has_question) {
     // Leave the attempt running: a forged packet must not cut a real query short.
     Counters::bump(counters_.upstream_malformed);
     return;
@@ -479,6 +538,20 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
       msg.question.qtype != query.key.qtype || msg.question.qclass != query.key.qclass) {
     Counters::bump(counters_.upstream_unmatched);
     return;
+  }
+  std::span<const std::uint8_t> wire = answer.wire;
+  if (query.case_randomised) {
+    if (!dns::echoes_case(wire.subspan(dns::kHeaderSize), query.key.name.bytes(),
+                          query.case_seed)) {
+      on_case_mismatch(slot, now_ns, sink);
+      return;
+    }
+    selector_.on_case_echoed(query.server);
+    // Clients and the cache see the question as the first client wrote it; the
+    // records that point into it take its case too.
+    std::memcpy(restored_.get(), wire.data(), wire.size());
+    std::memcpy(restored_.get() + dns::kHeaderSize, query.question, query.key.name.length);
+    wire = {restored_.get(), wire.size()};
   }
 
   Counters::bump(counters_.upstream_answers);
@@ -490,7 +563,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     selector_.on_truncated(query.server, now_ns - query.sent_ns);
     query.truncated = true;
     if (!selector_.tcp_usable(query.server, now_ns)) {
-      // Its TCP failed lately: fail over now rather than reconnect (DESIGN.md §9.6).
+      // Its TCP failed lately: fail over now rather than reconnect (docs/architecture.md §7.4).
       Counters::bump(counters_.tcp_backoff);
       selector_.on_failure(query.server, now_ns);
       retry_or_fail(slot, now_ns, sink);
@@ -526,7 +599,26 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     const cache::Probe probe{cache_->digest(query.key), &query.key};
     cache_->offer(cache_reader_, probe, wire, msg, now_ns);
   }
+  end_attempt(slot, sink);
   pending_.release(slot);
+}
+
+void Engine::on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  upstream::PendingQuery& query = pending_[slot];
+  Counters::bump(counters_.case_mismatches);
+  if (selector_.on_case_mismatch(query.server)) Counters::bump(counters_.case_fallbacks);
+  // The server answered, only not in our case: it is asked again as the client
+  // wrote the name, which counts against max_attempts like any attempt. A forger
+  // who got here had to guess the port and the ID (32 bits) first.
+  timers_.cancel(slot);
+  query.case_plain = true;
+  if (query.attempts >= config_.max_attempts ||
+      now_ns + kMinUsefulAttemptNs >= query.started_ns + config_.selector.budget_ns) {
+    retry_or_fail(slot, now_ns, sink);
+    return;
+  }
+  Counters::bump(counters_.retries);
+  send_attempt(slot, net::Transport::Udp, query.server, now_ns, sink);
 }
 
 void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,

@@ -189,10 +189,10 @@ class ZoneReader {
       if (i > start) words.push_back(text.substr(start, i - start));
     }
     if (words.size() != 2) return false;
-    if (words[0] == "$TTL") return parse_ttl(words[1], ttl_);
+    if (words[0] == "$TTL") return dns::parse_ttl(words[1], ttl_);
     if (words[0] != "$ORIGIN") return false;  // $INCLUDE, $GENERATE
     std::uint8_t wire[dns::kMaxNameWire];
-    const std::size_t length = zone_name(words[1], origin_text_, wire);
+    const std::size_t length = dns::zone_name(words[1], origin_text_, wire);
     if (length <= 1) return false;
     char origin[dns::kMaxNameWire * 4 + 2];
     dns::name_to_text({wire, length}, origin);
@@ -205,7 +205,7 @@ class ZoneReader {
 
   bool record(const std::string& text) {
     std::string error;
-    if (!parse_record(text, origin_text_, ttl_, record_, error)) return false;
+    if (!dns::parse_record(text, origin_text_, ttl_, record_, error)) return false;
     char owner[dns::kMaxNameWire * 4 + 2];
     dns::name_to_text(record_.owner_wire(), owner);
     previous_owner_ = owner;
@@ -299,7 +299,7 @@ class ZoneReader {
   std::unordered_map<std::string, Policy> owners_;  // folded owner wire -> its action
   std::unordered_map<std::string, std::pair<std::uint16_t, std::uint16_t>> responses_;
   // Large (rdata up to kMaxRdata), so one per reader rather than one per line.
-  RecordLine record_;
+  dns::RecordLine record_;
 };
 
 }  // namespace

@@ -16,7 +16,7 @@ Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name,
   Decision decision = parts_.trie.finish(name, walk, lists);
   const RegexSet& regexes = parts_.regexes;
   // The regexes decide a name the trie has no verdict on; an allow regex also
-  // beats a block in the trie (DESIGN.md §8.13), so blocked names are scanned
+  // beats a block in the trie (docs/architecture.md §10.1), so blocked names are scanned
   // when the set has allow rules.
   const bool consult =
       decision.verdict == Decision::Verdict::None

@@ -1,5 +1,5 @@
 // Small pieces every backend loop uses: the clock its timers run on, and the
-// owner-only counter increment (DESIGN.md §8.4: relaxed load + store, never a
+// owner-only counter increment (docs/architecture.md §4.2: relaxed load + store, never a
 // read-modify-write).
 #pragma once
 

@@ -33,6 +33,10 @@ std::uint32_t PendingTable::allocate() {
   query.servers = UINT32_MAX;
   query.attempts = 0;
   query.truncated = false;
+  query.case_randomised = false;
+  query.case_plain = false;
+  query.no_socket = false;
+  query.local_port = 0;
   query.stale_deadline_ns = 0;
   query.id_chain = query.key_chain = kNoSlot;
   ++in_use_;

@@ -8,7 +8,7 @@
 namespace heimdall::upstream {
 namespace {
 
-constexpr std::uint64_t kMinAttemptNs = 50'000'000;  // DESIGN.md §8.7
+constexpr std::uint64_t kMinAttemptNs = 50'000'000;  // docs/architecture.md §7.3
 // One choice in this many goes to a random healthy server under `fastest`, so the
 // RTT estimate of the servers that lost the race stays current.
 constexpr unsigned kExploreEvery = 64;
@@ -162,6 +162,15 @@ void Selector::on_tcp_result(unsigned server, bool answered, std::uint64_t now_n
   const std::uint64_t base = std::min(config_.probe_interval_ns, kMaxTcpBackoffNs);
   state.tcp_retry_ns = now_ns + std::min(base << doublings, kMaxTcpBackoffNs);
   bump(exported_[server].tcp_failures);
+}
+
+bool Selector::on_case_mismatch(unsigned server) {
+  ServerState& state = servers_[server];
+  bump(exported_[server].case_mismatches);
+  if (state.case_fallback || ++state.case_mismatches < kCaseMismatchesForFallback) return false;
+  state.case_fallback = true;
+  exported_[server].case_fallback.store(1, std::memory_order_relaxed);
+  return true;
 }
 
 std::uint32_t Selector::tcp_backing_off(std::uint64_t now_ns) const {

@@ -3,7 +3,7 @@
 (tests/tools/hostile_upstream.py) on loopback. Whatever an upstream does, one
 client query costs at most 4 upstream packets (UDP datagrams plus TCP
 connections, as the upstream counts them) and gets a correct answer within the
-budget (DESIGN.md §9.6). Also: relayed TTLs are clamped (RFC 2181 §8) and CHAOS
+budget (docs/architecture.md §7.4). Also: relayed TTLs are clamped (RFC 2181 §8) and CHAOS
 questions never reach the upstream.
 
 Environment: HEIMDALL_BIN (set by meson). Runs as root: tc_refuse counts the
@@ -34,7 +34,7 @@ MAX_PACKETS_PER_QUERY = 4
 class Hostile:
     """One hostile_upstream.py on a free loopback port."""
 
-    def __init__(self, directory, mode, delay_ms=None):
+    def __init__(self, directory, mode, delay_ms=None, record=None):
         self.port = free_port()
         self.mode = mode
         self.stats_path = os.path.join(directory, f"hostile-{self.port}.json")
@@ -42,6 +42,8 @@ class Hostile:
                 "--stats-file", self.stats_path]
         if delay_ms is not None:
             args += ["--delay-ms", str(delay_ms)]
+        if record is not None:
+            args += ["--record", record]
         self.process = Process(args, os.path.join(directory, f"hostile-{self.port}.log"))
         deadline = time.time() + 10
         while not os.path.exists(self.stats_path):

@@ -7,6 +7,8 @@ Modes (--mode):
   correct     answers every query (A 192.0.2.1, AAAA 2001:db8::1, TXT "hostile",
               NODATA for other types), over UDP and TCP
   slow        the same, --delay-ms later
+  lowercase   like correct, but the question comes back in lower case, as from a
+              server or middlebox that rewrites it (no DNS 0x20 echo)
   servfail    SERVFAIL, question echoed, no records
   refused     REFUSED likewise
   silent      reads queries and never answers (TCP connections are accepted and
@@ -23,6 +25,9 @@ Modes (--mode):
 
 Answers (correct, slow) carry TTL --ttl (default 300), or n for a name whose first
 label is "ttl-<n>" (ttl-4294967295.example gets 0xffffffff).
+
+--record FILE appends one line per UDP query received: its source port, its ID
+and its question name as sent (case kept), for perf/rfc5452_bits.py.
 
 Counts: udp_datagrams (queries received over UDP), tcp_connections (accepted, or
 in tc_refuse mode SYNs seen), tcp_messages (queries read over TCP), and the total
@@ -46,7 +51,7 @@ import struct
 import sys
 import time
 
-MODES = ("correct", "slow", "servfail", "refused", "silent", "garbage", "tc_reset", "tc_refuse")
+MODES = ("correct", "slow", "lowercase", "servfail", "refused", "silent", "garbage", "tc_reset", "tc_refuse")
 
 QR, AA, TC, RD, RA = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080
 RCODE_SERVFAIL, RCODE_REFUSED = 2, 5
@@ -97,6 +102,7 @@ class Upstream:
         self.tcp_buffers = {}  # connection -> bytes read so far
         self.running = True
         self.stats_dirty = True
+        self.record = open(args.record, "a", buffering=1) if args.record else None
 
         # Signals wake the select loop up through this pair (signal.set_wakeup_fd).
         self.wakeup_read, self.wakeup_write = socket.socketpair()
@@ -187,7 +193,9 @@ class Upstream:
             return [header(qid, base | RA | RCODE_SERVFAIL) + question]
         if self.mode == "refused":
             return [header(qid, base | RCODE_REFUSED) + question]
-        # correct, slow
+        # correct, slow, lowercase
+        if self.mode == "lowercase":
+            question = question.lower()  # only letters change: lengths are below 'A'
         ttl = self.ttl_for(first)
         if qtype == TYPE_A:
             rdata = bytes([192, 0, 2, 1])
@@ -222,8 +230,21 @@ class Upstream:
             except BlockingIOError:
                 return
             self.count("udp_datagrams")
+            if self.record is not None:
+                self.record_query(query, peer)
             for reply in self.answer(query):
                 self.later(lambda reply=reply, peer=peer: self.send_udp(reply, peer))
+
+    def record_query(self, query, peer):
+        if len(query) < 13:
+            return
+        offset, labels = 12, []
+        while offset < len(query) and 0 < query[offset] < 64:
+            labels.append(query[offset + 1:offset + 1 + query[offset]])
+            offset += 1 + query[offset]
+        name = b".".join(labels).decode("ascii", "replace")
+        qid = struct.unpack(">H", query[:2])[0]
+        self.record.write(f"{peer[1]} {qid} {name}\n")
 
     def send_udp(self, reply, peer):
         try:
@@ -350,6 +371,7 @@ def main():
     parser.add_argument("--delay-ms", type=int, default=1000, help="slow mode's delay")
     parser.add_argument("--ttl", type=int, default=300, help="TTL of correct answers")
     parser.add_argument("--stats-file", help="JSON counts, rewritten after every change")
+    parser.add_argument("--record", help="append 'source-port id name' per UDP query here")
     args = parser.parse_args()
 
     try:

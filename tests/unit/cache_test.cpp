@@ -567,7 +567,7 @@ TEST_F(CacheTest, DoAndCdQueriesHaveTheirOwnEntries) {
   const Probe probe{cache_->digest(key), &key};
   Hit hit;
   cache_->lookup(0, {&probe, 1}, kStart, {&hit, 1});
-  EXPECT_EQ(hit.freshness, Freshness::Miss) << "DESIGN.md §8.8: DO is part of the key";
+  EXPECT_EQ(hit.freshness, Freshness::Miss) << "docs/architecture.md §8.1: DO is part of the key";
 }
 
 TEST_F(CacheTest, RefusesConfigurationsItCannotHonour) {

@@ -118,6 +118,11 @@ TEST(ConfigFile, ReferenceConfigParsesAndShowsTheDefaults) {
   EXPECT_EQ(config.upstreams.max_failures, defaults.upstreams.max_failures);
   EXPECT_EQ(config.upstreams.probe_interval_ms, defaults.upstreams.probe_interval_ms);
   EXPECT_EQ(config.upstreams.max_attempts, defaults.upstreams.max_attempts);
+  EXPECT_EQ(config.upstreams.source_port_low, 1024u);
+  EXPECT_EQ(config.upstreams.source_port_high, 65535u);
+  EXPECT_EQ(config.upstreams.max_udp_sockets_per_worker, 1024u);
+  EXPECT_EQ(config.upstreams.attempts_per_udp_socket, 16u);
+  EXPECT_TRUE(config.upstreams.case_randomisation);
   EXPECT_EQ(config.chaos.version, defaults.chaos.version);
   EXPECT_EQ(config.chaos.hostname, defaults.chaos.hostname);
   EXPECT_EQ(config.logging.level, defaults.logging.level);
@@ -173,6 +178,10 @@ upstreams:
   max_failures: 5
   probe_interval_ms: 2000
   max_attempts: 3
+  source_ports: 20000-39999
+  max_udp_sockets_per_worker: 256
+  attempts_per_udp_socket: 1
+  case_randomisation: false
   servers:
     - address: 127.0.0.1:5400
     - "[::1]:5401"
@@ -197,6 +206,11 @@ chaos: {version: "heimdall", hostname: dns1.example}
   EXPECT_EQ(config.upstreams.max_failures, 5u);
   EXPECT_EQ(config.upstreams.probe_interval_ms, 2000u);
   EXPECT_EQ(config.upstreams.max_attempts, 3u);
+  EXPECT_EQ(config.upstreams.source_port_low, 20000u);
+  EXPECT_EQ(config.upstreams.source_port_high, 39999u);
+  EXPECT_EQ(config.upstreams.max_udp_sockets_per_worker, 256u);
+  EXPECT_EQ(config.upstreams.attempts_per_udp_socket, 1u);
+  EXPECT_FALSE(config.upstreams.case_randomisation);
   EXPECT_EQ(config.chaos.version, "heimdall");
   EXPECT_EQ(config.chaos.hostname, "dns1.example");
   ASSERT_EQ(config.upstreams.servers.size(), 2u);
@@ -374,6 +388,19 @@ TEST(ConfigFile, RefusesADpdkPortThatCannotWork) {
   expect_error(dpdk + "  ports: [{device: net_null0, address: 198.18.0.1/24, vlan: 4095}]\n", 3,
                "dataplane.ports[0].vlan", "0 to 4094");
   const std::string port = "  ports: [{device: net_null0, address: 198.18.0.1/24}]\n";
+  // RFC 5452: an upstream source range that is inverted, empty of valid ports or
+  // reaches below 1024 is refused at --check-config.
+  const std::string listen = "listen: {udp: [\"127.0.0.1:53\"]}\n";
+  expect_error(listen + "upstreams: {source_ports: 40000-30000}\n", 2, "upstreams.source_ports",
+               "low <= high");
+  expect_error(listen + "upstreams: {source_ports: 53-65535}\n", 2, "upstreams.source_ports",
+               "within 1024-65535");
+  expect_error(listen + "upstreams: {source_ports: 1024-70000}\n", 2, "upstreams.source_ports",
+               "within 1024-65535");
+  expect_error(listen + "upstreams: {source_ports: 5000}\n", 2, "upstreams.source_ports",
+               "such as 1024-65535");
+  expect_error(listen + "upstreams: {max_udp_sockets_per_worker: 0}\n", 2,
+               "upstreams.max_udp_sockets_per_worker", "");
   expect_error(dpdk + port + "  upstream_ports: 30000-20000\n", 4, "dataplane.upstream_ports",
                "such as 20000-29999");
   expect_error(dpdk + port + "  upstream_ports: 20000-20010\n", 2, "dataplane.upstream_ports",

@@ -159,7 +159,7 @@ TEST(Name, ConvertsTextBothWays) {
   EXPECT_EQ(name_from_text("a..b", wire), 0u);
   EXPECT_EQ(name_from_text("", wire), 0u);
   char text[64];
-  name_from_text("Mail.Example.com", wire);
+  ASSERT_EQ(name_from_text("Mail.Example.com", wire), 18u);
   name_to_text({wire, 18}, text);
   EXPECT_STREQ(text, "Mail.Example.com.");
   name_to_text({wire, 1}, text);

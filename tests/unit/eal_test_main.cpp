@@ -1,5 +1,5 @@
 // main() for test programs that use DPDK libraries (the cache's rte_hash, rings
-// and RCU): every process starts the EAL once (DESIGN.md §8.1).
+// and RCU): every process starts the EAL once (docs/architecture.md §5.1).
 #include <gtest/gtest.h>
 
 #include <exception>

@@ -31,9 +31,9 @@ std::unique_ptr<filter::Snapshot> make_snapshot(const SnapshotSpec& spec) {
       trie.add(wire_of(spec.blocked, wire), filter::Action::Block, filter::Scope::Subtree, 0));
   trie.add(wire_of("good.ads.example.com", wire), filter::Action::Allow, filter::Scope::Exact, 1);
   if (spec.local_router) {
-    filter::RecordLine record;
+    dns::RecordLine record;
     std::string error;
-    EXPECT_TRUE(filter::parse_record("router.lan. 300 IN A 192.168.1.1", "", 3600, record, error))
+    EXPECT_TRUE(dns::parse_record("router.lan. 300 IN A 192.168.1.1", "", 3600, record, error))
         << error;
     trie.add_local(record.owner_wire(), local.add(record));
   }

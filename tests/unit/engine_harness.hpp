@@ -126,7 +126,18 @@ class RecordingSink : public Sink {
                         std::span<const std::uint8_t> wire) override {
     sent.push_back(Sent{server, transport, local_port, Bytes(wire.begin(), wire.end())});
   }
+  UdpAttempt open_udp_attempt(unsigned, std::uint16_t drawn) override {
+    opened.push_back(drawn);
+    if (next_opens.empty()) return UdpAttempt{PortOpen::Opened, drawn};
+    const PortOpen result = next_opens.front();
+    next_opens.erase(next_opens.begin());
+    return UdpAttempt{result, drawn};
+  }
+  void close_udp_attempt(std::uint16_t local_port) override { closed.push_back(local_port); }
   std::vector<Sent> sent;
+  std::vector<std::uint16_t> opened;  // every port the engine asked for, taken or not
+  std::vector<std::uint16_t> closed;
+  std::vector<PortOpen> next_opens;  // what the next open calls answer (then Opened)
   std::vector<Reply> replies;
 };
 

@@ -60,22 +60,50 @@ TEST_F(EngineTest, ForwardsTheLongestLegalName) {
   EXPECT_EQ(Bytes(echoed.begin(), echoed.end()), expected);
 }
 
-TEST_F(EngineTest, ARotatedPortTakesNewQueriesWhileTheOldOneFinishesItsOwn) {
+TEST_F(EngineTest, EachUdpAttemptOpensItsPortAndClosesItWhenItEnds) {
   ask(query(1, "first.example", dns::rrtype::A), client(1, 1000));
-  const Sent before = sink_.sent[0];
-  for (std::uint16_t port : ports_) {
-    engine_->replace_source_port(port, static_cast<std::uint16_t>(port + 100));
-  }
-  for (int i = 0; i < 16; ++i) {
-    const std::string name = "n" + std::to_string(i) + ".example";
-    ask(query(2, name.c_str(), dns::rrtype::A), client(1, 1000));
-  }
-  for (std::size_t i = 1; i < sink_.sent.size(); ++i) {
-    EXPECT_GE(sink_.sent[i].local_port, 40101) << "only the new ports are used";
-  }
-  answer(answer_to(before.wire), before);
-  ASSERT_EQ(sink_.replies.size(), 1u) << "the answer on the retired port still matches";
-  EXPECT_EQ(parsed(sink_.replies[0].wire).header.id, 1);
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  ASSERT_EQ(sink_.opened.size(), 1u);
+  EXPECT_EQ(sink_.opened[0], sink_.sent[0].local_port);
+  EXPECT_TRUE(sink_.closed.empty());
+  // Timed out: the first attempt's port is closed before the retry opens its own.
+  engine_->on_timer(750 * kMs, sink_);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  ASSERT_EQ(sink_.closed.size(), 1u);
+  EXPECT_EQ(sink_.closed[0], sink_.sent[0].local_port);
+  answer(answer_to(sink_.sent[0].wire), sink_.sent[0], 760 * kMs);
+  EXPECT_TRUE(sink_.replies.empty()) << "an answer on an ended attempt's port is not taken";
+  answer(answer_to(sink_.sent[1].wire), sink_.sent[1], 770 * kMs);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  ASSERT_EQ(sink_.closed.size(), 2u);
+  EXPECT_EQ(sink_.closed[1], sink_.sent[1].local_port);
+}
+
+TEST_F(EngineTest, APortInUseIsDrawnAgain) {
+  sink_.next_opens = {Sink::PortOpen::InUse, Sink::PortOpen::InUse};
+  ask(query(1, "busy.example", dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.opened.size(), 3u);
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  EXPECT_EQ(sink_.sent[0].local_port, sink_.opened[2]);
+  EXPECT_EQ(engine_->counters().upstream_no_socket.load(), 0u);
+}
+
+TEST_F(EngineTest, AnAttemptWithoutASocketIsRetriedShortlyAndEndsInServfail) {
+  config_.max_attempts = 3;
+  make_engine(2, upstream::Strategy::Failover);
+  sink_.next_opens.assign(64, Sink::PortOpen::Unavailable);
+  ask(query(7, "nosocket.example", dns::rrtype::A), client(1, 1000));
+  EXPECT_TRUE(sink_.sent.empty());
+  EXPECT_EQ(sink_.opened.size(), 1u) << "Unavailable is not drawn again";
+  for (std::uint64_t t = 1; t <= 200; ++t) engine_->on_timer(t * kMs, sink_);
+  EXPECT_TRUE(sink_.sent.empty());
+  ASSERT_EQ(sink_.replies.size(), 1u) << "SERVFAIL after max_attempts tries 50 ms apart";
+  EXPECT_EQ(dns::Header::read(sink_.replies[0].wire.data()).rcode(),
+            static_cast<std::uint8_t>(dns::Rcode::ServFail));
+  EXPECT_EQ(engine_->counters().upstream_no_socket.load(), 3u);
+  EXPECT_EQ(engine_->counters().upstream_timeouts.load(), 0u) << "not the server's failure";
+  EXPECT_FALSE(engine_->selector().server(0).down);
+  EXPECT_EQ(engine_->pending(), 0u);
 }
 
 TEST_F(EngineTest, UsesRandomIdsRatherThanTheClients) {
@@ -322,7 +350,7 @@ TEST_F(EngineTest, TcpClientsGetTheWholeAnswerUdpClientsATruncatedOne) {
 }
 
 // ------------------------------------------------------- misbehaving upstreams
-// DESIGN.md §9.6: every attempt, TCP ones included, counts against one per-query
+// docs/architecture.md §7.4: every attempt, TCP ones included, counts against one per-query
 // limit (max_attempts, 4 by default), so that no upstream can turn one client
 // query into more than 4 upstream packets.
 
@@ -489,6 +517,90 @@ TEST_F(HostileUpstreamTest, ServfailIsRelayedAfterOneAttempt) {
   EXPECT_EQ(sink_.sent.size(), 1u);
   ASSERT_EQ(sink_.replies.size(), 1u);
   EXPECT_EQ(last_rcode(), kServfail);
+}
+
+// 0x20 (dns/case_randomisation.hpp).
+class CaseRandomisationTest : public EngineTest {
+ protected:
+  CaseRandomisationTest() {
+    config_.case_randomisation = true;
+    make_engine(1, upstream::Strategy::Failover);
+  }
+  static Bytes question_of(const Bytes& wire) {
+    const dns::Message msg = parsed(wire);
+    return Bytes(wire.begin() + 12, wire.begin() + msg.question.end);
+  }
+  static Bytes lowered(Bytes wire) {
+    const dns::Message msg = parsed(wire);
+    for (std::size_t i = 12; i < msg.question.end; ++i) wire[i] = dns::fold(wire[i]);
+    return wire;
+  }
+};
+
+TEST_F(CaseRandomisationTest, SendsRandomCaseAndRelaysTheClientsCase) {
+  const char* name = "www.Some-Long-Example-Name.example.com";
+  ask(query(1, name, dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  const Bytes sent_question = question_of(sink_.sent[0].wire);
+  EXPECT_NE(sent_question, question(name, dns::rrtype::A))
+      << "32 letters, all as the client had them";
+  const Bytes folded = lowered(sink_.sent[0].wire);
+  EXPECT_EQ(question_of(folded), question_of(lowered(query(1, name, dns::rrtype::A))));
+
+  answer(answer_to(sink_.sent[0].wire), sink_.sent[0]);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(question_of(sink_.replies[0].wire), question(name, dns::rrtype::A))
+      << "the client sees its own case";
+  EXPECT_EQ(engine_->counters().case_mismatches.load(), 0u);
+}
+
+TEST_F(CaseRandomisationTest, AnAnswerInAnotherCaseIsNotTakenAndTheQueryIsAskedPlain) {
+  const char* name = "mixed.example.com";
+  ask(query(1, name, dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.sent.size(), 1u);
+  Bytes wrong_case = answer_to(sink_.sent[0].wire);
+  for (std::size_t i = 13; i < 13 + 5; ++i) wrong_case[i] ^= 0x20;  // "mixed" flipped
+  answer(wrong_case, sink_.sent[0]);
+  EXPECT_TRUE(sink_.replies.empty());
+  EXPECT_EQ(engine_->counters().case_mismatches.load(), 1u);
+  ASSERT_EQ(sink_.sent.size(), 2u) << "asked again at once";
+  EXPECT_EQ(question_of(sink_.sent[1].wire), question(name, dns::rrtype::A))
+      << "as the client wrote it";
+  answer(lowered(answer_to(sink_.sent[1].wire)), sink_.sent[1]);
+  ASSERT_EQ(sink_.replies.size(), 1u);
+  EXPECT_EQ(dns::Header::read(sink_.replies[0].wire.data()).rcode(), 0);
+}
+
+TEST_F(CaseRandomisationTest, AServerThatLowersTheQuestionFallsBackAfterThreeMismatches) {
+  for (int i = 0; i < 3; ++i) {
+    const std::string name = "name" + std::to_string(i) + ".example.com";
+    const std::size_t before = sink_.sent.size();
+    ask(query(1, name.c_str(), dns::rrtype::A), client(1, 1000));
+    answer(lowered(answer_to(sink_.sent[before].wire)), sink_.sent[before]);
+    ASSERT_EQ(sink_.sent.size(), before + 2);
+    answer(lowered(answer_to(sink_.sent[before + 1].wire)), sink_.sent[before + 1]);
+  }
+  EXPECT_EQ(sink_.replies.size(), 3u);
+  EXPECT_EQ(engine_->counters().case_mismatches.load(), 3u);
+  EXPECT_EQ(engine_->counters().case_fallbacks.load(), 1u);
+  EXPECT_FALSE(engine_->selector().randomises_case(0));
+  EXPECT_EQ(engine_->selector().exported(0).case_fallback.load(), 1u);
+
+  const std::size_t before = sink_.sent.size();
+  ask(query(1, "AFTER.example.com", dns::rrtype::A), client(1, 1000));
+  ASSERT_EQ(sink_.sent.size(), before + 1);
+  EXPECT_EQ(question_of(sink_.sent[before].wire), question("AFTER.example.com", dns::rrtype::A));
+  answer(lowered(answer_to(sink_.sent[before].wire)), sink_.sent[before]);
+  EXPECT_EQ(sink_.replies.size(), 4u) << "one attempt, no mismatch";
+}
+
+TEST_F(CaseRandomisationTest, TcpAttemptsKeepTheClientsCase) {
+  const char* name = "tcp.Example.com";
+  ask(query(1, name, dns::rrtype::A), client(1, 1000));
+  answer(answer_to(sink_.sent[0].wire, dns::flag::TC), sink_.sent[0]);
+  ASSERT_EQ(sink_.sent.size(), 2u);
+  EXPECT_EQ(sink_.sent[1].transport, net::Transport::Tcp);
+  EXPECT_EQ(question_of(sink_.sent[1].wire), question(name, dns::rrtype::A));
 }
 
 }  // namespace

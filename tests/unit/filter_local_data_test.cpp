@@ -12,6 +12,8 @@ namespace {
 
 using testing::Bytes;
 using testing::Packet;
+using dns::parse_record;
+using dns::RecordLine;
 
 Bytes name_wire(const char* text) {
   Packet p;

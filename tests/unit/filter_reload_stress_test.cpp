@@ -1,4 +1,4 @@
-// Snapshots replaced while workers read them (DESIGN.md §1 rule 4): a writer
+// Snapshots replaced while workers read them (docs/architecture.md §9.2): a writer
 // publishes new snapshots as fast as it builds them; reader threads, registered
 // with RCU and quiescent once per loop like workers, decide names against whatever
 // snapshot they hold and check each decision is the one that snapshot must give.

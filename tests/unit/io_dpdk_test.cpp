@@ -290,7 +290,8 @@ TEST(DpdkBackend, AnswersACacheHitWithoutGoingUpstream) {
 }
 
 // Without RSS the answer may land on any queue: the source port names the worker
-// that sent the query (port % workers), and another worker hands it over.
+// that sent the query (a secret deal of the range, not port % workers), and
+// another worker hands it over.
 TEST(DpdkBackend, HandsAnAnswerToTheWorkerThatSentTheQuery) {
   RingPort port(2, "ho");
   DpdkBackend& backend = port.backend();
@@ -304,7 +305,8 @@ TEST(DpdkBackend, HandsAnAnswerToTheWorkerThatSentTheQuery) {
   const std::vector<Bytes> upstream_frames = port.sent(0);
   ASSERT_EQ(upstream_frames.size(), 1u);
   const net::Frame upstream_query = net::parse_frame(upstream_frames[0], RingPort::upstream_view());
-  EXPECT_EQ(upstream_query.source.port % 2, 0);  // worker 0's port
+  EXPECT_GE(upstream_query.source.port, 20000);  // dataplane.upstream_ports
+  EXPECT_LE(upstream_query.source.port, 29999);
 
   net::Endpoint ours = kOurAddress;
   ours.port = upstream_query.source.port;
@@ -321,6 +323,30 @@ TEST(DpdkBackend, HandsAnAnswerToTheWorkerThatSentTheQuery) {
             udp_frame(kOurMac, kClientMac, kOurAddress, kClient, as_relayed(answer, 0x77)));
   EXPECT_EQ(backend.dpdk_counters(0).handover_received.load(), 1u);
   EXPECT_EQ(backend.engine_counters(1).upstream_answers.load(), 0u);
+}
+
+// RFC 5452: a forger who knows which worker took a query must still guess among
+// the whole range, so a worker's ports are not the ones of one residue.
+TEST(DpdkBackend, AWorkersSourcePortsAreNotOneResidue) {
+  RingPort port(2, "res");
+  DpdkBackend& backend = port.backend();
+  const std::uint64_t now = 10 * kSecond;
+  port.resolve_upstream(now);
+  for (std::uint16_t i = 0; i < 24; ++i) {
+    const std::string name = "r" + std::to_string(i) + ".example.com";
+    port.receive(udp_frame(kClientMac, kOurMac, kClient, kOurAddress,
+                           query(i, name.c_str(), dns::rrtype::A)),
+                 0);
+  }
+  backend.poll_worker_once(0, now);
+  const std::vector<Bytes> frames = port.sent(0);
+  ASSERT_EQ(frames.size(), 24u);
+  unsigned odd = 0;
+  for (const Bytes& frame : frames) {
+    odd += net::parse_frame(frame, RingPort::upstream_view()).source.port % 2;
+  }
+  EXPECT_GT(odd, 0u);
+  EXPECT_LT(odd, 24u);
 }
 
 TEST(DpdkBackend, DropsAnUpstreamQueryWithoutANextHopAndCountsIt) {

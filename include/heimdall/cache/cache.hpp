@@ -1,4 +1,4 @@
-// The response cache (DESIGN.md §1, §8.3, §8.4): one shard per worker, each an
+// The response cache (docs/architecture.md §8, §9.1): one shard per worker, each an
 // rte_hash (lock-free readers, RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF) written by
 // exactly one thread, its owner, and read by every worker without locks.
 //
@@ -78,7 +78,7 @@ struct Probe {
   const dns::QuestionKey* key = nullptr;
 };
 
-// Written by the reader (worker) they belong to, relaxed load + store (§8.4).
+// Written by the reader (worker) they belong to, relaxed load + store (docs/architecture.md §4.2).
 struct alignas(64) ReaderCounters {
   using Counter = std::atomic<std::uint64_t>;
   Counter hits{0};
@@ -131,7 +131,7 @@ class Cache {
   Cache(const Cache&) = delete;
   Cache& operator=(const Cache&) = delete;
 
-  // EAL heap bytes the hash tables of such a cache need (DESIGN.md §8.6: the app
+  // EAL heap bytes the hash tables of such a cache need (docs/architecture.md §5.2: the app
   // sizes -m from it); entry memory is mmap'ed and not part of it.
   static std::size_t eal_bytes_needed(const CacheConfig& config, unsigned shards);
 

@@ -1,5 +1,5 @@
 // Whether an upstream answer may be cached, as what, and for how long: RFC 2308
-// for negative answers and SERVFAIL, DESIGN.md §8.8 for the operator's clamps.
+// for negative answers and SERVFAIL, docs/architecture.md §8.5 for the operator's clamps.
 #pragma once
 
 #include <cstdint>

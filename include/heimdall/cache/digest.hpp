@@ -1,6 +1,6 @@
 // The fixed-size key the cache's hash tables are indexed by: a keyed 128-bit
 // digest of the question (folded name, type, class and the flags that change the
-// answer, DESIGN.md §8.8). 128 bits make an accidental collision practically
+// answer, docs/architecture.md §8.1). 128 bits make an accidental collision practically
 // impossible, but the entry still holds the full question and every hit is
 // confirmed against it, so a collision costs a miss, never a wrong answer. The
 // seed is drawn at start-up so that names cannot be chosen to pile into one bucket.

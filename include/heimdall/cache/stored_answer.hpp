@@ -1,5 +1,5 @@
 // The form in which an answer is kept in the cache, and the reply built from it
-// on a hit. Stored: the upstream's message up to its OPT/TSIG (DESIGN.md §8.8:
+// on a hit. Stored: the upstream's message up to its OPT/TSIG (docs/architecture.md §8.5:
 // cached wire holds no OPT), preceded by a small header and the offsets of every
 // TTL, so a hit is one copy plus a few patches: the client's ID, flags and exact
 // question bytes, the aged TTLs, and an OPT built for the client.

@@ -1,5 +1,5 @@
 // The command line: `heimdall --config FILE` and the flags that override the file
-// for quick use (DESIGN.md §5).
+// for quick use (docs/architecture.md §13.1).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-// The appliance's configuration: one YAML file (DESIGN.md §5), validated at load.
+// The appliance's configuration: one YAML file (docs/architecture.md §13.1), validated at load.
 // Loading happens at start-up and in the control thread, never on the packet path,
 // so it may allocate and throw.
 #pragma once
@@ -44,7 +44,7 @@ struct PortConfig {
   std::uint16_t vlan = 0;          // 802.1Q VLAN id the appliance lives on; 0: untagged
 };
 
-// DESIGN.md §8.5: a kernel tap carrying the port's MAC and addresses, for what the
+// docs/architecture.md §12.4: a kernel tap carrying the port's MAC and addresses, for what the
 // fast path does not own (TCP, ICMP errors, kernel upstream sockets).
 struct ExceptionConfig {
   bool enabled = true;
@@ -57,9 +57,10 @@ struct DataplaneConfig {
   std::vector<std::string> eal_args;  // the DPDK backend's EAL arguments
   std::vector<PortConfig> ports;      // the DPDK backend drives exactly one in this version
   ExceptionConfig exception;
-  // The fast path's upstream source ports; port % workers names the worker that
-  // sent the query (DESIGN.md §8.2). Must lie outside the kernel's
-  // ip_local_port_range, which the exception path's sockets use.
+  // The fast path's upstream source ports, dealt to the workers by a secret
+  // shuffle: the port names the worker that sent the query (docs/architecture.md
+  // §12.3, §7.6). Must lie outside the kernel's ip_local_port_range, which the
+  // exception path's sockets use.
   std::uint16_t upstream_port_min = 20000;
   std::uint16_t upstream_port_max = 29999;
   unsigned mbufs = 0;  // packet buffers; 0: sized from the workers and queue depths
@@ -78,7 +79,7 @@ struct ListenConfig {
   // the idle timeout if that is shorter.
   unsigned tcp_query_timeout_ms = 3000;
   unsigned tcp_max_connections = 1024;  // across all workers
-  // Per worker (DESIGN.md §8.2) and client IPv4 address or IPv6 /64; 0: no limit.
+  // Per worker (docs/architecture.md §11.2) and client IPv4 address or IPv6 /64; 0: no limit.
   unsigned tcp_max_connections_per_client = 64;
 };
 
@@ -94,16 +95,25 @@ struct ForwardZoneConfig {
 
 struct UpstreamsConfig {
   Strategy strategy = Strategy::Fastest;
-  unsigned timeout_ms = 1500;         // the client's whole budget (DESIGN.md §8.7)
+  unsigned timeout_ms = 1500;         // the client's whole budget (docs/architecture.md §7.3)
   unsigned max_failures = 3;          // consecutive failures that mark a server down
   unsigned probe_interval_ms = 1000;  // how often a down server is tried again
-  unsigned max_attempts = 4;          // attempts per query, TCP included (DESIGN.md §9.6)
+  unsigned max_attempts = 4;  // attempts per query, TCP included (docs/architecture.md §7.4)
+  // RFC 5452 on the socket backend (docs/architecture.md §7.6): UDP attempts leave
+  // from connected sockets opened on ports drawn from this range, each carrying at
+  // most attempts_per_udp_socket attempts, at most max_udp_sockets_per_worker open.
+  std::uint16_t source_port_low = 1024;
+  std::uint16_t source_port_high = 65535;
+  unsigned max_udp_sockets_per_worker = 1024;
+  unsigned attempts_per_udp_socket = 16;  // 1: a fresh socket and port for every attempt
+  // DNS 0x20 with a per-server fallback (engine::EngineConfig::case_randomisation).
+  bool case_randomisation = true;
   std::vector<UpstreamServerConfig> servers;
   bool servers_from_resolv_conf = false;  // set when `servers` was empty and resolv.conf filled it
   std::vector<ForwardZoneConfig> forward_zones;
 };
 
-// Defaults as in DESIGN.md §5: serve-stale and prefetch on.
+// Defaults as in conf/reference.yaml: serve-stale and prefetch on.
 struct ServeStaleSettings {
   bool enabled = true;
   unsigned ttl_s = 30;                // RFC 8767 §4: TTL of a stale answer
@@ -168,7 +178,7 @@ struct AclConfig {
   AclAction action = AclAction::Refuse;
 };
 
-// Abuse limits (limits): 0 switches a rate off. Per worker (DESIGN.md §8.2).
+// Abuse limits (limits): 0 switches a rate off. Per worker (docs/architecture.md §6.1).
 struct LimitsConfig {
   unsigned client_qps = 0;
   unsigned client_burst = 0;  // 0: one second's worth

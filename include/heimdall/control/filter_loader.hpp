@@ -1,5 +1,5 @@
-// Building a filter snapshot from the configuration (DESIGN.md §4, "Blocklist
-// reload"): read every list (files and URLs), parse each into the trie and the
+// Building a filter snapshot from the configuration (docs/architecture.md §10.2):
+// read every list (files and URLs), parse each into the trie and the
 // regex set, add the local records, the forwarding zones and the client groups,
 // and build. Control-thread code: it allocates, reads files and downloads.
 #pragma once

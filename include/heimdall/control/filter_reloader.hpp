@@ -1,4 +1,4 @@
-// When the filter is rebuilt, and what the reloads did (DESIGN.md §4): at start-up,
+// When the filter is rebuilt, and what the reloads did (docs/architecture.md §10.2): at start-up,
 // on SIGHUP, when a list file changes, and every filter.refresh_interval. Each
 // reload builds a whole new snapshot in the control thread and publishes it by RCU;
 // workers keep answering from the old one meanwhile and never wait. The old

@@ -1,4 +1,4 @@
-// Reading a blocklist source (DESIGN.md §4 "Blocklist reload", §8.13): a local file, or
+// Reading a blocklist source (docs/architecture.md §10.2): a local file, or
 // an http(s) URL downloaded with libcurl, with a last good copy on disk so that a dead
 // server at start-up or on a refresh leaves the previous list in force instead of none.
 // Runs in the control thread (or at start-up): it blocks, allocates and does I/O, and

@@ -1,4 +1,4 @@
-// The operator's ways in (DESIGN.md §5 `management`): the Prometheus /metrics
+// The operator's ways in (docs/architecture.md §13.3): the Prometheus /metrics
 // endpoint over HTTP and the control socket that heimdallctl talks to. One object,
 // owned and polled by the control thread; it has no thread of its own and never
 // touches a worker (the metrics callback reads the workers' relaxed counters).

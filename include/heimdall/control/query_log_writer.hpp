@@ -1,4 +1,4 @@
-// The query log's writer (DESIGN.md §4 Stats, issue "operating the appliance"):
+// The query log's writer (docs/architecture.md §13.4):
 // a thread of the control side that drains every worker's ring and writes JSON
 // lines, rotating the file by size. Workers never wait for it: a ring it does not
 // drain in time drops entries, and the drops are counted.

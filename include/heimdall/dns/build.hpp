@@ -17,7 +17,7 @@ inline constexpr std::size_t kOptRecordSize = 11;  // root owner, type, class, t
 
 // What the appliance puts in the OPT of a message it writes.
 struct OptSpec {
-  std::uint16_t udp_size = 1232;  // our own payload size (DESIGN.md §8.9)
+  std::uint16_t udp_size = 1232;  // our own payload size (docs/architecture.md §6.6)
   std::uint8_t extended_rcode = 0;
   bool dnssec_ok = false;
 };
@@ -36,15 +36,16 @@ struct ClientView {
   std::uint16_t reply_limit = kMinUdpPayload;  // largest reply; 65535 over TCP
 };
 
-// The reply size limit for a UDP client (DESIGN.md §8.9):
+// The reply size limit for a UDP client (docs/architecture.md §6.6):
 // min(max(client EDNS size, 512), max_udp); 512 when the query had no OPT.
 std::uint16_t udp_reply_limit(const Edns& client_edns, std::uint16_t max_udp);
 
 // Builds the query sent upstream for a client's question: the given ID, RD and CD
 // from the client, AD when the client set AD or DO, and an OPT advertising
 // `upstream_udp_size` with the client's DO bit. The question bytes keep the client's case.
-std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
-                                 std::uint16_t upstream_udp_size, std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t build_upstream_query(const ClientView& client, std::uint16_t id,
+                                               std::uint16_t upstream_udp_size,
+                                               std::span<std::uint8_t> out);
 
 // The flags word of the appliance's reply: QR and RA set, opcode, RD and CD from
 // the client, the upstream's RCODE, AD only when the upstream set it and the
@@ -78,29 +79,32 @@ struct TtlBounds {
 //   RRset fits, header + question + OPT with TC;
 // - TTLs: every record's, within `ttl` (above).
 // An upstream answer with TC set keeps TC.
-std::size_t build_reply(std::span<const std::uint8_t> upstream, const Message& upstream_msg,
-                        const ClientView& client, std::uint16_t our_udp_size,
-                        std::span<std::uint8_t> out, const TtlBounds& ttl = {});
+[[nodiscard]] std::size_t build_reply(std::span<const std::uint8_t> upstream,
+                                      const Message& upstream_msg, const ClientView& client,
+                                      std::uint16_t our_udp_size, std::span<std::uint8_t> out,
+                                      const TtlBounds& ttl = {});
 
 // Builds an error response (FORMERR, SERVFAIL, NOTIMP, REFUSED, BADVERS) to the
 // client: its ID, opcode, RD and CD, QR and RA set, the question echoed when
 // `client.question` is not empty, and an OPT when the client sent one (always for
 // BADVERS, which lives in the OPT's extended RCODE). RA, AD and CD are defined
 // for opcode QUERY only: the reply to any other opcode has none of them.
-std::size_t build_error(const ClientView& client, Rcode rcode, std::uint16_t our_udp_size,
-                        std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t build_error(const ClientView& client, Rcode rcode,
+                                      std::uint16_t our_udp_size, std::span<std::uint8_t> out);
 
 // RFC 8482 §4.2: the minimal answer to a query of type ANY: one synthesized
 // HINFO record, CPU "RFC8482", OS "", TTL `ttl`, owned by the question's name,
 // NOERROR, plus an OPT when the client sent one. The client's question is echoed.
-std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
-                              std::uint16_t our_udp_size, std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t build_any_minimal(const ClientView& client, std::uint32_t ttl,
+                                            std::uint16_t our_udp_size,
+                                            std::span<std::uint8_t> out);
 
 // The local answer to a CHAOS-class TXT question (version.bind and friends): the
 // question echoed, one TXT record of class CH, TTL 0, owned by the question's name,
 // holding `text` (at most 255 bytes) as one string; QR, AA, RA set, RD copied;
 // plus an OPT when the client sent one.
-std::size_t build_chaos_txt(const ClientView& client, std::span<const std::uint8_t> text,
-                            std::uint16_t our_udp_size, std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t build_chaos_txt(const ClientView& client,
+                                          std::span<const std::uint8_t> text,
+                                          std::uint16_t our_udp_size, std::span<std::uint8_t> out);
 
 }  // namespace heimdall::dns

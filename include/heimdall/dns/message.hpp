@@ -45,7 +45,7 @@ struct Record {
   std::uint16_t offset = 0;  // start of the owner name
   std::uint16_t type = 0;
   std::uint16_t rclass = 0;
-  std::uint32_t ttl = 0;          // as on the wire: ttl_value() reads it (RFC 2181 §8)
+  std::uint32_t ttl = 0;         // as on the wire: ttl_value() reads it (RFC 2181 §8)
   std::uint16_t ttl_offset = 0;  // where the 32-bit TTL sits, for ageing in place
   std::uint16_t rdata_offset = 0;
   std::uint16_t rdlength = 0;
@@ -69,7 +69,7 @@ struct Message {
 // record. On error `out` holds what was read before the failure (the header is
 // always valid when the message has 12 bytes), so an error response can echo the
 // question when it parsed.
-ParseError parse_message(std::span<const std::uint8_t> wire, Message& out);
+[[nodiscard]] ParseError parse_message(std::span<const std::uint8_t> wire, Message& out);
 
 // Calls `visit(const Record&)` for every record in order, from the answer section
 // to the additional section (OPT included). The message must have passed
@@ -79,12 +79,14 @@ void for_each_record(std::span<const std::uint8_t> wire, const Message& msg, Vis
 
 // Reads the record at `offset` (owner name, fixed fields, bounds); on success moves
 // `offset` past the record. The walk behind parse_message and for_each_record.
-ParseError read_record(std::span<const std::uint8_t> wire, std::size_t& offset, Record& out);
+[[nodiscard]] ParseError read_record(std::span<const std::uint8_t> wire, std::size_t& offset,
+                                     Record& out);
 
 // RFC 2308 §5: the TTL of a negative answer is min(SOA TTL, SOA MINIMUM) of the
 // SOA in the authority section (each read by ttl_value, RFC 2181 §8). Empty when
 // there is no SOA there.
-std::optional<std::uint32_t> negative_ttl(std::span<const std::uint8_t> wire, const Message& msg);
+[[nodiscard]] std::optional<std::uint32_t> negative_ttl(std::span<const std::uint8_t> wire,
+                                                        const Message& msg);
 
 template <typename Visitor>
 void for_each_record(std::span<const std::uint8_t> wire, const Message& msg, Visitor&& visit) {

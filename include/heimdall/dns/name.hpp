@@ -52,7 +52,8 @@ struct NameKey {
 // two bytes) and, when `key` is not null, the folded uncompressed name is written
 // there. Pointers must point strictly backwards (RFC 1035 §4.1.4: to a prior
 // occurrence), which also rules out loops; the hop count is bounded regardless.
-ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset, NameKey* key);
+[[nodiscard]] ParseError read_name(std::span<const std::uint8_t> message, std::size_t& offset,
+                                   NameKey* key);
 
 // Same walk without building the key.
 inline ParseError skip_name(std::span<const std::uint8_t> message, std::size_t& offset) {
@@ -66,6 +67,6 @@ std::size_t name_to_text(std::span<const std::uint8_t> name_wire, std::span<char
 // Encodes dotted text ("www.example.com" or "www.example.com.") into uncompressed
 // wire form without folding; returns bytes written, or 0 when the text is not a
 // valid name or does not fit. Control-thread helper, not for the packet path.
-std::size_t name_from_text(const char* text, std::span<std::uint8_t> out);
+[[nodiscard]] std::size_t name_from_text(const char* text, std::span<std::uint8_t> out);
 
 }  // namespace heimdall::dns

@@ -27,7 +27,8 @@ inline constexpr std::size_t kMaxTypeText = 16;
 // outside printable ASCII (space included) as \DDD in decimal (RFC 1035 §5.1,
 // as BIND and Knot print them). Letter case is kept. A name that runs past its
 // buffer ends where the buffer does. Returns the length written, truncated to fit.
-std::size_t name_to_presentation(std::span<const std::uint8_t> name_wire, std::span<char> out);
+[[nodiscard]] std::size_t name_to_presentation(std::span<const std::uint8_t> name_wire,
+                                               std::span<char> out);
 std::string name_to_presentation(std::span<const std::uint8_t> name_wire);
 
 // "A", "AAAA", "HTTPS"… for the IANA-registered types; empty when there is none.
@@ -37,14 +38,14 @@ std::string_view class_mnemonic(std::uint16_t rrclass);
 
 // The mnemonic, or "TYPE12345" / "CLASS42". `out` should hold kMaxTypeText; the
 // length written (truncated to fit) is returned.
-std::size_t type_to_presentation(std::uint16_t type, std::span<char> out);
-std::size_t class_to_presentation(std::uint16_t rrclass, std::span<char> out);
+[[nodiscard]] std::size_t type_to_presentation(std::uint16_t type, std::span<char> out);
+[[nodiscard]] std::size_t class_to_presentation(std::uint16_t rrclass, std::span<char> out);
 std::string type_to_presentation(std::uint16_t type);
 std::string class_to_presentation(std::uint16_t rrclass);
 
 // The reverse, case-insensitive: a mnemonic or the generic form (decimal, at most
 // 65535); nothing for anything else.
-std::optional<std::uint16_t> type_from_presentation(std::string_view text);
-std::optional<std::uint16_t> class_from_presentation(std::string_view text);
+[[nodiscard]] std::optional<std::uint16_t> type_from_presentation(std::string_view text);
+[[nodiscard]] std::optional<std::uint16_t> class_from_presentation(std::string_view text);
 
 }  // namespace heimdall::dns

@@ -1,6 +1,6 @@
 // What makes two queries the same question for coalescing and for the cache:
 // the folded name, type, class, and the flags that change the answer
-// (DESIGN.md §8.8: RD, CD and DO).
+// (docs/architecture.md §8.1: RD, CD and DO).
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // response-rate limiting (RRL) of identical answers. One ClientGuard per worker;
 // its tables are owned by that worker and sized once, so the checks take no lock
 // and allocate nothing. Limits are per worker: RSS (or the kernel's SO_REUSEPORT
-// hash) keeps a client's flow on one worker (DESIGN.md §8.2).
+// hash) keeps a client's flow on one worker (docs/architecture.md §6.1).
 #pragma once
 
 #include <cstdint>

@@ -50,6 +50,23 @@ class Sink {
   // server; its answer comes back as an UpstreamAnswer with transport Tcp.
   virtual void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
                                 std::span<const std::uint8_t> wire) = 0;
+
+  // The local end of one UDP attempt (RFC 5452, docs/architecture.md §7.6). The engine draws
+  // `drawn` uniformly from its source ports. The socket backend sends the attempt
+  // from a socket connected to the server: a new one on `drawn`, or one opened on
+  // an earlier draw that may still carry attempts (upstreams.attempts_per_udp_socket);
+  // `port` says which. InUse: `drawn` is taken (the engine draws again).
+  // Unavailable: no socket can be had now (socket limit, descriptors): the attempt
+  // is retried shortly. A backend that owns its port space (DPDK) uses `drawn`.
+  enum class PortOpen : std::uint8_t { Opened, InUse, Unavailable };
+  struct UdpAttempt {
+    PortOpen result = PortOpen::Opened;
+    std::uint16_t port = 0;
+  };
+  virtual UdpAttempt open_udp_attempt(unsigned /*server*/, std::uint16_t drawn) {
+    return UdpAttempt{PortOpen::Opened, drawn};
+  }
+  virtual void close_udp_attempt(std::uint16_t /*local_port*/) {}
 };
 
 struct EngineConfig {
@@ -66,8 +83,12 @@ struct EngineConfig {
   // client instead, which retries over TCP itself (RFC 7766 §5), as dnsdist does.
   bool upstream_tcp = true;
   // Attempts one query may send upstream, TCP ones included (upstreams.max_attempts,
-  // DESIGN.md §9.6); the last one allowed keeps what is left of the budget.
+  // docs/architecture.md §7.4); the last one allowed keeps what is left of the budget.
   unsigned max_attempts = 4;
+  // DNS 0x20 on UDP attempts (upstreams.case_randomisation): the name's letters go
+  // out in random case and an answer must echo it; a server that does not is
+  // asked without it from then on (dns/case_randomisation.hpp).
+  bool case_randomisation = false;
   // The TTL clamps of relayed answers (cache.min_ttl, max_ttl, negative_ttl_max);
   // with a cache, its own policy is used, so that a miss shows what a hit would.
   cache::TtlPolicy ttl;
@@ -80,8 +101,8 @@ struct EngineConfig {
   QueryLog* query_log = nullptr;
 };
 
-// Per-worker counters, one per outcome and one per drop reason (STYLE.md). Written
-// only by the owning worker with relaxed load + store (DESIGN.md §8.4), read by the
+// Per-worker counters, one per outcome and one per drop reason (docs/conventions.md §6). Written
+// only by the owning worker with relaxed load + store (docs/architecture.md §4.2), read by the
 // control thread.
 struct alignas(64) Counters {
   using Counter = std::atomic<std::uint64_t>;
@@ -95,8 +116,11 @@ struct alignas(64) Counters {
   Counter attempts_exhausted{0};  // queries that spent max_attempts without a usable answer
   Counter upstream_answers{0};
   Counter upstream_timeouts{0};
-  Counter upstream_failures{0};  // attempts the backend reported failed (TCP refused, reset)
-  Counter servfail{0};           // SERVFAIL we generated: budget spent or no room
+  Counter upstream_failures{0};   // attempts the backend reported failed (TCP refused, reset)
+  Counter upstream_no_socket{0};  // UDP attempts that got no socket (limit, descriptors): retried
+  Counter case_mismatches{0};     // 0x20: otherwise matching answers whose question case differed
+  Counter case_fallbacks{0};      // servers that stopped getting 0x20 for not echoing case
+  Counter servfail{0};            // SERVFAIL we generated: budget spent or no room
   Counter formerr{0};
   Counter notimp{0};
   Counter refused{0};
@@ -157,10 +181,6 @@ class Engine {
   void on_upstream_failure(unsigned server, net::Transport transport, std::uint16_t local_port,
                            std::uint16_t id, std::uint64_t now_ns, Sink& sink);
 
-  // The backend moved a source socket to a new port: new attempts use
-  // `new_port`; queries in flight on `old_port` still match their answers.
-  void replace_source_port(std::uint16_t old_port, std::uint16_t new_port);
-
   std::uint32_t pending() const { return pending_.in_use(); }
   const Counters& counters() const { return counters_; }
   const upstream::Selector& selector() const { return selector_; }
@@ -189,6 +209,15 @@ class Engine {
   void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
                     std::uint64_t now_ns, Sink& sink);
   void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  // The attempt in flight ends: its (port, ID) no longer matches and a UDP
+  // attempt's socket is closed.
+  void end_attempt(std::uint32_t slot, Sink& sink);
+  // Opens the local end of a UDP attempt to `server`: its port, or 0 when none
+  // could be had.
+  std::uint16_t open_udp_port(unsigned server, Sink& sink);
+  // The answer's question did not echo the 0x20 case: counted, the server moves
+  // toward its fallback, and the query is asked again without 0x20.
+  void on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   // The attempt in flight ended without a usable answer: the next attempt over UDP
   // (another server first; for a truncated answer only a server not yet asked
   // whose TCP is not backing off), or SERVFAIL (stale data when there is some)
@@ -224,6 +253,9 @@ class Engine {
   std::size_t random_used_ = kRandomBlock / 4;
   std::mt19937_64 fallback_rng_;
   std::unique_ptr<std::uint8_t[]> scratch_;  // one message being built (64 KiB)
+  // An answer to a 0x20 query with the first client's question put back, so that
+  // the cache holds the case clients asked in (64 KiB).
+  std::unique_ptr<std::uint8_t[]> restored_;
   cache::Cache* cache_;
   unsigned cache_reader_;
   const rcu::Published<filter::Snapshot>* filter_;

@@ -1,4 +1,4 @@
-// The query log's per-worker rings (DESIGN.md §1 rule 1): each worker writes
+// The query log's per-worker rings (docs/architecture.md §13.4): each worker writes
 // entries into its own single-producer/single-consumer ring and never waits; a
 // full ring drops the entry and counts it. The control side's writer drains the
 // rings (control/query_log_writer).

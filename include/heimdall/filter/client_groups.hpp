@@ -1,7 +1,7 @@
 // Client groups (filter.groups): which lists apply to a query depends on the
 // network its client is in, so one node can serve a filtered and an unfiltered
 // subscriber class. IPv4 and IPv6 prefixes map to a group by longest prefix,
-// looked up with DPDK's rte_lpm / rte_lpm6 (DESIGN.md §8.6: their tables live in
+// looked up with DPDK's rte_lpm / rte_lpm6 (docs/architecture.md §5.2: their tables live in
 // EAL memory, one pair per snapshot). Built by the control thread; read-only after.
 #pragma once
 
@@ -39,7 +39,7 @@ class ClientGroups {
   // A client in none of the groups' networks gets the lists of `everyone`.
   ListMask lists_for(const net::Endpoint& client) const;
   std::size_t memory_bytes() const;  // the LPM tables in EAL memory
-  // What tables for that many prefixes take, for the EAL budget (DESIGN.md §8.6).
+  // What tables for that many prefixes take, for the EAL budget (docs/architecture.md §5.2).
   static std::size_t table_bytes(std::size_t v4_prefixes, std::size_t v6_prefixes);
 
  private:

@@ -9,7 +9,7 @@
 // boundaries from the top-level label down and probes once per label: its cost
 // is O(labels in the name) and does not grow with the number of rules.
 //
-// Semantics (DESIGN.md §8.13): an exact rule matches its name only; a subtree
+// Semantics (docs/architecture.md §10.1): an exact rule matches its name only; a subtree
 // rule matches its name and every name below it; a below rule only the names
 // below it. An allow rule that matches wins
 // over every block rule that matches, at any depth (adblock `@@||name^`).
@@ -25,7 +25,7 @@
 //
 // Memory: 16 bytes per table slot (load factor 0.5) plus each rule's wire name
 // and a 5-byte header, the builder's buffer taken over as it is, all in anonymous
-// mmap'ed memory (DESIGN.md §8.6).
+// mmap'ed memory (docs/architecture.md §5.2).
 #pragma once
 
 #include <cstddef>
@@ -89,7 +89,7 @@ class DomainTrie {
   Decision lookup(const dns::NameKey& name, ListMask lists = kAllLists) const;
 
   // The same lookup in three steps, so that a burst's cache misses overlap
-  // (DESIGN.md §1 rule 3): start() every name (labels hashed, their slots
+  // (docs/architecture.md §2.2 rule 3): start() every name (labels hashed, their slots
   // prefetched), then advance() every one (candidate nodes found, their names
   // prefetched), then finish() each. In a table of millions every step is a
   // cache miss; taken name by name they add up, over a burst they are paid about

@@ -1,6 +1,6 @@
 // Regex rules of the filter (`/…/` lines of adblock lists, or whole regex lists as
 // Pi-hole keeps them), all compiled into one Hyperscan database per filter snapshot
-// and consulted only when the trie has no answer (DESIGN.md §8.13).
+// and consulted only when the trie has no answer (docs/architecture.md §10.1).
 //
 // A pattern matches the query name as dotted lower-case text without the trailing
 // dot ("ads.example.com"), like Pi-hole and AdGuard: `^` anchors at the first label,

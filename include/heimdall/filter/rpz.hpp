@@ -22,7 +22,7 @@
 // prepended), and the triggers that are not QNAMEs (owners under rpz-ip,
 // rpz-client-ip, rpz-nsdname, rpz-nsip).
 //
-// Where the trie differs from RPZ (DESIGN.md §8.13): a passthru wins over any
+// Where the trie differs from RPZ (docs/architecture.md §10.1): a passthru wins over any
 // block rule it matches, at any depth, where RPZ prefers the more specific trigger;
 // and `name` and `*.name` share one trie node, which keeps one block response
 // (list and data): the first given. A block rule whose other form already holds

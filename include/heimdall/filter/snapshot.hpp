@@ -2,7 +2,7 @@
 // name and its client — the trie of block/allow rules, local records and
 // forwarding zones, the regex rules, the client groups, and how each list's block
 // rules answer. The control thread builds it off the packet path and publishes it
-// by RCU (DESIGN.md §4, "Blocklist reload"); workers only read it.
+// by RCU (docs/architecture.md §10.2); workers only read it.
 #pragma once
 
 #include <cstddef>
@@ -44,7 +44,7 @@ class Snapshot {
   explicit Snapshot(SnapshotParts parts) : parts_(std::move(parts)) {}
 
   // The trie decides with the lists of the client's group; the regex rules (of
-  // those lists too) are consulted when it has no verdict (DESIGN.md §8.13), and
+  // those lists too) are consulted when it has no verdict (docs/architecture.md §10.1), and
   // an allow regex also overrides a block in the trie. The zone always comes
   // from the trie.
   // No allocation; `worker` names the caller's regex scratch.

@@ -1,8 +1,8 @@
-// The DPDK port backend (DESIGN.md §1, §3): one poll-mode worker per worker lcore,
+// The DPDK port backend (docs/architecture.md §12): one poll-mode worker per worker lcore,
 // each owning an RX/TX queue pair of the port and its own Engine; an exception
 // thread for what the fast path does not own (ARP/NDP, TCP through a kernel tap).
 // Workers share nothing writable: upstream answers that land on another worker's
-// queue are handed to their owner over an SPSC ring and counted (§8.2).
+// queue are handed to their owner over an SPSC ring and counted (docs/architecture.md §12.3).
 #pragma once
 
 #include <array>
@@ -42,7 +42,7 @@ struct DpdkBackendConfig {
   // The exception path's kernel tap; empty: none (ARP/NDP are still answered).
   std::string tap_name;
   // TCP on the tap's addresses, served by a socket worker reading the cache and
-  // the filter as reader `workers` (DESIGN.md §3). Empty: no TCP.
+  // the filter as reader `workers` (docs/architecture.md §12.5). Empty: no TCP.
   std::vector<net::Endpoint> tcp_listen;
   unsigned tcp_idle_timeout_ms = 10000;
   unsigned tcp_query_timeout_ms = 3000;
@@ -119,7 +119,7 @@ class DpdkBackend {
   ~DpdkBackend();
   DpdkBackend(const DpdkBackend&) = delete;
 
-  // EAL heap bytes the packet buffers of such a backend take (DESIGN.md §8.6).
+  // EAL heap bytes the packet buffers of such a backend take (docs/architecture.md §5.2).
   static std::size_t eal_bytes_needed(const DpdkBackendConfig& config);
   DpdkBackend& operator=(const DpdkBackend&) = delete;
 

@@ -1,4 +1,4 @@
-// DPDK's EAL, started once per process (DESIGN.md §8.1): every process uses DPDK
+// DPDK's EAL, started once per process (docs/architecture.md §5.1): every process uses DPDK
 // libraries (rings, hashes, mempools), so the socket backend, tests and benchmarks
 // start it too, without hugepages, PCI or shared config.
 #pragma once

@@ -1,7 +1,7 @@
 // Addresses as values, apart from any frame: MAC addresses, IP addresses written
 // without a port, and the tests on them that both the fast path and the
 // configuration make (link-local, same prefix). No packet format here, so the
-// control module may use it (DESIGN.md §2: control knows nothing of packet formats).
+// control module may use it (docs/architecture.md §3: control knows no packet formats).
 #pragma once
 
 #include <array>
@@ -20,8 +20,9 @@ struct MacAddress {
   std::array<std::uint8_t, 6> bytes{};
 
   bool operator==(const MacAddress&) const = default;
-  bool is_multicast() const { return (bytes[0] & 1) != 0; }       // broadcast included
-  static std::optional<MacAddress> parse(std::string_view text);  // "02:00:00:00:00:01"
+  bool is_multicast() const { return (bytes[0] & 1) != 0; }  // broadcast included
+  [[nodiscard]] static std::optional<MacAddress> parse(
+      std::string_view text);  // "02:00:00:00:00:01"
   std::string to_string() const;
 };
 
@@ -29,7 +30,7 @@ constexpr MacAddress kBroadcastMac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
 // "192.0.2.1" or "2001:db8::1": an address alone, no port, no brackets, no zone.
 // The result's port is 0.
-std::optional<Endpoint> parse_ip(std::string_view text);
+[[nodiscard]] std::optional<Endpoint> parse_ip(std::string_view text);
 
 // The address's bytes: 4 for IPv4, 16 for IPv6.
 inline std::span<const std::uint8_t> address_bytes(const Endpoint& endpoint) {

@@ -18,7 +18,7 @@ struct ClientRef {
   std::uint16_t socket = 0;      // the backend's index of the listening socket (UDP)
   std::uint32_t connection = 0;  // the backend's connection handle (TCP): slot and generation
   // DPDK backend: the reply goes back to the sender's MAC, on its VLAN, from the
-  // address the query was sent to (DESIGN.md §1 rule 5).
+  // address the query was sent to (docs/architecture.md §2.2 rule 5).
   struct Link {
     MacAddress mac;
     std::uint16_t vlan = 0;

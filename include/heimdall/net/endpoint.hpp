@@ -24,7 +24,8 @@ struct Endpoint {
   }
 
   // "127.0.0.1:53", "[::1]:53". A bare address takes `default_port`.
-  static std::optional<Endpoint> parse(std::string_view text, std::uint16_t default_port = 53);
+  [[nodiscard]] static std::optional<Endpoint> parse(std::string_view text,
+                                                     std::uint16_t default_port = 53);
   std::string to_string() const;
 
   // Conversions to and from the socket API; `to_sockaddr` returns the length used.

@@ -1,4 +1,4 @@
-// L2-L4 over raw Ethernet frames for the DPDK fast path (DESIGN.md §2 `net`):
+// L2-L4 over raw Ethernet frames for the DPDK fast path (docs/architecture.md §3 `net`):
 // classify what arrived on a port, turn ARP, NDP and echo requests into their
 // replies, and write the Ethernet/VLAN/IP/UDP headers in front of a DNS payload.
 // Pure functions over byte spans: no DPDK, no allocation, no DNS semantics, so the
@@ -58,7 +58,7 @@ enum class DropReason : std::uint8_t {
   BadIpv4Header,     // version, IHL or total length wrong; a 0/8, 127/8 or >= 224 source
   BadIpv4Checksum,
   Fragment,       // IPv4 MF/offset or an IPv6 fragment header: never in the fast path; comes
-                  // with kind Exception, not Drop (DESIGN.md §8.9: to the exception path, counted)
+                  // with kind Exception, not Drop (docs/architecture.md §12.4)
   BadIpv6Header,  // version; a multicast or ::1 source, or :: outside NDP
   BadUdpLength,
   BadUdpChecksum,  // also an IPv6 UDP datagram with checksum 0 (RFC 8200 §8.1)
@@ -95,31 +95,33 @@ struct Frame {
 };
 
 // Classifies a received frame for `ours`. Never reads past `frame`.
-Frame parse_frame(std::span<const std::uint8_t> frame, const Interface& ours);
+[[nodiscard]] Frame parse_frame(std::span<const std::uint8_t> frame, const Interface& ours);
 
 // --- replies built in place, in the received frame (returns the new length) ---
 
 // An ARP request for one of our addresses becomes our reply to its sender. Returns
 // l3_offset + 28: the request's Ethernet padding is not kept (NICs pad on transmit).
-std::size_t make_arp_reply(std::span<std::uint8_t> frame, const Frame& request,
-                           const Interface& ours);
+[[nodiscard]] std::size_t make_arp_reply(std::span<std::uint8_t> frame, const Frame& request,
+                                         const Interface& ours);
 // An ICMP/ICMPv6 echo request becomes the echo reply (same length).
-std::size_t make_echo_reply(std::span<std::uint8_t> frame, const Frame& request,
-                            const Interface& ours);
+[[nodiscard]] std::size_t make_echo_reply(std::span<std::uint8_t> frame, const Frame& request,
+                                          const Interface& ours);
 
 // --- frames built into `out` (returns the length; 0 when `out` is too small) ---
 
 // A neighbour advertisement answering `solicitation` (solicited, override flags;
 // target link-layer address option). `out` needs kMaxNdpFrame bytes.
-std::size_t build_neighbour_advertisement(std::span<std::uint8_t> out, const Frame& solicitation,
-                                          const Interface& ours);
+[[nodiscard]] std::size_t build_neighbour_advertisement(std::span<std::uint8_t> out,
+                                                        const Frame& solicitation,
+                                                        const Interface& ours);
 // Who has `target` (IPv4, network byte order): broadcast ARP request.
-std::size_t build_arp_request(std::span<std::uint8_t> out, const Interface& ours,
-                              const std::array<std::uint8_t, 4>& target);
+[[nodiscard]] std::size_t build_arp_request(std::span<std::uint8_t> out, const Interface& ours,
+                                            const std::array<std::uint8_t, 4>& target);
 // Who has `target` (IPv6): neighbour solicitation to its solicited-node multicast
 // group, with our source link-layer address option.
-std::size_t build_neighbour_solicitation(std::span<std::uint8_t> out, const Interface& ours,
-                                         const std::array<std::uint8_t, 16>& target);
+[[nodiscard]] std::size_t build_neighbour_solicitation(std::span<std::uint8_t> out,
+                                                       const Interface& ours,
+                                                       const std::array<std::uint8_t, 16>& target);
 constexpr std::size_t kMaxNdpFrame = 14 + 4 + 40 + 32;
 constexpr std::size_t kArpFrame = 14 + 4 + 28;
 
@@ -134,7 +136,7 @@ struct UdpFlow {
 };
 
 // Ethernet (+ VLAN) + IP + UDP header bytes for `flow`; 0 when its family is unset.
-std::size_t udp_headers_length(const UdpFlow& flow);
+[[nodiscard]] std::size_t udp_headers_length(const UdpFlow& flow);
 constexpr std::size_t kMaxUdpHeaders = 14 + 4 + 40 + 8;
 
 enum class UdpChecksum : std::uint8_t {
@@ -146,8 +148,9 @@ enum class UdpChecksum : std::uint8_t {
 // at frame[udp_headers_length(flow), + payload_length): IPv4 header checksum, DF
 // set, TTL/hop limit 64, and the UDP checksum as asked. Returns the frame length, or 0
 // when `frame` is too small, the families differ or the datagram exceeds 64 KiB.
-std::size_t write_udp_headers(std::span<std::uint8_t> frame, const UdpFlow& flow,
-                              std::size_t payload_length, UdpChecksum checksum = UdpChecksum::Full);
+[[nodiscard]] std::size_t write_udp_headers(std::span<std::uint8_t> frame, const UdpFlow& flow,
+                                            std::size_t payload_length,
+                                            UdpChecksum checksum = UdpChecksum::Full);
 
 // RFC 1071: the one's complement of the folded one's-complement sum of `bytes` taken
 // as big-endian 16-bit words (an odd last byte padded with zero), as a number to store

@@ -1,4 +1,4 @@
-// Happens-before edges ThreadSanitizer cannot see (DESIGN.md §8.10): the packaged
+// Happens-before edges ThreadSanitizer cannot see (docs/architecture.md §9.3): the packaged
 // DPDK and liburcu are not instrumented, so an object published through rte_hash,
 // an rte_ring, the RCU defer queue or a liburcu grace period would look like a
 // race. These mark the same release/acquire pairs the libraries already provide;

@@ -1,11 +1,12 @@
-// Snapshots the control thread publishes and every worker reads: the filter now,
-// later the configuration and the neighbour table (DESIGN.md §1 rule 4, §8.3).
+// Snapshots one thread publishes and the workers read: the filter, published by the
+// control thread, and the DPDK backend's neighbour table, published by the exception
+// thread (docs/architecture.md §9.2).
 // liburcu's QSBR flavour: a reader costs nothing but announcing a quiescent state
 // once per loop; the writer swaps the pointer and frees the old object once every
 // registered worker has been quiescent or offline since (a grace period).
 //
 // Thin wrappers, so that the publication is a release/acquire pair ThreadSanitizer
-// can see (liburcu is not instrumented, DESIGN.md §8.10): each quiescent state
+// can see (liburcu is not instrumented, docs/architecture.md §9.3): each quiescent state
 // releases, and the end of a grace period acquires, one sync object.
 #pragma once
 

@@ -46,12 +46,21 @@ struct PendingQuery {
   std::uint16_t id = 0;
   bool id_registered = false;
   std::uint32_t tried_mask = 0;
-  std::uint8_t attempts = 0;  // every attempt sent, TCP included (DESIGN.md §9.6)
+  std::uint8_t attempts = 0;  // every attempt sent, TCP included (docs/architecture.md §7.4)
   bool truncated = false;     // an answer came back truncated: only a server with TCP can answer
+  // 0x20 (dns/case_randomisation.hpp): the attempt in flight went out in the case
+  // `case_seed` gives; `case_plain` once an answer failed to echo it, so that the
+  // query is asked again as the client wrote it.
+  bool case_randomised = false;
+  bool case_plain = false;
+  std::uint64_t case_seed = 0;
+  // The attempt could not get a socket and was not sent: its timer retries it
+  // without blaming the server.
+  bool no_socket = false;
   std::uint64_t started_ns = 0;           // the first client's arrival: the budget runs from here
   std::uint64_t sent_ns = 0;              // this attempt's send time, for the RTT sample
   std::uint64_t attempt_deadline_ns = 0;  // when this attempt times out
-  // Serve-stale (RFC 8767, DESIGN.md §8.7): when the waiting clients get the stale
+  // Serve-stale (RFC 8767, docs/architecture.md §7.5): when the waiting clients get the stale
   // answer the cache holds while the refresh goes on; 0 when there is none.
   std::uint64_t stale_deadline_ns = 0;
 

@@ -5,6 +5,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <spdlog/spdlog.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,8 +15,10 @@
 #include <string>
 #include <thread>
 
+#include "../loop_support.hpp"
 #include "dpdk_worker.hpp"
 #include "exception_path.hpp"
+#include "heimdall/upstream/source_ports.hpp"
 #include "shared.hpp"
 
 namespace heimdall::io {
@@ -83,7 +86,7 @@ void set_up_port(const DpdkBackendConfig& config, DpdkShared& shared) {
   }
 
   rte_eth_conf conf{};
-  // DESIGN.md §8.2: RSS only where the port has it (memif, af_packet and tap do
+  // docs/architecture.md §12.1: RSS only where the port has it (memif, af_packet and tap do
   // not); the hash functions asked for are masked with what it offers.
   const std::uint64_t rss =
       info.flow_type_rss_offloads &
@@ -186,6 +189,15 @@ DpdkBackend::DpdkBackend(const DpdkBackendConfig& config)
   shared.workers = config_.workers;
   shared.upstream_port_min = config_.upstream_port_min;
   shared.upstream_port_max = config_.upstream_port_max;
+  shared.port_owner = upstream::deal_ports(
+      upstream::PortRange{.low = config_.upstream_port_min, .high = config_.upstream_port_max},
+      config_.workers, [] {
+        std::uint32_t random = 0;
+        if (getrandom(&random, sizeof(random), 0) != sizeof(random)) {
+          random = static_cast<std::uint32_t>(monotonic_ns() * 0x9e3779b97f4a7c15ULL >> 32);
+        }
+        return random;
+      });
   shared.servers = config_.engine.servers;
   if (shared.servers.size() > upstream::kMaxServers) {
     throw std::invalid_argument("the DPDK backend takes at most " +
@@ -206,7 +218,7 @@ void DpdkBackend::build() {
   DpdkShared& shared = *shared_;
   set_up_port(config_, shared);
 
-  // DESIGN.md §8.9: a reply never needs fragmenting.
+  // docs/architecture.md §6.6: a reply never needs fragmenting.
   std::uint16_t mtu = 1500;
   rte_eth_dev_get_mtu(shared.port_id, &mtu);
   const unsigned headers = 40 + 8 + (shared.identity.vlan != 0 ? 4 : 0);
@@ -242,6 +254,9 @@ void DpdkBackend::build() {
     tcp.tcp_max_connections_per_client = config_.tcp_max_connections_per_client;
     tcp.engine = config_.engine;
     tcp.engine.upstream_tcp = true;  // the kernel's sockets do reach upstreams over TCP
+    // The kernel's own range, which check_port_ranges keeps apart from the fast
+    // path's: an answer to one of the fast path's ports would go to a worker.
+    tcp.source_ports = kernel_ephemeral_ports();
     tcp.cache = config_.cache;
     tcp.filter = config_.filter;
     tcp.first_reader = config_.workers;

@@ -15,13 +15,15 @@
 namespace heimdall::io {
 namespace {
 
-// The ports this worker sends upstream queries from: those of the range that
-// name it (port % workers == index), so that any worker receiving the answer
-// knows whose it is.
+// The ports this worker sends upstream queries from: those of the range dealt to
+// it (DpdkShared::port_owner), so that any worker receiving the answer knows
+// whose it is. The engine draws among them uniformly for every attempt.
 std::vector<std::uint16_t> source_ports(const DpdkShared& shared, unsigned index) {
   std::vector<std::uint16_t> ports;
   for (unsigned port = shared.upstream_port_min; port <= shared.upstream_port_max; ++port) {
-    if (port % shared.workers == index) ports.push_back(static_cast<std::uint16_t>(port));
+    if (shared.owner_of_port(static_cast<std::uint16_t>(port)) == static_cast<int>(index)) {
+      ports.push_back(static_cast<std::uint16_t>(port));
+    }
   }
   return ports;
 }
@@ -73,7 +75,7 @@ void DpdkWorker::run() {
   }
   if (config_.cache != nullptr) config_.cache->unregister_reader(index_);
   // The main thread's rte_eal_wait_lcore orders this, but inside uninstrumented
-  // DPDK: ThreadSanitizer is told (DESIGN.md §8.10).
+  // DPDK: ThreadSanitizer is told (docs/architecture.md §9.3).
   rcu::published(this);
 }
 
@@ -135,7 +137,7 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
         answer_echo(frame, parsed);
         break;
       case net::FrameKind::Exception:
-        // DESIGN.md §8.9: a fragment is reassembled by the kernel, behind the tap.
+        // docs/architecture.md §12.4: a fragment is reassembled by the kernel, behind the tap.
         if (parsed.drop == net::DropReason::Fragment) bump(counters_.fragments);
         pass_to_exception(frame);
         break;
@@ -323,8 +325,11 @@ void DpdkWorker::send_udp(const net::UdpFlow& flow, std::span<const std::uint8_t
   }
   std::memcpy(data + headers, payload.data(), payload.size());
   const bool offload = shared_.udp_checksum_offload;
-  net::write_udp_headers({data, length}, flow, payload.size(),
-                         offload ? net::UdpChecksum::Offload : net::UdpChecksum::Full);
+  // Cannot fail: the frame was sized by udp_headers_length for this flow, whose
+  // addresses are of one family.
+  static_cast<void>(
+      net::write_udp_headers({data, length}, flow, payload.size(),
+                             offload ? net::UdpChecksum::Offload : net::UdpChecksum::Full));
   if (offload) {
     const bool v4 = flow.source.family == AF_INET;
     frame->ol_flags |= (v4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6) | RTE_MBUF_F_TX_UDP_CKSUM;

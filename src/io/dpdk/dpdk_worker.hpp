@@ -1,4 +1,4 @@
-// One poll-mode worker (DESIGN.md §1): owns RX/TX queue `index` of the port, its
+// One poll-mode worker (docs/architecture.md §12.2): owns RX/TX queue `index` of the port, its
 // Engine, its counters and its TX batch, as DPDK l3fwd's lcore_conf does. Nothing
 // here is written by another thread.
 #pragma once

@@ -1,4 +1,4 @@
-// The exception thread (DESIGN.md §8.5): owns ARP and NDP (answers for the
+// The exception thread (docs/architecture.md §12.4, §12.6): owns ARP and NDP (answers for the
 // appliance's addresses, resolves the upstreams' next hops and publishes them to
 // the workers by RCU), and bridges what the fast path does not own to the kernel
 // through a tap. It is not on the fast path: it sleeps up to a millisecond at a

@@ -24,7 +24,7 @@ struct rte_ring;
 namespace heimdall::io {
 
 // Link-layer next hops of the upstream servers, published by the exception thread
-// (the ARP/NDP owner) and read by the workers (DESIGN.md §8.5). Index = the
+// (the ARP/NDP owner) and read by the workers (docs/architecture.md §12.6). Index = the
 // engine's server index.
 struct Neighbours {
   std::array<net::MacAddress, upstream::kMaxServers> server_mac{};
@@ -41,6 +41,10 @@ struct DpdkShared {
   unsigned workers = 0;
   std::uint16_t upstream_port_min = 0;
   std::uint16_t upstream_port_max = 0;
+  // port_owner[port - upstream_port_min]: the worker that sends from that port,
+  // dealt by a secret shuffle at start (upstream::deal_ports), so that knowing a
+  // query's worker tells a forger nothing about its port. Read-only once workers run.
+  std::vector<std::uint8_t> port_owner;
   std::vector<net::Endpoint> servers;
   // Worker i → the exception thread: frames the fast path does not own.
   std::vector<rte_ring*> to_exception;
@@ -58,17 +62,17 @@ struct DpdkShared {
   rte_ring* handover_ring(unsigned from, unsigned to) const {
     return handover[from * workers + to];
   }
-  // The worker that sent an upstream query from `port` (DESIGN.md §8.2), or -1
+  // The worker that sent an upstream query from `port` (docs/architecture.md §12.3), or -1
   // when the port is not one of the fast path's.
   int owner_of_port(std::uint16_t port) const {
     if (port < upstream_port_min || port > upstream_port_max) return -1;
-    return static_cast<int>(port % workers);
+    return port_owner[port - upstream_port_min];
   }
 
   // ThreadSanitizer cannot see DPDK order an mbuf's hand-offs (rings, the pool's
   // per-lcore caches, a driver freeing what it sent), so every thread marks the
   // pool released before it lets go of an mbuf and acquired after it takes one
-  // (DESIGN.md §8.10). Nothing outside TSan builds.
+  // (docs/architecture.md §9.3). Nothing outside TSan builds.
   void letting_go_of_mbufs() const { rcu::published(pool); }
   void took_mbufs() const { rcu::observed(pool); }
 };

@@ -1,4 +1,4 @@
-// The exception path's kernel side (DESIGN.md §3, §8.5): a tap interface carrying
+// The exception path's kernel side (docs/architecture.md §12.4): a tap interface carrying
 // the port's MAC and addresses, so the kernel's TCP stack (and the socket
 // backend's TCP listener on it) serves what the fast path does not own. It is
 // NOARP: the exception thread owns ARP/NDP, and kernel frames reach it addressed

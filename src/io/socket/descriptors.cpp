@@ -35,7 +35,7 @@ DescriptorBudget descriptor_budget(const SocketBackendConfig& config) {
   budget.workers = config.workers;
   budget.client_connections = config.tcp_listen.empty() ? 0 : connection_slots(config);
   budget.upstream_tcp = config.engine.upstream_tcp ? kUpstreamTcpSlots : 0;
-  budget.upstream_udp = 2 * std::uint64_t{config.upstream_sockets_per_worker};
+  budget.upstream_udp = config.max_udp_sockets;
   budget.fixed = 1 + config.udp_listen.size() + config.tcp_listen.size();
   return budget;
 }
@@ -47,14 +47,16 @@ void check_descriptor_budget(const SocketBackendConfig& config) {
   const auto text = [](std::uint64_t n) { return std::to_string(n); };
   throw std::runtime_error(
       "not enough file descriptors: listen.tcp_max_connections " +
-      text(config.tcp_max_connections) + " over " + text(budget.workers) + " workers needs up to " +
+      text(config.tcp_max_connections) + " and upstreams.max_udp_sockets_per_worker " +
+      text(config.max_udp_sockets) + " over " + text(budget.workers) + " workers need up to " +
       text(budget.total()) + " (per worker " + text(budget.client_connections) +
       " client connections, " + text(budget.upstream_tcp) + " upstream TCP connections, " +
       text(budget.upstream_udp) + " upstream UDP sockets, " + text(budget.fixed) +
       " listeners and epoll; " + text(DescriptorBudget::kProcessReserve) +
       " for the rest of the process), but RLIMIT_NOFILE is " + text(value_of(limit.rlim_cur)) +
       " (hard limit " + text(value_of(limit.rlim_max)) +
-      "): lower listen.tcp_max_connections or raise the limit (LimitNOFILE= in the systemd "
+      "): lower listen.tcp_max_connections or upstreams.max_udp_sockets_per_worker, or raise the "
+      "limit (LimitNOFILE= in the systemd "
       "unit, ulimit -n)");
 }
 

@@ -24,9 +24,8 @@ struct DescriptorBudget {
   // Per worker:
   std::uint64_t client_connections = 0;  // connection_slots(), 0 without a TCP listener
   std::uint64_t upstream_tcp = 0;        // kUpstreamTcpSlots
-  // Upstream UDP sockets: the active source ports and as many retiring ones.
-  // Adjust here if upstream queries get a socket each (RFC 5452, DESIGN.md §9.6):
-  // then it is engine.max_pending.
+  // Upstream UDP sockets: those the attempts in flight use, at most max_udp_sockets
+  // (upstreams.max_udp_sockets_per_worker; RFC 5452, docs/architecture.md §7.6).
   std::uint64_t upstream_udp = 0;
   std::uint64_t fixed = 0;  // epoll, UDP and TCP listeners
   // The rest of the process, whatever the workers do: standard streams and

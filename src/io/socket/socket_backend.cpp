@@ -1,5 +1,6 @@
 #include "heimdall/io/socket_backend.hpp"
 
+#include <fstream>
 #include <stdexcept>
 
 #include "descriptors.hpp"
@@ -8,10 +9,24 @@
 
 namespace heimdall::io {
 
+upstream::PortRange kernel_ephemeral_ports() {
+  std::ifstream file("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 0, high = 0;
+  if (!(file >> low >> high) || low == 0 || low > high || high > 65535) {
+    return upstream::PortRange{.low = 32768, .high = 60999};  // Linux's default
+  }
+  return upstream::PortRange{.low = static_cast<std::uint16_t>(low),
+                             .high = static_cast<std::uint16_t>(high)};
+}
+
 SocketBackend::SocketBackend(const SocketBackendConfig& config) : config_(config) {
   if (config.workers == 0) throw std::invalid_argument("the socket backend needs a worker");
   if (config.udp_listen.empty() && config.tcp_listen.empty()) {
     throw std::invalid_argument("the socket backend needs an address to listen on");
+  }
+  if (config.max_udp_sockets == 0 || config.source_ports.size() == 0 ||
+      config.source_ports.low > config.source_ports.high) {
+    throw std::invalid_argument("the socket backend needs upstream source ports and sockets");
   }
   check_descriptor_budget(config);
   // Before any worker joins a SO_REUSEPORT group: refuse an address another

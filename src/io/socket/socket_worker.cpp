@@ -23,9 +23,9 @@ using engine::Counters;
 
 constexpr std::size_t kTcpFrameMax = 2 + 65535;
 constexpr std::uint64_t kSweepIntervalNs = 100'000'000;
-// Each worker moves one upstream socket to a new random port this often, so the
-// set of source ports an off-path attacker must guess keeps changing (RFC 5452 §4).
-constexpr std::uint64_t kRotationIntervalNs = 1'000'000'000;
+// An upstream UDP socket takes new attempts for at most this long, so that no port
+// stays open long, whatever upstreams.attempts_per_udp_socket allows.
+constexpr std::uint64_t kUdpSocketLifetimeNs = 1'000'000'000;
 constexpr int kMaxEvents = 64;
 // Bursts read from one socket before the loop looks at the others.
 constexpr int kBurstsPerWakeup = 4;
@@ -53,9 +53,10 @@ SendBatch::SendBatch(SocketCounters& counters)
       addresses_(new sockaddr_storage[kBurst]),
       data_(new std::uint8_t[kBurst * kSlotSize]) {}
 
-void SendBatch::reset(int fd, bool dual_stack) {
+void SendBatch::reset(int fd, bool dual_stack, bool connected) {
   fd_ = fd;
   dual_stack_ = dual_stack;
+  connected_ = connected;
   count_ = 0;
 }
 
@@ -70,8 +71,10 @@ void SendBatch::add(const net::Endpoint& to, std::span<const std::uint8_t> bytes
   iovecs_[count_] = iovec{slot, bytes.size()};
   mmsghdr& message = messages_[count_];
   message = mmsghdr{};
-  message.msg_hdr.msg_name = &addresses_[count_];
-  message.msg_hdr.msg_namelen = to_socket_address(to, dual_stack_, addresses_[count_]);
+  if (!connected_) {
+    message.msg_hdr.msg_name = &addresses_[count_];
+    message.msg_hdr.msg_namelen = to_socket_address(to, dual_stack_, addresses_[count_]);
+  }
   message.msg_hdr.msg_iov = &iovecs_[count_];
   message.msg_hdr.msg_iovlen = 1;
   ++count_;
@@ -117,23 +120,20 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
     udp_listeners_.push_back(std::move(listener));
   }
 
-  // Twice the active count: a rotated-out socket stays open (retiring) until the
-  // answers it may still receive are too late to matter.
-  for (const auto& server : config.engine.servers) needs_ipv6_ |= server.family == AF_INET6;
-  upstream_sockets_.resize(2 * std::size_t{config.upstream_sockets_per_worker});
-  std::vector<std::uint16_t> ports;
-  for (unsigned slot = 0; slot < config.upstream_sockets_per_worker; ++slot) {
-    if (!open_upstream_socket(slot)) {
-      fail(needs_ipv6_
-               ? "cannot open an IPv6-capable upstream socket (an IPv6 upstream is configured)"
-               : "cannot open an upstream socket");
-    }
-    ports.push_back(upstream_sockets_[slot].port);
+  upstream_udp_.resize(config.max_udp_sockets);
+  free_udp_slots_.reserve(config.max_udp_sockets);
+  for (std::uint32_t slot = config.max_udp_sockets; slot-- > 0;) free_udp_slots_.push_back(slot);
+  udp_slot_of_port_.assign(65536, kNoUdpSlot);
+  active_udp_.assign(config.engine.servers.size(), kNoUdpSlot);
+  for (std::size_t i = 0; i < config.engine.servers.size(); ++i) {
+    server_batches_.push_back(std::make_unique<SendBatch>(counters_));
   }
-  // Every batch (the retiring slots' too) exists before the loop runs: the loop
-  // never allocates one.
-  for (auto& socket_state : upstream_sockets_) {
-    if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
+  // The engine draws an attempt's port from the whole range; one taken by another
+  // socket is drawn again (open_udp_attempt says InUse).
+  std::vector<std::uint16_t> ports;
+  ports.reserve(config.source_ports.size());
+  for (std::uint32_t port = config.source_ports.low; port <= config.source_ports.high; ++port) {
+    ports.push_back(static_cast<std::uint16_t>(port));
   }
 
   upstream_tcp_.resize(kUpstreamTcpSlots);
@@ -146,79 +146,100 @@ SocketWorker::SocketWorker(const SocketBackendConfig& config, unsigned index)
                                             seed * 0x9e3779b97f4a7c15ULL);
 }
 
-bool SocketWorker::open_upstream_socket(std::uint32_t slot) {
-  // Dual-stack when the host has IPv6, so one set of source ports serves IPv4
-  // and IPv6 upstreams alike. Port 0: the kernel picks a random ephemeral port.
-  UdpSocket& socket_state = upstream_sockets_[slot];
-  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_storage sa{};
-  socklen_t length = 0;
-  bool dual_stack = false;
-  if (fd >= 0) {
-    const int off = 0;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-    sockaddr_in6 any6{};
-    any6.sin6_family = AF_INET6;
-    std::memcpy(&sa, &any6, sizeof(any6));
-    length = sizeof(any6);
-    dual_stack = true;
-  } else {
-    if (needs_ipv6_) return false;
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    sockaddr_in any4{};
-    any4.sin_family = AF_INET;
-    std::memcpy(&sa, &any4, sizeof(any4));
-    length = sizeof(any4);
+engine::Sink::UdpAttempt SocketWorker::open_udp_attempt(unsigned server, std::uint16_t drawn) {
+  if (const std::uint32_t active = active_udp_[server]; active != kNoUdpSlot) {
+    UpstreamUdp& current = upstream_udp_[active];
+    if (current.attempts < config_.attempts_per_udp_socket &&
+        now_ns_ < current.opened_ns + kUdpSocketLifetimeNs) {
+      ++current.attempts;
+      ++current.in_flight;
+      return UdpAttempt{PortOpen::Opened, current.port};
+    }
+    retire_udp(server);
   }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof(bound);
+  if (free_udp_slots_.empty()) {
+    bump(counters_.upstream_udp_limit);
+    return UdpAttempt{PortOpen::Unavailable, 0};
+  }
+  const net::Endpoint& address = config_.engine.servers[server];
+  const int fd = socket(address.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    bump(counters_.upstream_udp_no_descriptor);
+    return UdpAttempt{PortOpen::Unavailable, 0};
+  }
+  // Bound to the wildcard address on the drawn port, then connected: the kernel
+  // picks the source address for the route and delivers only the server's datagrams.
+  net::Endpoint local{};
+  local.family = address.family;
+  local.port = drawn;
+  sockaddr_storage sa{};
+  socklen_t length = local.to_sockaddr(sa);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EADDRINUSE || error == EACCES) {
+      bump(counters_.upstream_udp_port_in_use);
+      return UdpAttempt{PortOpen::InUse, 0};
+    }
+    bump(counters_.upstream_udp_no_descriptor);
+    return UdpAttempt{PortOpen::Unavailable, 0};
+  }
+  length = address.to_sockaddr(sa);
+  const std::uint32_t slot = free_udp_slots_.back();
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = (static_cast<std::uint64_t>(Kind::UpstreamUdp) << 32) | slot;
-  // Runs in the worker loop too (rotation), where a failure must not throw.
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0 ||
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), length) != 0 ||
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     close(fd);
-    return false;
+    bump(counters_.upstream_udp_no_descriptor);
+    return UdpAttempt{PortOpen::Unavailable, 0};
   }
-  socket_state.fd = fd;
-  socket_state.dual_stack = dual_stack;
-  socket_state.port = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&bound)).port;
-  socket_state.opened_ns = now_ns_;
-  socket_state.retire_at_ns = 0;
-  if (!socket_state.batch) socket_state.batch = std::make_unique<SendBatch>(counters_);
-  socket_state.batch->reset(fd, dual_stack);
-  return true;
+  free_udp_slots_.pop_back();
+  UpstreamUdp& opened = upstream_udp_[slot];
+  opened.fd = fd;
+  opened.server = server;
+  opened.port = drawn;
+  opened.attempts = 1;
+  opened.in_flight = 1;
+  opened.opened_ns = now_ns_;
+  udp_slot_of_port_[drawn] = slot;
+  active_udp_[server] = slot;
+  server_batches_[server]->reset(fd, false, true);
+  bump(counters_.upstream_udp_opened);
+  return UdpAttempt{PortOpen::Opened, drawn};
 }
 
-void SocketWorker::rotate_source_port(std::uint64_t now_ns) {
-  std::uint32_t oldest = UINT32_MAX, free_slot = UINT32_MAX;
-  for (std::uint32_t slot = 0; slot < upstream_sockets_.size(); ++slot) {
-    const UdpSocket& socket_state = upstream_sockets_[slot];
-    if (socket_state.fd < 0) {
-      if (free_slot == UINT32_MAX) free_slot = slot;
-    } else if (socket_state.retire_at_ns == 0 &&
-               (oldest == UINT32_MAX ||
-                socket_state.opened_ns < upstream_sockets_[oldest].opened_ns)) {
-      oldest = slot;
-    }
-  }
-  // No free slot means the retiring sockets have not timed out yet: try later.
-  if (oldest == UINT32_MAX || free_slot == UINT32_MAX || !open_upstream_socket(free_slot)) return;
-  UdpSocket& retiring = upstream_sockets_[oldest];
-  if (!retiring.batch->empty()) retiring.batch->flush();
-  retiring.retire_at_ns = now_ns + config_.engine.selector.budget_ns + 100'000'000;
-  engine_->replace_source_port(retiring.port, upstream_sockets_[free_slot].port);
-  bump(counters_.source_ports_rotated);
+void SocketWorker::close_udp_attempt(std::uint16_t local_port) {
+  const std::uint32_t slot = udp_slot_of_port_[local_port];
+  if (slot == kNoUdpSlot) return;
+  UpstreamUdp& attempt = upstream_udp_[slot];
+  if (attempt.in_flight > 0) --attempt.in_flight;
+  if (attempt.in_flight == 0 && active_udp_[attempt.server] != slot) close_udp(slot);
+}
+
+void SocketWorker::retire_udp(unsigned server) {
+  const std::uint32_t slot = active_udp_[server];
+  if (slot == kNoUdpSlot) return;
+  if (!server_batches_[server]->empty()) server_batches_[server]->flush();
+  active_udp_[server] = kNoUdpSlot;
+  if (upstream_udp_[slot].in_flight == 0) close_udp(slot);
+}
+
+void SocketWorker::close_udp(std::uint32_t slot) {
+  UpstreamUdp& attempt = upstream_udp_[slot];
+  close(attempt.fd);  // also leaves the epoll set
+  attempt.fd = -1;
+  ++attempt.generation;
+  udp_slot_of_port_[attempt.port] = kNoUdpSlot;
+  free_udp_slots_.push_back(slot);
 }
 
 SocketWorker::~SocketWorker() {
   tcp_server_.reset();
   for (auto& listener : udp_listeners_) close(listener.fd);
-  for (auto& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0) close(socket_state.fd);
+  for (auto& attempt : upstream_udp_) {
+    if (attempt.fd >= 0) close(attempt.fd);
   }
   for (auto& connection : upstream_tcp_) {
     if (connection.fd >= 0) close(connection.fd);
@@ -242,7 +263,7 @@ void SocketWorker::rewatch(int fd, Kind kind, std::uint32_t index, std::uint32_t
 
 void SocketWorker::run() {
   // Nothing in the socket path needs an lcore id yet; registering keeps the
-  // thread ready for the DPDK libraries that will (DESIGN.md §8.1).
+  // thread ready for the DPDK libraries that will (docs/architecture.md §5.1).
   const bool registered = register_thread_with_eal();
   if (cache_ != nullptr) cache_->register_reader(index_);
   const rcu::ReaderThread filter_reader;
@@ -252,7 +273,7 @@ void SocketWorker::run() {
   for (;;) {
     // With queries in flight the loop wakes every millisecond for their timers.
     const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
-    // Offline while blocked (§1 rule 4): no cache entry or filter snapshot is held
+    // Offline while blocked (docs/architecture.md §9): no cache entry or filter snapshot is held
     // across epoll_wait, and neither the owners' reclamation nor a filter reload
     // waits for this thread to wake up. Going offline once per loop is also this
     // thread's quiescent state for both RCU domains.
@@ -300,8 +321,8 @@ void SocketWorker::flush_batches() {
   for (auto& listener : udp_listeners_) {
     if (!listener.batch->empty()) listener.batch->flush();
   }
-  for (auto& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0 && !socket_state.batch->empty()) socket_state.batch->flush();
+  for (auto& batch : server_batches_) {
+    if (!batch->empty()) batch->flush();
   }
 }
 
@@ -367,11 +388,24 @@ void SocketWorker::read_udp_queries(std::uint32_t listener) {
   }
 }
 
-void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
+void SocketWorker::read_upstream_udp(std::uint32_t slot) {
+  // The engine may close the socket (its last attempt ended) while it handles
+  // what was read: the loop goes on only while the slot holds the same socket.
+  const int fd = upstream_udp_[slot].fd;
+  const std::uint32_t generation = upstream_udp_[slot].generation;
+  const std::uint16_t port = upstream_udp_[slot].port;
   engine::UpstreamAnswer answers[kRecvBurst];
-  const UdpSocket& socket_state = upstream_sockets_[socket_index];
   for (int burst = 0; burst < kBurstsPerWakeup; ++burst) {
-    const int received = receive_burst(socket_state.fd);
+    if (upstream_udp_[slot].fd != fd || upstream_udp_[slot].generation != generation || fd < 0) {
+      return;
+    }
+    const int received = receive_burst(fd);
+    if (received < 0 && errno == ECONNREFUSED) {
+      // ICMP port unreachable from the server, which a connected socket reports;
+      // the attempts' timers move them on.
+      bump(counters_.upstream_udp_refused);
+      continue;
+    }
     if (received <= 0) return;
     std::size_t count = 0;
     for (int i = 0; i < received; ++i) {
@@ -384,7 +418,7 @@ void SocketWorker::read_upstream_udp(std::uint32_t socket_index) {
                    recv_messages_[i].msg_len},
           .from = normalize(reinterpret_cast<const sockaddr*>(&recv_addresses_[i])),
           .transport = net::Transport::Udp,
-          .local_port = socket_state.port};
+          .local_port = port};
       ++count;
     }
     engine_->on_upstream_answers({answers, count}, now_ns_, *this);
@@ -404,13 +438,16 @@ void SocketWorker::send_to_upstream(unsigned server, net::Transport transport,
                                     std::uint16_t local_port, std::span<const std::uint8_t> wire) {
   const net::Endpoint& address = config_.engine.servers[server];
   if (transport == net::Transport::Udp) {
-    for (auto& socket_state : upstream_sockets_) {
-      if (socket_state.fd >= 0 && socket_state.port == local_port) {
-        socket_state.batch->add(address, wire);
-        return;
-      }
+    const std::uint32_t slot = udp_slot_of_port_[local_port];
+    if (slot == kNoUdpSlot) return;  // cannot happen: the engine opened it just now
+    if (active_udp_[server] == slot) {
+      server_batches_[server]->add(address, wire);  // sent with the loop's other datagrams
+    } else if (send(upstream_udp_[slot].fd, wire.data(), wire.size(), MSG_NOSIGNAL) < 0) {
+      bump(counters_.udp_send_dropped);  // the attempt's timer retries it
+    } else {
+      bump(counters_.udp_sent);
     }
-    return;  // not one of ours: cannot happen, the engine only uses the ports we gave it
+    return;
   }
 
   std::uint32_t slot = 0;
@@ -510,21 +547,16 @@ void SocketWorker::close_upstream_tcp(std::uint32_t slot, bool failed) {
 
 void SocketWorker::sweep(std::uint64_t now_ns) {
   tcp_server_->sweep(now_ns);
+  for (unsigned server = 0; server < active_udp_.size(); ++server) {
+    const std::uint32_t slot = active_udp_[server];
+    if (slot != kNoUdpSlot && now_ns >= upstream_udp_[slot].opened_ns + kUdpSocketLifetimeNs) {
+      retire_udp(server);
+    }
+  }
   for (std::uint32_t slot = 0; slot < upstream_tcp_.size(); ++slot) {
     if (upstream_tcp_[slot].fd >= 0 && now_ns >= upstream_tcp_[slot].deadline_ns) {
       close_upstream_tcp(slot, true);
     }
-  }
-  for (UdpSocket& socket_state : upstream_sockets_) {
-    if (socket_state.fd >= 0 && socket_state.retire_at_ns != 0 &&
-        now_ns >= socket_state.retire_at_ns) {
-      close(socket_state.fd);  // also leaves the epoll set
-      socket_state.fd = -1;
-    }
-  }
-  if (now_ns >= next_rotation_ns_) {
-    if (next_rotation_ns_ != 0) rotate_source_port(now_ns);
-    next_rotation_ns_ = now_ns + kRotationIntervalNs;
   }
 }
 

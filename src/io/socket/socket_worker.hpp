@@ -24,8 +24,9 @@ class SendBatch {
   static constexpr std::size_t kSlotSize = 4096;  // edns.max_udp is at most 4096
 
   explicit SendBatch(SocketCounters& counters);
-  // Points the batch at a socket; anything queued is dropped.
-  void reset(int fd, bool dual_stack);
+  // Points the batch at a socket; anything queued is dropped. A connected socket's
+  // datagrams carry no address.
+  void reset(int fd, bool dual_stack, bool connected = false);
   void add(const net::Endpoint& to, std::span<const std::uint8_t> bytes);
   void flush();
   bool empty() const { return count_ == 0; }
@@ -33,6 +34,7 @@ class SendBatch {
  private:
   int fd_ = -1;
   bool dual_stack_ = false;  // an AF_INET6 socket that also reaches IPv4 peers (as ::ffff:a.b.c.d)
+  bool connected_ = false;
   SocketCounters& counters_;
   std::size_t count_ = 0;
   std::unique_ptr<mmsghdr[]> messages_;
@@ -56,6 +58,8 @@ class SocketWorker final : public engine::Sink {
   void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) override;
   void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
                         std::span<const std::uint8_t> wire) override;
+  UdpAttempt open_udp_attempt(unsigned server, std::uint16_t drawn) override;
+  void close_udp_attempt(std::uint16_t local_port) override;
 
  private:
   struct UdpSocket {
@@ -66,6 +70,20 @@ class SocketWorker final : public engine::Sink {
     std::uint64_t retire_at_ns = 0;  // 0: in use; else closed at this time
     std::unique_ptr<SendBatch> batch;
   };
+  // A socket for upstream UDP attempts, connected to its server: datagrams from
+  // anywhere else are not delivered to it, and a scan sees a closed port. It
+  // carries at most attempts_per_udp_socket attempts for at most
+  // kUdpSocketLifetimeNs, then takes no more and closes once the last has ended.
+  struct UpstreamUdp {
+    int fd = -1;
+    unsigned server = 0;
+    std::uint16_t port = 0;
+    std::uint32_t generation = 0;  // bumped at every close
+    std::uint32_t attempts = 0;    // carried so far
+    std::uint32_t in_flight = 0;   // attempts not ended yet
+    std::uint64_t opened_ns = 0;
+  };
+  static constexpr std::uint32_t kNoUdpSlot = UINT32_MAX;
   struct UpstreamTcp {
     int fd = -1;
     unsigned server = 0;
@@ -86,8 +104,10 @@ class SocketWorker final : public engine::Sink {
   void read_upstream_udp(std::uint32_t socket);
   void on_upstream_tcp(std::uint32_t slot, std::uint32_t events);
   void close_upstream_tcp(std::uint32_t slot, bool failed);
-  bool open_upstream_socket(std::uint32_t slot);
-  void rotate_source_port(std::uint64_t now_ns);
+  // The server's current UDP socket takes no more attempts; it closes once its
+  // attempts in flight have ended.
+  void retire_udp(unsigned server);
+  void close_udp(std::uint32_t slot);
   void sweep(std::uint64_t now_ns);
   void close_listeners();
   void flush_batches();
@@ -96,7 +116,11 @@ class SocketWorker final : public engine::Sink {
   const SocketBackendConfig& config_;
   int epoll_fd_ = -1;
   std::vector<UdpSocket> udp_listeners_;
-  std::vector<UdpSocket> upstream_sockets_;
+  std::vector<UpstreamUdp> upstream_udp_;        // max_udp_sockets slots
+  std::vector<std::uint32_t> free_udp_slots_;    // reserved to capacity: never grows in the loop
+  std::vector<std::uint32_t> udp_slot_of_port_;  // 65536 entries: the open socket on a port
+  std::vector<std::uint32_t> active_udp_;        // per server: the socket new attempts use
+  std::vector<std::unique_ptr<SendBatch>> server_batches_;  // per server: its active socket's
   std::vector<UpstreamTcp> upstream_tcp_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<TcpServer> tcp_server_;  // DNS over TCP from clients (tcp_server.cpp)
@@ -106,8 +130,6 @@ class SocketWorker final : public engine::Sink {
   std::atomic<bool> stop_requested_{false};
   std::uint64_t now_ns_ = 0;
   std::uint64_t next_sweep_ns_ = 0;
-  std::uint64_t next_rotation_ns_ = 0;
-  bool needs_ipv6_ = false;
 
   // One receive burst, reused for every UDP socket.
   static constexpr std::size_t kRecvBurst = 32;
