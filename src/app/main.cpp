@@ -68,18 +68,6 @@ spdlog::level::level_enum to_spdlog(control::LogLevel level) {
   return spdlog::level::info;
 }
 
-upstream::Strategy to_strategy(control::Strategy strategy) {
-  switch (strategy) {
-    case control::Strategy::RoundRobin:
-      return upstream::Strategy::RoundRobin;
-    case control::Strategy::Failover:
-      return upstream::Strategy::Failover;
-    case control::Strategy::Fastest:
-      return upstream::Strategy::Fastest;
-  }
-  return upstream::Strategy::Fastest;
-}
-
 // Logging is asynchronous: a full queue overwrites its oldest entry rather than
 // make a thread wait (nothing on the packet path logs, but the control side must
 // not stall either). The caller owns the logging thread: see stop_logging.
@@ -117,17 +105,14 @@ engine::GuardConfig guard_config(const control::Config& config, const filter::Cl
   const control::LimitsConfig& limits = config.limits;
   engine::GuardConfig guard;
   guard.acl = acl;
-  guard.acl_action = config.acl.action == control::AclAction::Drop ? engine::AclAction::Drop
-                                                                   : engine::AclAction::Refuse;
+  guard.acl_action = config.acl.action;
   guard.client_qps = limits.client_qps;
   guard.client_burst = limits.client_burst;
   guard.ipv4_prefix = static_cast<std::uint8_t>(limits.client_ipv4_prefix);
   guard.ipv6_prefix = static_cast<std::uint8_t>(limits.client_ipv6_prefix);
   guard.responses_per_second = limits.responses_per_second;
   guard.slip = static_cast<std::uint8_t>(limits.slip);
-  guard.any = limits.any == control::AnyPolicy::Refuse    ? engine::AnyPolicy::Refuse
-              : limits.any == control::AnyPolicy::Forward ? engine::AnyPolicy::Forward
-                                                          : engine::AnyPolicy::Minimal;
+  guard.any = limits.any;
   return guard;
 }
 
@@ -149,7 +134,7 @@ engine::EngineConfig engine_config(const control::Config& config,
   engine.default_servers = control::default_server_mask(config.upstreams);
   engine.max_udp = config.edns.max_udp;
   engine.selector = upstream::SelectorConfig{
-      .strategy = to_strategy(config.upstreams.strategy),
+      .strategy = config.upstreams.strategy,
       .max_failures = config.upstreams.max_failures,
       .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
       .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,

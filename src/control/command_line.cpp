@@ -5,11 +5,11 @@
 #include <string_view>
 #include <utility>
 
+#include "heimdall/control/config_schema.hpp"
+#include "heimdall/upstream/selector.hpp"
+
 namespace heimdall::control {
 namespace {
-
-// Matches upstream::kMaxServers, as the configuration file's limit does.
-constexpr std::size_t kMaxUpstreams = 32;
 
 LogLevel parse_level(const std::string& text) {
   static constexpr std::pair<std::string_view, LogLevel> kLevels[] = {
@@ -23,14 +23,17 @@ LogLevel parse_level(const std::string& text) {
                    "'");
 }
 
+// --workers overrides dataplane.workers and takes that key's range.
 unsigned parse_workers(const std::string& text) {
-  unsigned workers = 0;
+  const schema::Key& key = *schema::find_key("dataplane.workers");
+  std::uint64_t workers = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), workers);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || workers < 1 ||
-      workers > 64) {
-    throw UsageError("--workers: expected an integer from 1 to 64, got '" + text + "'");
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() ||
+      workers < key.min || workers > key.max) {
+    throw UsageError("--workers: expected an integer from " + std::to_string(key.min) + " to " +
+                     std::to_string(key.max) + ", got '" + text + "'");
   }
-  return workers;
+  return static_cast<unsigned>(workers);
 }
 
 // Appends an endpoint; a repeat would bind twice (listen) or count one server twice
@@ -96,8 +99,9 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       add_endpoint(result.listen, flag, take_value());
     } else if (flag == "--upstream") {
       add_endpoint(result.upstreams, flag, take_value());
-      if (result.upstreams.size() > kMaxUpstreams) {
-        throw UsageError("--upstream: at most " + std::to_string(kMaxUpstreams) + " servers");
+      if (result.upstreams.size() > upstream::kMaxServers) {
+        throw UsageError("--upstream: at most " + std::to_string(upstream::kMaxServers) +
+                         " servers");
       }
     } else if (flag == "--workers") {
       result.workers = parse_workers(take_value());
@@ -124,8 +128,8 @@ void apply_overrides(Config& config, const CommandLine& command_line) {
       config.upstreams.servers.push_back(UpstreamServerConfig{endpoint});
     }
     config.upstreams.servers_from_resolv_conf = false;
-    if (all_upstream_servers(config.upstreams).size() > kMaxUpstreams) {
-      throw ConfigError("--upstream: at most " + std::to_string(kMaxUpstreams) +
+    if (all_upstream_servers(config.upstreams).size() > upstream::kMaxServers) {
+      throw ConfigError("--upstream: at most " + std::to_string(upstream::kMaxServers) +
                         " distinct servers together with upstreams.forward_zones");
     }
   }
@@ -134,23 +138,30 @@ void apply_overrides(Config& config, const CommandLine& command_line) {
 }
 
 const char* usage_text() {
-  return "usage: heimdall [options]\n"
-         "\n"
-         "A caching, filtering DNS forwarder. Without --config it runs the embedded\n"
-         "conf/dev.yaml: UDP and TCP on 127.0.0.1:5353, upstreams from /etc/resolv.conf.\n"
-         "Every flag also takes the form --flag=value.\n"
-         "\n"
-         "  -c, --config FILE          read the configuration from FILE (YAML)\n"
-         "      --check-config         validate the configuration (flags applied) and exit\n"
-         "      --listen ADDR:PORT     serve UDP and TCP here instead of listen.udp/listen.tcp;\n"
-         "                             repeatable; IPv6 as [::1]:53\n"
-         "      --upstream ADDR:PORT   forward to this server instead of upstreams.servers;\n"
-         "                             repeatable (up to 32)\n"
-         "      --workers N            worker threads or lcores, 1-64 (dataplane.workers)\n"
-         "      --log-level LEVEL      trace | debug | info | warn | error | critical | off\n"
-         "                             (logging.level)\n"
-         "      --version              print the version and exit\n"
-         "  -h, --help                 print this help and exit\n";
+  static const schema::Key& workers = *schema::find_key("dataplane.workers");
+  static const std::string text =
+      "usage: heimdall [options]\n"
+      "\n"
+      "A caching, filtering DNS forwarder. Without --config it runs the embedded\n"
+      "conf/dev.yaml: UDP and TCP on 127.0.0.1:5353, upstreams from /etc/resolv.conf.\n"
+      "Every flag also takes the form --flag=value.\n"
+      "\n"
+      "  -c, --config FILE          read the configuration from FILE (YAML)\n"
+      "      --check-config         validate the configuration (flags applied) and exit\n"
+      "      --listen ADDR:PORT     serve UDP and TCP here instead of listen.udp/listen.tcp;\n"
+      "                             repeatable; IPv6 as [::1]:53\n"
+      "      --upstream ADDR:PORT   forward to this server instead of upstreams.servers;\n"
+      "                             repeatable (up to " +
+      std::to_string(upstream::kMaxServers) +
+      ")\n"
+      "      --workers N            worker threads or lcores, " +
+      std::to_string(workers.min) + "-" + std::to_string(workers.max) +
+      " (dataplane.workers)\n"
+      "      --log-level LEVEL      trace | debug | info | warn | error | critical | off\n"
+      "                             (logging.level)\n"
+      "      --version              print the version and exit\n"
+      "  -h, --help                 print this help and exit\n";
+  return text.c_str();
 }
 
 }  // namespace heimdall::control

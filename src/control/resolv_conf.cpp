@@ -1,7 +1,5 @@
 // The nameservers of a resolv.conf(5), used as upstreams when the configuration
 // names none.
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "heimdall/control/config.hpp"
+#include "heimdall/net/address.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -17,15 +16,8 @@ namespace {
 // an address alone: "192.0.2.1:5353" or "[::1]" is not a valid line and is skipped,
 // as glibc skips it.
 std::optional<net::Endpoint> parse_nameserver(const std::string& text) {
-  net::Endpoint endpoint;
-  endpoint.port = 53;
-  if (inet_pton(AF_INET, text.c_str(), endpoint.address) == 1) {
-    endpoint.family = AF_INET;
-  } else if (inet_pton(AF_INET6, text.c_str(), endpoint.address) == 1) {
-    endpoint.family = AF_INET6;
-  } else {
-    return std::nullopt;
-  }
+  std::optional<net::Endpoint> endpoint = net::parse_ip(text);
+  if (endpoint) endpoint->port = 53;
   return endpoint;
 }
 

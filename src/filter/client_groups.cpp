@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "heimdall/net/address.hpp"
+
 namespace heimdall::filter {
 namespace {
 
@@ -35,16 +37,11 @@ std::uint32_t host_order_v4(const std::uint8_t* bytes) {
 bool Prefix::parse(const std::string& text, Prefix& out) {
   const std::size_t slash = text.find('/');
   const std::string address = text.substr(0, slash);
+  const auto parsed = net::parse_ip(address);
+  if (!parsed) return false;
   Prefix prefix;
-  if (inet_pton(AF_INET, address.c_str(), prefix.address.address) == 1) {
-    prefix.address.family = AF_INET;
-    prefix.length = 32;
-  } else if (inet_pton(AF_INET6, address.c_str(), prefix.address.address) == 1) {
-    prefix.address.family = AF_INET6;
-    prefix.length = 128;
-  } else {
-    return false;
-  }
+  prefix.address = *parsed;
+  prefix.length = parsed->family == AF_INET ? 32 : 128;
   if (slash != std::string::npos) {
     unsigned length = 0;
     const char* first = text.data() + slash + 1;
@@ -95,9 +92,7 @@ ListMask ClientGroups::lists_for(const net::Endpoint& client) const {
   return everyone_;
 }
 
-std::size_t ClientGroups::memory_bytes() const {
-  return table_bytes(v4_rules_, v6_rules_);
-}
+std::size_t ClientGroups::memory_bytes() const { return table_bytes(v4_rules_, v6_rules_); }
 
 std::size_t ClientGroups::table_bytes(std::size_t v4_prefixes, std::size_t v6_prefixes) {
   // Both tables have a tbl24 of 2^24 four-byte entries, plus the tbl8 groups of

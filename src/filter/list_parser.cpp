@@ -282,11 +282,6 @@ class Reader {
   std::size_t line_ = 0;
 };
 
-std::string_view without_bom(std::string_view text) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  return text;
-}
-
 }  // namespace
 
 const char* to_string(ListFormat format) {

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "heimdall/filter/list_parser.hpp"
+
 namespace heimdall::filter {
 namespace {
 
@@ -299,11 +301,6 @@ class ZoneReader {
   // Large (rdata up to kMaxRdata), so one per reader rather than one per line.
   dns::RecordLine record_;
 };
-
-std::string_view without_bom(std::string_view text) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  return text;
-}
 
 }  // namespace
 

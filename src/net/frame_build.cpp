@@ -124,7 +124,7 @@ std::size_t make_arp_reply(std::span<std::uint8_t> frame, const Frame& request,
   put(arp, 8, ours.mac.bytes);
   put(arp, 14, ours.ipv4);
   put(arp, 18, request.neighbour_mac.bytes);
-  put(arp, 24, address_of(request.source));
+  put(arp, 24, address_bytes(request.source));
   // The request's padding is not sent back: NICs pad short frames on transmit.
   return l3 + kArpBody;
 }
@@ -148,8 +148,8 @@ std::size_t build_neighbour_advertisement(std::span<std::uint8_t> out, const Fra
   if (solicitation.kind != FrameKind::NeighbourSolicitation || out.size() < length) return 0;
   // A DAD probe's sender has no address yet: answer all nodes (RFC 4861 §7.2.4),
   // unsolicited.
-  const bool dad = all_zero(address_of(solicitation.source));
-  const Bytes destination = dad ? Bytes(kAllNodes) : address_of(solicitation.source);
+  const bool dad = all_zero(address_bytes(solicitation.source));
+  const Bytes destination = dad ? Bytes(kAllNodes) : address_bytes(solicitation.source);
   const MacAddress destination_mac = dad ? multicast_mac(kAllNodes) : solicitation.neighbour_mac;
   const std::size_t l3 = write_ethernet(out, destination_mac, ours.mac, ours.vlan, kEtherTypeIpv6);
   const MutableBytes ip = out.subspan(l3, kIpv6Header + kNdpMessage);
@@ -224,11 +224,11 @@ std::size_t write_udp_headers(std::span<std::uint8_t> frame, const UdpFlow& flow
                                         ipv6 ? kEtherTypeIpv6 : kEtherTypeIpv4);
   const MutableBytes ip = frame.subspan(l3, ip_header + udp_length);
   if (ipv6) {
-    write_ipv6_header(ip, udp_length, kProtocolUdp, kTtl, address_of(flow.source),
-                      address_of(flow.destination));
+    write_ipv6_header(ip, udp_length, kProtocolUdp, kTtl, address_bytes(flow.source),
+                      address_bytes(flow.destination));
   } else {
-    write_ipv4_header(ip, ip_length, kProtocolUdp, address_of(flow.source),
-                      address_of(flow.destination));
+    write_ipv4_header(ip, ip_length, kProtocolUdp, address_bytes(flow.source),
+                      address_bytes(flow.destination));
   }
   const MutableBytes udp = ip.subspan(ip_header);
   store16(udp, 0, flow.source.port);

@@ -97,15 +97,7 @@ inline Endpoint endpoint_of(std::uint8_t family, Bytes address) {
   return endpoint;
 }
 
-inline Bytes address_of(const Endpoint& endpoint) {
-  return Bytes(endpoint.address, endpoint.family == AF_INET ? 4 : 16);
-}
-
 // --- addresses ---
-
-inline bool is_link_local6(Bytes address) {
-  return address[0] == 0xfe && (address[1] & 0xc0) == 0x80;
-}
 
 // derive_link_local() may not have run: an unset link-local address must not make
 // frames to :: ours.

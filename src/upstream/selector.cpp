@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <stdexcept>
+#include <string>
 
 namespace heimdall::upstream {
 namespace {
@@ -19,7 +20,8 @@ Selector::Selector(std::span<const net::Endpoint> servers, const SelectorConfig&
     : config_(config), rng_state_(seed | 1) {
   if (servers.empty()) throw std::invalid_argument("no upstream servers");
   if (servers.size() > kMaxServers) {
-    throw std::invalid_argument("at most 32 upstream servers are supported");
+    throw std::invalid_argument("at most " + std::to_string(kMaxServers) +
+                                " upstream servers are supported");
   }
   servers_.reserve(servers.size());
   for (const auto& address : servers) servers_.push_back(ServerState{.address = address});

@@ -752,6 +752,20 @@ TEST(ConfigErrors, UnknownKeyInsideEachImplementedSectionIsNamed) {
   expect_error("logging:\n  lvl: info\n", 2, "logging.lvl", "unknown key; expected one of: level");
 }
 
+TEST(ConfigErrors, MisspeltKeyIsAnsweredWithTheClosestKey) {
+  EXPECT_EQ(error_of("dataplane:\n  worker: 2\n"),
+            "test.yaml:2: dataplane.worker: unknown key; expected one of: backend, workers, "
+            "eal_args, ports, exception, upstream_ports, mbufs; did you mean 'workers'?");
+  expect_error(std::string(kListen) + "cache:\n  max_entires: 10\n", 3, "cache.max_entires",
+               "did you mean 'max_entries'?");
+  expect_error(std::string(kListen) + "upstream: {}\n", 2, "upstream", "did you mean 'upstreams'?");
+  expect_error("filter:\n  lists:\n    - {name: a, sorce: a.txt}\n", 3, "filter.lists[0].sorce",
+               "did you mean 'source'?");
+  // More than two edits away is another word: no guess.
+  EXPECT_EQ(error_of(std::string(kListen) + "cache: {shards: 4}\n").find("did you mean"),
+            std::string::npos);
+}
+
 TEST(ConfigErrors, KeyGivenTwiceIsRefused) {
   expect_error("listen:\n  udp: [\"127.0.0.1:53\"]\n  udp: [\"127.0.0.1:54\"]\n", 3, "listen.udp",
                "given twice (first on line 2)");

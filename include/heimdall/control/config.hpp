@@ -9,11 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "heimdall/engine/client_guard.hpp"
 #include "heimdall/filter/block_answer.hpp"
 #include "heimdall/filter/client_groups.hpp"
 #include "heimdall/filter/domain_trie.hpp"
 #include "heimdall/filter/list_parser.hpp"
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/upstream/selector.hpp"
 
 namespace heimdall::control {
 
@@ -25,7 +27,10 @@ class ConfigError : public std::runtime_error {
 };
 
 enum class Backend : std::uint8_t { Socket, Dpdk };
-enum class Strategy : std::uint8_t { RoundRobin, Fastest, Failover };
+// The modules that act on these choices define them; the file names them.
+using Strategy = upstream::Strategy;
+using AclAction = engine::AclAction;
+using AnyPolicy = engine::AnyPolicy;
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, Off };
 
 // A DPDK port and the appliance's identity on it (dataplane.ports[]).
@@ -166,9 +171,6 @@ struct FilterConfig {
 struct LoggingConfig {
   LogLevel level = LogLevel::Info;
 };
-
-enum class AclAction : std::uint8_t { Refuse, Drop };
-enum class AnyPolicy : std::uint8_t { Minimal, Refuse, Forward };
 
 // Who may query (acl): an empty list allows everyone.
 struct AclConfig {

@@ -51,6 +51,13 @@ struct ListReport {
   std::string first_regex_error;  // "line N: <Hyperscan's message>" of the first bad regex
 };
 
+// A list's text without the UTF-8 byte order mark some editors write first; every
+// list format, RPZ zones included, is read from what follows it.
+inline std::string_view without_bom(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  return text;
+}
+
 // Guesses the format from the first lines that are not comments.
 ListFormat detect_format(std::string_view text);
 

@@ -13,21 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "heimdall/net/address.hpp"
 #include "heimdall/net/endpoint.hpp"
 
 namespace heimdall::net {
-
-struct MacAddress {
-  std::array<std::uint8_t, 6> bytes{};
-
-  bool operator==(const MacAddress&) const = default;
-  bool is_multicast() const { return (bytes[0] & 1) != 0; }  // broadcast included
-  [[nodiscard]] static std::optional<MacAddress> parse(
-      std::string_view text);  // "02:00:00:00:00:01"
-  std::string to_string() const;
-};
-
-constexpr MacAddress kBroadcastMac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
 // The appliance's identity on one port.
 struct Interface {

@@ -199,8 +199,9 @@ DpdkBackend::DpdkBackend(const DpdkBackendConfig& config)
         return random;
       });
   shared.servers = config_.engine.servers;
-  if (shared.servers.size() > Neighbours::kMaxServers) {
-    throw std::invalid_argument("the DPDK backend takes at most 32 upstream servers");
+  if (shared.servers.size() > upstream::kMaxServers) {
+    throw std::invalid_argument("the DPDK backend takes at most " +
+                                std::to_string(upstream::kMaxServers) + " upstream servers");
   }
   // No TCP to upstreams from the fast path: truncated answers go to the client,
   // which asks again over TCP through the exception path.

@@ -34,11 +34,6 @@ std::uint64_t random_seed() {
   return seed;
 }
 
-bool is_link_local(const net::Endpoint& address) {
-  return address.family == AF_INET6 && address.address[0] == 0xfe &&
-         (address.address[1] & 0xc0) == 0x80;
-}
-
 }  // namespace
 
 DpdkWorker::DpdkWorker(const DpdkBackendConfig& config, DpdkShared& shared, unsigned index)
@@ -126,7 +121,7 @@ void DpdkWorker::classify(rte_mbuf* const* frames, unsigned count) {
         from.peer = parsed.source;
         from.link.mac = parsed.source_mac;
         from.link.vlan = parsed.vlan;
-        from.link.to_link_local = is_link_local(parsed.destination);
+        from.link.to_link_local = net::is_link_local(parsed.destination);
         queries_[query_count_++] = engine::ClientQuery{
             {rte_pktmbuf_mtod_offset(frame, const std::uint8_t*, parsed.payload_offset),
              parsed.payload_length},

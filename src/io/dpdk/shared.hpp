@@ -16,6 +16,7 @@
 #include "heimdall/net/frame.hpp"
 #include "heimdall/rcu/annotations.hpp"
 #include "heimdall/rcu/qsbr.hpp"
+#include "heimdall/upstream/selector.hpp"
 
 struct rte_mempool;
 struct rte_ring;
@@ -26,8 +27,7 @@ namespace heimdall::io {
 // (the ARP/NDP owner) and read by the workers (docs/architecture.md §12.6). Index = the
 // engine's server index.
 struct Neighbours {
-  static constexpr unsigned kMaxServers = 32;
-  std::array<net::MacAddress, kMaxServers> server_mac{};
+  std::array<net::MacAddress, upstream::kMaxServers> server_mac{};
   std::uint32_t resolved = 0;  // bit i: server_mac[i] is known
 };
 
