@@ -528,7 +528,7 @@ run_checks() {
   elif [[ -z $missing && $count -gt 20 ]]; then
     pass "/metrics has all $count families of the DPDK and exception-path counter tables"
   else
-    fail "/metrics lacks, of the DPDK counter tables ($count families):" $missing
+    fail "/metrics lacks, of the DPDK counter tables ($count families): ${missing//$'\n'/ }"
   fi
 
   # The exception path's TCP worker reads the cache as a reader of its own, after
