@@ -2,9 +2,8 @@
 // classifying a received DNS query frame (checksum included) and writing the
 // Ethernet/IP/UDP headers of its reply with a full UDP checksum or with the
 // pseudo-header sum a NIC with checksum offload completes.
-#include <benchmark/benchmark.h>
-
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <vector>

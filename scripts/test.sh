@@ -4,6 +4,7 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same under ThreadSanitizer;
 #   4. the fuzz targets (clang, libFuzzer) for a bounded time.
+# Before them, clang-format checks that the C++ sources are formatted.
 # The soak suite (tests/soak) runs in stages 1 and 2; under TSan it would measure
 # the sanitizer, not the server.
 # Every stage runs even when an earlier one failed; the last line is the total.
@@ -13,6 +14,13 @@ cd "$(dirname "$0")/.." || exit 1
 scripts/install-deps.sh test || exit 1
 
 failed_stages=()
+
+# The C++ sources as .clang-format lays them out (docs/conventions.md §10): a change
+# that is not formatted fails here, before anything is built.
+echo "=== format ==="
+if ! git ls-files -z '*.cpp' '*.hpp' '*.h' '*.c' | xargs -0 clang-format --dry-run --Werror; then
+  failed_stages+=("format (run clang-format -i on the files above)")
+fi
 
 setup() {  # setup DIR [meson options...]
   local dir="$1"

@@ -143,8 +143,8 @@ dns::TtlBounds reply_ttl_bounds(std::span<const std::uint8_t> answer, const dns:
   }
   if (rcode == dns::Rcode::NoError || rcode == dns::Rcode::NxDomain) {
     const auto ttl = dns::negative_ttl(answer, msg);
-    return {.floor = 0, .ceiling = std::min(ttl.value_or(policy.negative_ttl_max),
-                                            policy.negative_ttl_max)};
+    return {.floor = 0,
+            .ceiling = std::min(ttl.value_or(policy.negative_ttl_max), policy.negative_ttl_max)};
   }
   return {.floor = 0, .ceiling = policy.max_ttl};
 }

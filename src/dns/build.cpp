@@ -97,8 +97,7 @@ RecordPrefix fit_records(std::span<const std::uint8_t> wire, const Message& msg,
 // opcodes (NOTIFY, UPDATE, unassigned ones) carry none of them.
 std::uint16_t own_flags(std::uint16_t client_flags, std::uint16_t extra) {
   if ((client_flags & flag::kOpcodeMask) != 0) {
-    return static_cast<std::uint16_t>(flag::QR |
-                                      (client_flags & (flag::kOpcodeMask | flag::RD)) |
+    return static_cast<std::uint16_t>(flag::QR | (client_flags & (flag::kOpcodeMask | flag::RD)) |
                                       (extra & ~(flag::AD | flag::RA | flag::CD)));
   }
   return static_cast<std::uint16_t>(

@@ -1,7 +1,5 @@
 #include "heimdall/io/eal.hpp"
 
-#include "eal_diagnostics.hpp"
-
 #include <pthread.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -15,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "eal_diagnostics.hpp"
 
 namespace heimdall::io {
 namespace {

@@ -86,7 +86,8 @@ class CacheDumpTest : public ::testing::Test {
   void fill(int count) {
     for (int i = 0; i < count; ++i) {
       const std::string name = "host" + std::to_string(i) + ".example.com";
-      const Bytes query = Packet().header(1, dns::flag::RD, 1, 0, 0, 0).question(name.c_str()).bytes;
+      const Bytes query =
+          Packet().header(1, dns::flag::RD, 1, 0, 0, 0).question(name.c_str()).bytes;
       const Bytes answer = Packet()
                                .header(1, dns::flag::QR | dns::flag::RD | dns::flag::RA, 1, 1, 0, 0)
                                .question(name.c_str())

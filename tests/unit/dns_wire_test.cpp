@@ -587,9 +587,9 @@ TEST(Build, ChaosTxtAnswerCarriesTheTextInClassCh) {
   ASSERT_EQ(parse(query, qmsg), ParseError::Ok);
   const std::string text = "heimdall 1.0";
   std::uint8_t out[512];
-  const std::size_t length = build_chaos_txt(
-      client_of(query, qmsg, 512),
-      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, 1232, out);
+  const std::size_t length =
+      build_chaos_txt(client_of(query, qmsg, 512),
+                      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, 1232, out);
   const Bytes reply(out, out + length);
   Message msg;
   ASSERT_EQ(parse(reply, msg), ParseError::Ok);
@@ -612,14 +612,14 @@ TEST(Build, ChaosTxtAnswerCarriesTheTextInClassCh) {
   EXPECT_EQ(records[0].ttl, 0u);
   ASSERT_EQ(records[0].rdlength, text.size() + 1);
   EXPECT_EQ(reply[records[0].rdata_offset], text.size());
-  EXPECT_EQ(std::string(reply.begin() + records[0].rdata_offset + 1,
-                        reply.begin() + records[0].end),
-            text);
+  EXPECT_EQ(
+      std::string(reply.begin() + records[0].rdata_offset + 1, reply.begin() + records[0].end),
+      text);
   const std::string too_long(256, 'x');
-  EXPECT_EQ(build_chaos_txt(client_of(query, qmsg, 512),
-                            {reinterpret_cast<const std::uint8_t*>(too_long.data()), 256}, 1232,
-                            out),
-            0u);
+  EXPECT_EQ(
+      build_chaos_txt(client_of(query, qmsg, 512),
+                      {reinterpret_cast<const std::uint8_t*>(too_long.data()), 256}, 1232, out),
+      0u);
 }
 
 TEST(Build, BadversLivesInTheOpt) {

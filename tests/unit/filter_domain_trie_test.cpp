@@ -133,7 +133,8 @@ TEST(DomainTrie, ManyDistinctCombinationsOfListsStayApart) {
     const std::string name = "n" + std::to_string(i) + ".test";
     for (unsigned list = 0; list < 17; ++list) {
       if (lists & (ListMask{1} << list)) {
-        builder.add_text(name.c_str(), Action::Block, Scope::Exact, static_cast<std::uint16_t>(list));
+        builder.add_text(name.c_str(), Action::Block, Scope::Exact,
+                         static_cast<std::uint16_t>(list));
       }
     }
   }

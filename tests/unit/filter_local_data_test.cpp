@@ -10,10 +10,10 @@
 namespace heimdall::filter {
 namespace {
 
-using testing::Bytes;
-using testing::Packet;
 using dns::parse_record;
 using dns::RecordLine;
+using testing::Bytes;
+using testing::Packet;
 
 Bytes name_wire(const char* text) {
   Packet p;

@@ -703,16 +703,13 @@ TEST(Ipv4, SendersNoAnswerMayGoToAreDropped) {
     return cat(ethernet(destination_mac, source_mac, 0x0800), ipv4(source, kOur4, 17, datagram));
   };
   const MacAddress multicast_source{{0x01, 0, 0x5e, 0, 0, 1}};
-  expect_drop(parse(query_from(multicast_source, kOurMac, kPeer4, 40000)),
-              DropReason::BadSource);
+  expect_drop(parse(query_from(multicast_source, kOurMac, kPeer4, 40000)), DropReason::BadSource);
   expect_drop(parse(query_from(kPeerMac, kBroadcastMac, kPeer4, 40000)), DropReason::BadSource);
   expect_drop(parse(query_from(kPeerMac, kOurMac, kOur4, 40000)), DropReason::BadSource);
   const Ipv4 subnet_broadcast{kOur4[0], kOur4[1], kOur4[2], 255};
   const Ipv4 subnet_network{kOur4[0], kOur4[1], kOur4[2], 0};
-  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_broadcast, 40000)),
-              DropReason::BadSource);
-  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_network, 40000)),
-              DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_broadcast, 40000)), DropReason::BadSource);
+  expect_drop(parse(query_from(kPeerMac, kOurMac, subnet_network, 40000)), DropReason::BadSource);
   expect_drop(parse(query_from(kPeerMac, kOurMac, kPeer4, 0)), DropReason::BadSource);
   // A host of the subnet and one beyond it are answered.
   EXPECT_EQ(parse(query_from(kPeerMac, kOurMac, kPeer4, 40000)).kind, FrameKind::DnsQuery);
