@@ -145,7 +145,9 @@ template <typename Set, std::size_t N>
 consteval bool covers_every_member(const std::array<Row<Set>, N>& table) {
   const Set probe{};
   for (std::size_t i = 0; i < N; ++i) {
-    if ((table[i].counter == nullptr) == (table[i].array == nullptr)) return false;
+    // By `elements`, not `array == nullptr`: GCC with -fsanitize=undefined does not
+    // fold a function pointer's comparison with null in a constant expression.
+    if ((table[i].counter == nullptr) == (table[i].elements == 0)) return false;
     for (std::size_t j = 0; j < i; ++j) {
       if (first_counter(table[i], probe) == first_counter(table[j], probe)) return false;
       // A family is written once: its rows must not be split by another family.
