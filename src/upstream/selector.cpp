@@ -101,17 +101,19 @@ void Selector::on_answer(unsigned server, std::uint64_t rtt_ns) {
   ServerState& state = servers_[server];
   state.consecutive_failures = 0;
   state.down = false;
+  ++state.answers;
+  stats::bump(exported_[server].answers);
   record_rtt(server, rtt_ns);
 }
 
+// Not an answer: the same question follows over TCP, and its answer is the one
+// counted (a truncated answer and its TCP answer counted one answer twice).
 void Selector::on_truncated(unsigned server, std::uint64_t rtt_ns) { record_rtt(server, rtt_ns); }
 
 void Selector::record_rtt(unsigned server, std::uint64_t rtt_ns) {
   ServerState& state = servers_[server];
   state.srtt_ns = state.srtt_ns == 0 ? rtt_ns : (7 * state.srtt_ns + rtt_ns) / 8;
-  ++state.answers;
   ServerCounters& exported = exported_[server];
-  stats::bump(exported.answers);
   stats::bump(exported.rtt_sum_ns, rtt_ns);
   std::size_t bucket = 0;
   while (bucket < ServerCounters::kRttBounds.size() &&

@@ -176,6 +176,7 @@ TEST(Selector, ATruncatedAnswerDoesNotClearFailures) {
   EXPECT_EQ(selector.server(0).consecutive_failures, 2u);
   EXPECT_EQ(selector.server(0).srtt_ns, (7 * 750 * kMs + 2 * kMs) / 8)
       << "its round trip still counts";
+  EXPECT_EQ(selector.exported(0).answers.load(), 0u) << "the answer is TCP's, still to come";
   selector.on_failure(0, 0);
   EXPECT_TRUE(selector.server(0).down);
 }
