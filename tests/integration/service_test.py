@@ -31,33 +31,51 @@ NXDOMAIN = 3
 
 
 class NotifySocket:
-    """The receiving end of sd_notify(3): one datagram per notification."""
+    """The receiving end of sd_notify(3): one datagram per notification, read as
+    they come by a thread of its own, as systemd reads them. (Left unread, the
+    socket's queue, net.unix.max_dgram_qlen = 10 datagrams, fills after five
+    reloads and sd_notify then blocks the server's control thread.)"""
 
     def __init__(self, directory):
         self.path = os.path.join(directory, "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
         self.messages = []  # every notification received so far, as dicts, in order
+        self.arrived = threading.Condition()
+        self.closing = threading.Event()
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
 
-    def wait_for(self, key, timeout=30.0, after=0):
-        """The first message from index `after` on that carries `key`; its index."""
-        deadline = time.time() + timeout
-        while True:
-            for index in range(after, len(self.messages)):
-                if key in self.messages[index]:
-                    return index
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                raise AssertionError(f"no {key} within {timeout} s; got {self.messages}")
-            self.sock.settimeout(remaining)
+    def read(self):
+        while not self.closing.is_set():
             try:
                 data = self.sock.recv(4096).decode()
             except socket.timeout:
                 continue
-            self.messages.append(dict(line.split("=", 1) for line in data.splitlines()
-                                      if "=" in line))
+            except OSError:
+                return
+            with self.arrived:
+                self.messages.append(dict(line.split("=", 1) for line in data.splitlines()
+                                          if "=" in line))
+                self.arrived.notify_all()
+
+    def wait_for(self, key, timeout=30.0, after=0):
+        """The first message from index `after` on that carries `key`; its index."""
+        deadline = time.time() + timeout
+        with self.arrived:
+            while True:
+                for index in range(after, len(self.messages)):
+                    if key in self.messages[index]:
+                        return index
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    raise AssertionError(f"no {key} within {timeout} s; got {self.messages}")
+                self.arrived.wait(remaining)
 
     def close(self):
+        self.closing.set()
+        self.reader.join()
         self.sock.close()
 
 
