@@ -383,6 +383,36 @@ void warn_if_open_resolver(const control::Config& config) {
   }
 }
 
+// Everything serve() builds, torn down once, in this order, on every way out (a
+// start-up error or a stop): the operator's interfaces first, then the workers
+// (the backends stop and join in their destructors), the query-log writer (it
+// drains what the workers left in their rings), the filter and the cache the
+// workers read, and the EAL last.
+struct Running {
+  explicit Running(const io::EalOptions& eal) { io::start_eal(eal); }
+  ~Running() {
+    management.reset();
+    backend.reset();
+    query_log_writer.reset();
+    filter.reset();
+    cache.reset();
+    query_log.reset();
+    acl.reset();
+    io::stop_eal();
+  }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+
+  std::unique_ptr<filter::ClientGroups> acl;
+  std::unique_ptr<engine::QueryLog> query_log;
+  std::unique_ptr<cache::Cache> cache;
+  std::unique_ptr<control::FilterReloader> filter;
+  std::unique_ptr<control::QueryLogWriter> query_log_writer;
+  Backend backend;
+  app::Serving serving;  // what the management server's commands read
+  std::unique_ptr<control::ManagementServer> management;
+};
+
 int serve(const control::Config& config, const std::string& config_path) {
   if (config.upstreams.servers_from_resolv_conf) {
     spdlog::info("no upstream configured: using the nameservers of /etc/resolv.conf");
@@ -390,85 +420,70 @@ int serve(const control::Config& config, const std::string& config_path) {
 
   // Signals are blocked since main began; this thread is the one that reads them.
   control::SignalInbox signals;
-  io::start_eal(eal_options(config));
-
-  std::unique_ptr<cache::Cache> cache;
-  std::unique_ptr<control::FilterReloader> filter;
-  std::unique_ptr<filter::ClientGroups> acl;
-  std::unique_ptr<engine::QueryLog> query_log;
-  std::unique_ptr<control::QueryLogWriter> query_log_writer;
-  Backend backend;
-  app::Serving serving;
-  std::unique_ptr<control::ManagementServer> management;
+  Running run(eal_options(config));
+  app::Serving& serving = run.serving;
   try {
-    acl = build_acl(config.acl);
+    run.acl = build_acl(config.acl);
     if (config.query_log.enabled) {
-      query_log = std::make_unique<engine::QueryLog>(reader_count(config), config.query_log.ring,
-                                                     config.query_log.sample);
-      query_log_writer = std::make_unique<control::QueryLogWriter>(
-          *query_log, control::QueryLogFile{.path = config.query_log.path,
-                                            .max_bytes = config.query_log.max_bytes,
-                                            .keep = config.query_log.keep});
+      run.query_log = std::make_unique<engine::QueryLog>(
+          reader_count(config), config.query_log.ring, config.query_log.sample);
+      run.query_log_writer = std::make_unique<control::QueryLogWriter>(
+          *run.query_log, control::QueryLogFile{.path = config.query_log.path,
+                                                .max_bytes = config.query_log.max_bytes,
+                                                .keep = config.query_log.keep});
     }
     const unsigned readers = reader_count(config);
-    filter = std::make_unique<control::FilterReloader>(config, readers);
+    run.filter = std::make_unique<control::FilterReloader>(config, readers);
     const rcu::Published<filter::Snapshot>* published = nullptr;
-    if (filter->active()) {
+    if (run.filter->active()) {
       // Before the first query: nothing is answered unfiltered. A dead list URL
       // delays this by its download timeout at most; a list that cannot be read is
       // left out (and logged), but a filter that cannot be built stops start-up.
-      if (!filter->reload("start-up")) throw std::runtime_error("the filter could not be built");
-      published = &filter->published();
+      if (!run.filter->reload("start-up")) {
+        throw std::runtime_error("the filter could not be built");
+      }
+      published = &run.filter->published();
     }
     if (config.cache.enabled) {
-      cache = std::make_unique<cache::Cache>(cache_config(config.cache), config.dataplane.workers,
-                                             readers, std::random_device{}());
+      run.cache = std::make_unique<cache::Cache>(
+          cache_config(config.cache), config.dataplane.workers, readers, std::random_device{}());
     }
 #ifdef HEIMDALL_DPDK_BACKEND
     if (uses_dpdk(config)) {
       check_port_ranges(config);
-      io::DpdkBackendConfig dpdk = dpdk_backend_config(config, acl.get());
-      dpdk.engine.query_log = query_log.get();
+      io::DpdkBackendConfig dpdk = dpdk_backend_config(config, run.acl.get());
+      dpdk.engine.query_log = run.query_log.get();
       dpdk.filter = published;
-      dpdk.cache = cache.get();
-      backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
+      dpdk.cache = run.cache.get();
+      run.backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
     }
 #endif
     if (!uses_dpdk(config)) {
-      io::SocketBackendConfig socket = socket_backend_config(config, acl.get());
-      socket.engine.query_log = query_log.get();
+      io::SocketBackendConfig socket = socket_backend_config(config, run.acl.get());
+      socket.engine.query_log = run.query_log.get();
       socket.filter = published;
-      socket.cache = cache.get();
-      backend.socket_ = std::make_unique<io::SocketBackend>(socket);
+      socket.cache = run.cache.get();
+      run.backend.socket_ = std::make_unique<io::SocketBackend>(socket);
     }
-    backend.start();
-    serving = app::Serving{.backend = &backend,
-                           .cache = cache.get(),
-                           .filter = filter.get(),
-                           .query_log = query_log_writer.get(),
+    run.backend.start();
+    serving = app::Serving{.backend = &run.backend,
+                           .cache = run.cache.get(),
+                           .filter = run.filter.get(),
+                           .query_log = run.query_log_writer.get(),
                            .upstreams = engine_config(config).servers,
                            .workers = config.dataplane.workers};
     if (config.management.metrics_listen || !config.management.control_socket.empty()) {
-      management = std::make_unique<control::ManagementServer>(
+      run.management = std::make_unique<control::ManagementServer>(
           control::ManagementConfig{.metrics_listen = config.management.metrics_listen,
                                     .control_socket = config.management.control_socket,
                                     .limits = {}},
           [&serving] { return app::render_metrics(serving); });
-      app::add_commands(*management, serving, config_path);
-      serving.management = management.get();
+      app::add_commands(*run.management, serving, config_path);
+      serving.management = run.management.get();
     }
   } catch (const std::exception& error) {
     spdlog::error("{}", error.what());
-    management.reset();
-    backend.request_stop();
-    backend.join();
-    backend.reset();
-    query_log_writer.reset();
-    filter.reset();
-    cache.reset();
-    acl.reset();
-    io::stop_eal();
-    return kExitRuntime;
+    return kExitRuntime;  // `run` tears down what was built
   }
   spdlog::info("heimdall {} ready: {} workers, {}, upstreams {} ({})", HEIMDALL_VERSION,
                config.dataplane.workers, describe_listeners(config),
@@ -487,15 +502,15 @@ int serve(const control::Config& config, const std::string& config_path) {
         next_tick - std::chrono::steady_clock::now());
     const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(until_tick.count(), 0, 1000));
     int signal_number = 0;
-    if (management) {
-      management->poll(timeout_ms, signals.fd());
+    if (run.management) {
+      run.management->poll(timeout_ms, signals.fd());
       signal_number = signals.take();
     } else {
       signal_number = signals.wait(timeout_ms);
     }
     if (signal_number == 0) {
       if (std::chrono::steady_clock::now() >= next_tick) {
-        filter->tick(std::chrono::steady_clock::now());
+        run.filter->tick(std::chrono::steady_clock::now());
         app::log_case_fallbacks(serving, case_fallbacks_logged);
         next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
@@ -504,9 +519,9 @@ int serve(const control::Config& config, const std::string& config_path) {
     if (signal_number == SIGHUP) {
       // A SIGHUP that arrives while this reload runs stays pending in the signal
       // descriptor and is the next loop's one reload.
-      if (filter->active()) {
+      if (run.filter->active()) {
         control::service_manager::reloading();
-        filter->reload("SIGHUP");
+        run.filter->reload("SIGHUP");
         control::service_manager::ready("serving: " + describe_listeners(config));
       } else {
         spdlog::info(
@@ -519,17 +534,11 @@ int serve(const control::Config& config, const std::string& config_path) {
     break;
   }
   serving.management = nullptr;
-  management.reset();
-  backend.request_stop();
-  backend.join();
+  run.management.reset();
+  run.backend.request_stop();
+  run.backend.join();
   log_summary(serving);
-  backend.reset();
-  query_log_writer.reset();  // drains what the workers left in their rings
-  filter.reset();            // after the workers: they were its readers
-  cache.reset();
-  acl.reset();
-  io::stop_eal();
-  return 0;
+  return 0;  // `run` tears down the rest
 }
 
 }  // namespace
