@@ -93,9 +93,13 @@ def scrape(port):
     return totals
 
 
-class HostileUpstreamTest(unittest.TestCase):
+class HostileCase(unittest.TestCase):
+    """A test case with a directory of its own and the processes it started
+    (hostile upstreams, heimdall servers), stopped in reverse at the end."""
+    PREFIX = "heimdall-hostile-"
+
     def setUp(self):
-        self.directory = tempfile.mkdtemp(prefix="heimdall-hostile-")
+        self.directory = tempfile.mkdtemp(prefix=self.PREFIX)
         self.children = []
 
     def tearDown(self):
@@ -108,6 +112,8 @@ class HostileUpstreamTest(unittest.TestCase):
         self.children.append(upstream)
         return upstream
 
+
+class HostileUpstreamTest(HostileCase):
     def heimdall(self, upstreams, name="heimdall", extra="", upstreams_extra="", workers=2):
         server = Heimdall(self.directory, name, [u.port for u in upstreams], strategy="failover",
                           timeout_ms=int(BUDGET_S * 1000), workers=workers, extra=extra,

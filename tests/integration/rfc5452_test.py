@@ -27,18 +27,16 @@ import os
 import random
 import re
 import select
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forwarding_test import Heimdall, build_query, free_port, rcode_of, udp_ports_of  # noqa: E402
-from hostile_upstream_test import Hostile, exchange, scrape  # noqa: E402
+from hostile_upstream_test import Hostile, HostileCase, exchange, scrape  # noqa: E402
 
 LEGACY = os.environ.get("RFC5452_LEGACY_CONFIG") == "1"
 NOERROR, SERVFAIL = 0, 2
@@ -148,20 +146,8 @@ def answer_addresses(reply):
     return addresses
 
 
-class Rfc5452Test(unittest.TestCase):
-    def setUp(self):
-        self.directory = tempfile.mkdtemp(prefix="heimdall-rfc5452-")
-        self.children = []
-
-    def tearDown(self):
-        for child in reversed(self.children):
-            child.process.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def hostile(self, mode, delay_ms=None):
-        upstream = Hostile(self.directory, mode, delay_ms)
-        self.children.append(upstream)
-        return upstream
+class Rfc5452Test(HostileCase):
+    PREFIX = "heimdall-rfc5452-"
 
     def heimdall(self, upstreams, name, upstreams_extra="", workers=1, timeout_ms=1500,
                  metrics_port=None):
