@@ -31,15 +31,7 @@ lab_init heimdall-perf 5 together
 # Three ports free for UDP and TCP on 127.0.0.1, below the ephemeral range.
 read -r knot_port heimdall_port dnsdist_port < <(lab_free_ports 3)
 
-cat > "$work/zone" <<ZONE
-\$ORIGIN bench.test.
-\$TTL 300
-@ IN SOA ns1 hostmaster 1 3600 600 86400 60
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-* IN A 192.0.2.1
-ZONE
-lab_start_knot "$knot_port" bench.test. "$work/zone"
+lab_start_bench_knot "$knot_port"
 
 cat > "$work/heimdall.yaml" <<YAML
 dataplane: {backend: socket, workers: 2}

@@ -106,6 +106,20 @@ KNOT
   pids+=($!)
 }
 
+# knotd on port $1 serving bench.test., where every name has A 192.0.2.1: each
+# query for a fresh name is a cache miss that the upstream answers at once.
+lab_start_bench_knot() {
+  cat >"$work/zone" <<'ZONE'
+$ORIGIN bench.test.
+$TTL 300
+@ IN SOA ns1 hostmaster 1 3600 600 86400 60
+@ IN NS ns1
+ns1 IN A 127.0.0.1
+* IN A 192.0.2.1
+ZONE
+  lab_start_knot "$1" bench.test. "$work/zone"
+}
+
 lab_start_root_knot() {
   cat >"$work/root.zone" <<'ZONE'
 $ORIGIN .

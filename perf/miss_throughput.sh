@@ -26,15 +26,7 @@ done
 
 lab_init heimdall-miss 5 together
 read -r knot_port < <(lab_free_ports 1)
-cat >"$work/zone" <<ZONE
-\$ORIGIN bench.test.
-\$TTL 300
-@ IN SOA ns1 hostmaster 1 3600 600 86400 60
-@ IN NS ns1
-ns1 IN A 127.0.0.1
-* IN A 192.0.2.1
-ZONE
-lab_start_knot "$knot_port" bench.test. "$work/zone"
+lab_start_bench_knot "$knot_port"
 seq 1 3000000 | sed 's/.*/m&.bench.test A/' >"$work/queries"
 
 one_run() {  # one_run LABEL BINARY KEYS -> "qps lost latency_ms"
