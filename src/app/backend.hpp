@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "heimdall/cache/cache.hpp"
@@ -96,6 +97,7 @@ struct Serving {
   control::QueryLogWriter* query_log = nullptr;
   std::vector<net::Endpoint> upstreams;
   unsigned workers = 0;
+  std::string cache_snapshot;  // cache.snapshot: where `cache save` writes by default
   const control::ManagementServer* management = nullptr;  // its own counters, if it runs
 };
 

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "heimdall/cache/cache.hpp"
+#include "heimdall/control/cache_snapshot.hpp"
 #include "heimdall/control/command_line.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/filter_reloader.hpp"
@@ -199,6 +200,17 @@ void warn_if_open_resolver(const control::Config& config) {
   }
 }
 
+// A clean stop saves the cache for the next start while the workers still run
+// and walk their own shards; a save that fails is logged and the stop goes on.
+void save_cache_for_restart(const control::Config& config, cache::Cache* cache) {
+  if (cache == nullptr || config.cache.snapshot.empty()) return;
+  try {
+    spdlog::info("cache snapshot: {}", control::save_cache(*cache, config.cache.snapshot));
+  } catch (const std::exception& error) {
+    spdlog::error("cache snapshot not saved: {}", error.what());
+  }
+}
+
 // Everything serve() builds, torn down once, in this order, on every way out (a
 // start-up error or a stop): the operator's interfaces first, then the workers
 // (the backends stop and join in their destructors), the query-log writer (it
@@ -263,6 +275,8 @@ int serve(const control::Config& config, const std::string& config_path) {
     if (config.cache.enabled) {
       run.cache = std::make_unique<cache::Cache>(
           cache_config(config.cache), config.dataplane.workers, readers, std::random_device{}());
+      // Before any worker runs, so the first query can be a hit (docs/architecture.md §8.7).
+      if (!config.cache.snapshot.empty()) control::restore_cache(*run.cache, config.cache.snapshot);
     }
 #ifdef HEIMDALL_DPDK_BACKEND
     if (uses_dpdk(config)) {
@@ -287,7 +301,8 @@ int serve(const control::Config& config, const std::string& config_path) {
                            .filter = run.filter.get(),
                            .query_log = run.query_log_writer.get(),
                            .upstreams = engine_config(config).servers,
-                           .workers = config.dataplane.workers};
+                           .workers = config.dataplane.workers,
+                           .cache_snapshot = config.cache.snapshot};
     if (config.management.metrics_listen || !config.management.control_socket.empty()) {
       run.management = std::make_unique<control::ManagementServer>(
           control::ManagementConfig{.metrics_listen = config.management.metrics_listen,
@@ -351,6 +366,7 @@ int serve(const control::Config& config, const std::string& config_path) {
   }
   serving.management = nullptr;
   run.management.reset();
+  save_cache_for_restart(config, run.cache.get());
   run.backend.request_stop();
   run.backend.join();
   log_summary(serving);

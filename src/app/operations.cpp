@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heimdall/control/cache_dump.hpp"
+#include "heimdall/control/cache_snapshot.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/metrics_text.hpp"
 #include "heimdall/dns/name.hpp"
@@ -222,7 +223,7 @@ control::CommandResult reload_command(Serving& serving, const std::string& confi
 }
 
 control::CommandResult cache_command(Serving& serving, std::span<const std::string> args) {
-  constexpr const char* kUsage = "usage: cache flush [NAME] | cache dump [N]";
+  constexpr const char* kUsage = "usage: cache flush [NAME] | cache dump [N] | cache save [FILE]";
   if (serving.cache == nullptr) return {false, "the cache is disabled"};
   if (args.empty()) return {false, kUsage};
   if (args[0] == "flush" && args.size() == 1) {
@@ -240,6 +241,9 @@ control::CommandResult cache_command(Serving& serving, std::span<const std::stri
     return {true, "flushing " + args[1] + " and below (each worker in its next loops)\n"};
   }
   if (args[0] == "dump") return control::cache_dump_command(*serving.cache, args.subspan(1));
+  if (args[0] == "save") {
+    return control::cache_save_command(*serving.cache, serving.cache_snapshot, args.subspan(1));
+  }
   return {false, kUsage};
 }
 
@@ -345,7 +349,8 @@ void add_commands(control::ManagementServer& server, Serving& serving,
   server.add_command(
       "cache",
       "cache flush [NAME]: drop every entry, or NAME and below; cache dump [N]: list up to N "
-      "entries (default 10000, at most 1000000)",
+      "entries (default 10000, at most 1000000); cache save [FILE]: write a snapshot (default "
+      "cache.snapshot) for a warm restart",
       [&serving](std::span<const std::string> args) { return cache_command(serving, args); });
 }
 

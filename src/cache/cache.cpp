@@ -422,6 +422,32 @@ void Cache::maintain(unsigned owner, std::uint64_t now_ns) {
   }
 }
 
+bool Cache::has_requests(unsigned owner) const {
+  const DumpState& dump = dump_[owner];
+  if ((dump.request.load(std::memory_order_relaxed) >> 1) !=
+      dump.done.load(std::memory_order_relaxed)) {
+    return true;
+  }
+  return flush_ticket_.load(std::memory_order_relaxed) !=
+         handover_->flush[owner].done.load(std::memory_order_relaxed);
+}
+
+bool Cache::restore(const dns::QuestionKey& key, AnswerKind kind, std::uint32_t ttl_s,
+                    std::span<const std::uint8_t> stored, std::uint64_t now_ns) {
+  const Digest digest = this->digest(key);
+  Shard& shard = *shards_[shard_of(digest)];
+  Entry* entry = shard.prepare(EntryShape{.digest = digest,
+                                          .key = &key,
+                                          .kind = kind,
+                                          .ttl_s = ttl_s,
+                                          .inserted_ns = now_ns,
+                                          .stored_length = stored.size()});
+  if (entry == nullptr) return false;
+  std::memcpy(entry->stored(), stored.data(), stored.size());
+  shard.publish(entry, now_ns);
+  return true;
+}
+
 void Cache::flush_all() { generation_.fetch_add(1, std::memory_order_acq_rel); }
 
 std::uint64_t Cache::flush_name(std::span<const std::uint8_t> name_wire) {

@@ -16,6 +16,8 @@ namespace {
 // million-slot shard in under a second. At most a chunk of entries is copied.
 constexpr std::uint32_t kDumpSlotsPerLoop = 65536;
 constexpr unsigned kNone = ~0u;
+static_assert(DumpWalk::kChunkAnswerBytes >= EntryPool::kLargestBlock,
+              "a chunk WithAnswers holds at least the largest entry");
 
 }  // namespace
 
@@ -25,6 +27,7 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
   const std::uint64_t sequence = request >> 1;
   if (sequence == dump.done.load(std::memory_order_relaxed)) return;
   dump.count = 0;
+  dump.answer_bytes = 0;
   if ((request & 1) != 0) dump.cursor = 0;
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
   const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
@@ -35,7 +38,19 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
         if (entry.generation != generation || now_ns >= entry.expires_ns() + stale_window_ns) {
           return true;
         }
+        if (dump.with_answers &&
+            dump.answer_bytes + entry.stored_length > DumpWalk::kChunkAnswerBytes) {
+          return false;  // the next chunk starts with it
+        }
         DumpRecord& record = dump.chunk[dump.count++];
+        if (dump.with_answers) {
+          record.inserted_ns = entry.inserted_ns;
+          record.ttl_s = entry.ttl_s;
+          record.answer_offset = static_cast<std::uint32_t>(dump.answer_bytes);
+          std::memcpy(dump.answers.get() + dump.answer_bytes, entry.stored().data(),
+                      entry.stored_length);
+          dump.answer_bytes += entry.stored_length;
+        }
         std::memcpy(record.name, entry.name().data(), entry.name_length);
         record.name_length = entry.name_length;
         record.qtype = entry.qtype;
@@ -59,8 +74,9 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
   dump.done.store(sequence, std::memory_order_release);
 }
 
-DumpWalk::DumpWalk(Cache& cache)
+DumpWalk::DumpWalk(Cache& cache, DumpContent content)
     : cache_(cache),
+      content_(content),
       shards_(cache.shard_count(), Progress::Asked),
       sequences_(cache.shard_count(), 0),
       taken_(kNone) {
@@ -72,6 +88,10 @@ DumpWalk::DumpWalk(Cache& cache)
     DumpState& state = cache_.dump_[shard];
     // Set out once, before the first request: the owner reads it only after one.
     if (!state.chunk) state.chunk = std::make_unique<DumpRecord[]>(kChunkEntries);
+    state.with_answers = content_ == DumpContent::WithAnswers;
+    if (state.with_answers && !state.answers) {
+      state.answers = std::make_unique<std::uint8_t[]>(kChunkAnswerBytes);
+    }
     ask(shard, true);
   }
 }
@@ -103,6 +123,12 @@ std::optional<std::span<const DumpRecord>> DumpWalk::next() {
     return std::span<const DumpRecord>(state.chunk.get(), state.count);
   }
   return std::nullopt;
+}
+
+std::span<const std::uint8_t> DumpWalk::answers() const {
+  if (taken_ == kNone || content_ != DumpContent::WithAnswers) return {};
+  const DumpState& state = cache_.dump_[taken_];
+  return {state.answers.get(), state.answer_bytes};
 }
 
 bool DumpWalk::done() const {

@@ -24,9 +24,14 @@ struct alignas(64) DumpState {
   // first request and kept for the cache's life (an owner may still take up the
   // last request of a walk abandoned meanwhile).
   std::unique_ptr<DumpRecord[]> chunk;
-  std::size_t count = 0;     // records filled
-  bool finished = false;     // the walk reached the shard's end with this chunk
-  std::uint32_t cursor = 0;  // the next CLOCK slot: the owner's alone
+  // DumpWalk::kChunkAnswerBytes, set out like `chunk` by the first walk WithAnswers.
+  std::unique_ptr<std::uint8_t[]> answers;
+  // Whether the walk copies stored answers: written with `request`, before it.
+  bool with_answers = false;
+  std::size_t count = 0;         // records filled
+  std::size_t answer_bytes = 0;  // of `answers` filled
+  bool finished = false;         // the walk reached the shard's end with this chunk
+  std::uint32_t cursor = 0;      // the next CLOCK slot: the owner's alone
 };
 
 }  // namespace heimdall::cache

@@ -82,6 +82,52 @@ void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std:
   }
 }
 
+std::span<const std::uint8_t> stored_message(std::span<const std::uint8_t> stored) {
+  const StoredHeader header = header_of(stored);
+  return stored.subspan(kHeaderBytes + 2 * std::size_t{header.ttl_count}, header.message_length);
+}
+
+void age_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t seconds) {
+  const StoredHeader header = header_of(stored);
+  std::uint8_t* message = stored.data() + kHeaderBytes + 2 * std::size_t{header.ttl_count};
+  for (std::size_t i = 0; i < header.ttl_count; ++i) {
+    std::uint8_t* field = message + ttl_offset(stored, i);
+    const std::uint32_t ttl = dns::load_u32(field);
+    dns::store_u32(field, ttl > seconds ? ttl - seconds : 0);
+  }
+}
+
+bool stored_form_is_sound(std::span<const std::uint8_t> stored, std::size_t name_length,
+                          std::uint16_t qtype, std::uint16_t qclass) {
+  if (stored.size() < kHeaderBytes) return false;
+  const StoredHeader header = header_of(stored);
+  const std::size_t message_start = kHeaderBytes + 2 * std::size_t{header.ttl_count};
+  if (message_start + header.message_length != stored.size()) return false;
+  const auto message = stored.subspan(message_start);
+  const std::size_t name_end = dns::kHeaderSize + name_length;
+  if (name_length == 0 || name_length > dns::kMaxNameWire || header.question_end != name_end + 4 ||
+      header.question_end > message.size()) {
+    return false;
+  }
+  // Labels, uncompressed, ending exactly at name_end with the root.
+  std::size_t at = dns::kHeaderSize;
+  while (message[at] != 0) {
+    if (message[at] > 63) return false;
+    at += std::size_t{message[at]} + 1;
+    if (at >= name_end) return false;
+  }
+  if (at + 1 != name_end) return false;
+  if (dns::load_u16(&message[name_end]) != qtype ||
+      dns::load_u16(&message[name_end + 2]) != qclass) {
+    return false;
+  }
+  for (std::size_t i = 0; i < header.ttl_count; ++i) {
+    const std::size_t offset = ttl_offset(stored, i);
+    if (offset < header.question_end || offset + 4 > message.size()) return false;
+  }
+  return true;
+}
+
 std::size_t reply_from_stored(std::span<const std::uint8_t> stored, const dns::ClientView& client,
                               const Ageing& ageing, std::uint16_t our_udp_size,
                               std::span<std::uint8_t> out) {

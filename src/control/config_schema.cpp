@@ -297,12 +297,17 @@ const Section& cache_section() {
                    "expired answers when the upstreams fail or are slow")
           .section("prefetch", &CacheSettings::prefetch, prefetch_section(),
                    "background refresh of entries late in their life")
+          .string("snapshot", &CacheSettings::snapshot,
+                  "a file the cache is saved to on a clean stop and restored from at start")
           .check([](const ConfigReader& reader, const ConfigValue& section,
                     const ConfigFields& fields, CacheSettings& out) {
             if (out.min_ttl > out.max_ttl) {
               const auto min = fields.find("min_ttl");
               reader.fail(min != fields.end() ? min->second : section,
                           "is above max_ttl (" + std::to_string(out.max_ttl) + ")");
+            }
+            if (!out.snapshot.empty() && out.snapshot.front() != '/') {
+              reader.fail(fields.at("snapshot"), "expected an absolute path, got " + out.snapshot);
             }
           })
           .build();

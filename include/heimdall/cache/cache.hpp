@@ -201,6 +201,18 @@ class Cache {
   // Inserts what other workers handed over, removes a few expired entries, and
   // advances any flush by name and any dump walk.
   void maintain(unsigned owner, std::uint64_t now_ns);
+  // Whether the control thread has asked `owner` for something (a dump step, a
+  // flush by name) that its next maintain() serves: an idle worker then loops
+  // sooner than its idle timeout.
+  bool has_requests(unsigned owner) const;
+
+  // --- start-up only, before any owner runs ---
+  // Puts an entry read back from a snapshot (cache/snapshot.hpp) into its owner's
+  // shard as if received at `now_ns`: `stored` is a sound stored answer whose TTLs
+  // already count the time the entry spent in the file, `ttl_s` what is left of
+  // its life. False when it found no room (counted as for any insert).
+  bool restore(const dns::QuestionKey& key, AnswerKind kind, std::uint32_t ttl_s,
+               std::span<const std::uint8_t> stored, std::uint64_t now_ns);
 
   // --- the control thread ---
   void flush_all();

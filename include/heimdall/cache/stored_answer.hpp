@@ -39,6 +39,20 @@ std::size_t store_answer(std::span<const std::uint8_t> answer, const dns::Messag
 // TTL with its top bit set counts as 0 first (RFC 2181 §8, dns::clamp_ttl).
 void clamp_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t floor, std::uint32_t ceiling);
 
+// Lowers every record TTL of a stored answer by `seconds`, never below 0: the
+// time an entry spent in a cache snapshot (cache/snapshot.hpp).
+void age_stored_ttls(std::span<std::uint8_t> stored, std::uint32_t seconds);
+
+// The message part of a stored answer (after its header and TTL offsets).
+std::span<const std::uint8_t> stored_message(std::span<const std::uint8_t> stored);
+
+// Whether `stored` is a stored answer as store_answer writes them, for one read
+// from outside the process: its header, TTL offsets and question lie within its
+// bytes, the question name is a well-formed uncompressed name `name_length` long,
+// and its type and class are `qtype` and `qclass`.
+bool stored_form_is_sound(std::span<const std::uint8_t> stored, std::size_t name_length,
+                          std::uint16_t qtype, std::uint16_t qclass);
+
 // How the TTLs of a reply are set.
 struct Ageing {
   std::uint32_t age_s = 0;      // seconds since the answer was stored: subtracted, never below 0

@@ -136,6 +136,7 @@ struct CacheSettings {
   unsigned servfail_ttl = 0;  // RFC 2308 §7: at most 300; 0 = SERVFAIL is not cached
   ServeStaleSettings serve_stale;
   PrefetchSettings prefetch;
+  std::string snapshot;  // warm restarts: saved on a clean stop, read at start; empty: off
 };
 
 // How a list is read (filter.lists[]). RPZ zones are a format of their own.

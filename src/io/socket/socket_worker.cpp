@@ -271,8 +271,13 @@ void SocketWorker::run() {
   bool stopping = false;
   std::uint64_t drain_deadline_ns = 0;
   for (;;) {
-    // With queries in flight the loop wakes every millisecond for their timers.
-    const int timeout_ms = engine_->pending() > 0 ? 1 : 50;
+    // With queries in flight the loop wakes every millisecond for their timers;
+    // so it does while the control thread waits on this worker's shard (a dump or
+    // snapshot walk, a flush by name), so that a million entries are saved in
+    // about a second rather than 50 ms per chunk.
+    const bool owner_asked =
+        cache_ != nullptr && index_ < cache_->shard_count() && cache_->has_requests(index_);
+    const int timeout_ms = engine_->pending() > 0 || owner_asked ? 1 : 50;
     // Offline while blocked (docs/architecture.md §9): no cache entry or filter snapshot is held
     // across epoll_wait, and neither the owners' reclamation nor a filter reload
     // waits for this thread to wake up. Going offline once per loop is also this
