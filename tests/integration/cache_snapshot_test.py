@@ -24,6 +24,11 @@ SAVED = re.compile(r"cache snapshot: saved (\d+) entries \((\d+) bytes\) to (\S+
 RESTORED = re.compile(r"cache snapshot (\S+): restored (\d+) entries in (\d+) ms \(saved (\d+) s ago")
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def answer_ttl(dig_output):
     return int(next(line.split()[1] for line in dig_output.splitlines()
                     if line.startswith("n7.fill.example.test.")))
@@ -170,11 +175,11 @@ management:
         self.assertIn("none yet; the cache starts empty", server.process.output())
         self.fill(server)
         self.assertEqual(self.ctl("cache", "save").returncode, 0)
-        saved = open(self.snapshot, "rb").read()
+        saved = read_bytes(self.snapshot)
         server.dig("late.fill.example.test", "A")
         server.process.stop(sig=9)
         self.servers.remove(server)
-        self.assertEqual(open(self.snapshot, "rb").read(), saved, "SIGKILL saves nothing")
+        self.assertEqual(read_bytes(self.snapshot), saved, "SIGKILL saves nothing")
 
 
 if __name__ == "__main__":
