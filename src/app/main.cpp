@@ -275,7 +275,7 @@ int serve(const control::Config& config, const std::string& config_path) {
     if (config.cache.enabled) {
       run.cache = std::make_unique<cache::Cache>(
           cache_config(config.cache), config.dataplane.workers, readers, std::random_device{}());
-      // Before any worker runs, so the first query can be a hit (docs/architecture.md §8.7).
+      // Before any worker runs, so the first query can be a hit (docs/architecture.md §8.6).
       if (!config.cache.snapshot.empty()) control::restore_cache(*run.cache, config.cache.snapshot);
     }
 #ifdef HEIMDALL_DPDK_BACKEND

@@ -1,4 +1,4 @@
-// Warm restarts (docs/architecture.md §8.7): the cache's entries written to a
+// Warm restarts (docs/architecture.md §8.6): the cache's entries written to a
 // file and read back at the next start, so that a restarted node answers what it
 // had cached without asking the upstreams again.
 //
