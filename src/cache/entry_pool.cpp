@@ -30,6 +30,11 @@ EntryPool::EntryPool(std::size_t bytes) {
   void* memory = mmap(nullptr, reserved_, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) throw std::bad_alloc();
+  // Transparent huge pages where the kernel allows them: a lookup over a large
+  // cache then misses the TLB far less, and filling it (a snapshot restored at
+  // start) takes one fault per 2 MiB instead of per 4 KiB. Chunks are carved in
+  // address order, so resident memory still follows what is cached.
+  madvise(memory, reserved_, MADV_HUGEPAGE);
   base_ = static_cast<std::uint8_t*>(memory);
   HEIMDALL_POISON(base_, reserved_);
 }
