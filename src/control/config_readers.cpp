@@ -211,7 +211,13 @@ void read_local_records(const ConfigReader& reader, const ConfigValue& value,
     if (record.type == dns::rrtype::SOA || record.type == dns::rrtype::NS) {
       reader.fail(entry, "SOA and NS records are not local records");
     }
-    if (trial.add(record, &error) == filter::kNoIndex) reader.fail(entry, error);
+    const bool wildcard = filter::is_wildcard_owner(record.owner_wire());
+    if (wildcard && record.owner_wire().size() <= 3) {
+      reader.fail(entry, "a wildcard at the root would answer every name");
+    }
+    const std::uint16_t added =
+        wildcard ? trial.add_wildcard(record, &error) : trial.add(record, &error);
+    if (added == filter::kNoIndex) reader.fail(entry, error);
     out.push_back(text);
   }
 }

@@ -112,12 +112,18 @@ void add_local_records(const std::vector<std::string>& records, filter::TrieBuil
     dns::RecordLine record;
     std::string error;
     std::uint16_t data = filter::kNoIndex;
-    if (dns::parse_record(text, "", 3600, record, error)) data = local.add(record, &error);
+    const bool parsed = dns::parse_record(text, "", 3600, record, error);
+    const bool wildcard = parsed && filter::is_wildcard_owner(record.owner_wire());
+    if (parsed) data = wildcard ? local.add_wildcard(record, &error) : local.add(record, &error);
     if (data == filter::kNoIndex) {
       result.local_record_errors.push_back("'" + text + "': " + error);
       continue;
     }
-    trie.add_local(record.owner_wire(), data);
+    if (wildcard) {
+      trie.add_local_below(record.owner_wire().subspan(2), data);
+    } else {
+      trie.add_local(record.owner_wire(), data);
+    }
     ++result.local_records;
   }
 }

@@ -31,7 +31,9 @@ constexpr std::uint8_t kBlockExact = 1, kBlockBelow = 2, kAllowExact = 4, kAllow
 constexpr std::uint8_t kBlockAny = kBlockExact | kBlockBelow, kAllowAny = kAllowExact | kAllowBelow;
 // kLocal: `data` holds local records for the exact name. kAnswer: the node's block
 // rules answer with `data`. kZone: the name and below forward to `zone`.
-constexpr std::uint8_t kLocal = 16, kAnswer = 32, kZone = 64;
+// kLocalBelow: `data`'s wildcard records (`*.name`) answer the names below.
+constexpr std::uint8_t kLocal = 16, kAnswer = 32, kZone = 64, kLocalBelow = 128;
+constexpr std::uint8_t kLocalAny = kLocal | kLocalBelow;
 constexpr std::size_t kMaxLabels = 128;
 
 std::uint8_t flags_of(Action action, Scope scope) {
@@ -246,6 +248,7 @@ Decision DomainTrie::finish(const dns::NameKey& name, const Walk& walk, ListMask
 Decision DomainTrie::decide(const Slot* const* nodes, std::size_t count, ListMask lists) const {
   Decision block, allow;
   std::uint16_t zone = kNoIndex;
+  std::uint16_t wildcard = kNoIndex;  // the deepest `*.name` local data above the name
   // From the top-level label down: each step is the node one label deeper.
   for (std::size_t i = count; i-- > 0;) {
     const Slot* slot = nodes[i];
@@ -254,6 +257,7 @@ Decision DomainTrie::decide(const Slot* const* nodes, std::size_t count, ListMas
     if (i == 0 && (slot->flags & kLocal)) {
       return {Decision::Verdict::Local, 0, slot->data, zone};
     }
+    if (i != 0 && (slot->flags & kLocalBelow)) wildcard = slot->data;
     // At the query's own name the exact rules apply; above it, the below rules.
     const std::uint8_t applies = i == 0 ? (kBlockExact | kAllowExact) : (kBlockBelow | kAllowBelow);
     const std::uint8_t matched = slot->flags & applies;
@@ -275,6 +279,10 @@ Decision DomainTrie::decide(const Slot* const* nodes, std::size_t count, ListMas
     }
   }
   Decision decision = allow.verdict != Decision::Verdict::None ? allow : block;
+  // A wildcard answers only what no rule decided (RFC 4592 leaves the filter out).
+  if (decision.verdict == Decision::Verdict::None && wildcard != kNoIndex) {
+    decision = {Decision::Verdict::Local, 0, wildcard, kNoIndex, true};
+  }
   decision.zone = zone;
   return decision;
 }
@@ -318,6 +326,10 @@ bool TrieBuilder::add_answer(std::span<const std::uint8_t> name, Scope scope, st
 
 bool TrieBuilder::add_local(std::span<const std::uint8_t> name, std::uint16_t data) {
   return add_rule(name, kLocal, 0, data);
+}
+
+bool TrieBuilder::add_local_below(std::span<const std::uint8_t> name, std::uint16_t data) {
+  return add_rule(name, kLocalBelow, 0, data);
 }
 
 bool TrieBuilder::add_zone(std::span<const std::uint8_t> name, std::uint16_t zone) {
@@ -402,12 +414,13 @@ void TrieBuilder::merge(DomainTrie::Slot& slot, const Rule& rule, SetTable& sets
     slot.flags |= kZone;
     return;
   }
-  if (flags & kLocal) {
-    if (!(slot.flags & kLocal)) slot.data = rule.data;
-    slot.flags = static_cast<std::uint8_t>((slot.flags | kLocal) & ~kAnswer);
+  if (flags & kLocalAny) {
+    // Exact and wildcard records of one name share its LocalData owner.
+    if (!(slot.flags & kLocalAny)) slot.data = rule.data;
+    slot.flags = static_cast<std::uint8_t>((slot.flags | (flags & kLocalAny)) & ~kAnswer);
     return;
   }
-  if ((flags & kAnswer) && (slot.flags & (kLocal | kAnswer))) flags &= ~kAnswer;
+  if ((flags & kAnswer) && (slot.flags & (kLocalAny | kAnswer))) flags &= ~kAnswer;
   slot.sets = sets.with(slot.sets, rule.list, flags, flags & kAnswer);
   if (flags & kAnswer) slot.data = rule.data;
   slot.flags |= flags;

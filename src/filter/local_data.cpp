@@ -26,28 +26,47 @@ std::uint16_t LocalDataBuilder::add(const dns::RecordLine& record, std::string* 
     if (error != nullptr) *error = message;
     return kNoIndex;
   };
-  const std::string key = folded(record.owner_wire());
-  auto found = index_.find(key);
-  if (found == index_.end()) {
-    if (owners_.size() >= kNoIndex) return refuse("more than 65535 owners of local data");
-    found = index_.emplace(key, static_cast<std::uint16_t>(owners_.size())).first;
-    owners_.emplace_back();
-  }
-  std::vector<Pending>& records = owners_[found->second];
+  const std::uint16_t index = owner_index(folded(record.owner_wire()), error);
+  if (index == kNoIndex) return kNoIndex;
+  std::vector<Pending>& records = owners_[index];
   const bool cname = record.type == dns::rrtype::CNAME;
   for (Pending& existing : records) {
     if (existing.type == record.type &&
         std::equal(existing.rdata.begin(), existing.rdata.end(), record.rdata,
                    record.rdata + record.rdata_length)) {
       existing.ttl = std::min(existing.ttl, record.ttl);
-      return found->second;
+      return index;
     }
   }
   if (!records.empty() && (cname || records.front().type == dns::rrtype::CNAME)) {
     return refuse("a CNAME cannot share its owner with other records (RFC 1034 3.6.2)");
   }
   records.push_back({record.type, record.ttl, {record.rdata, record.rdata + record.rdata_length}});
-  return found->second;
+  return index;
+}
+
+std::uint16_t LocalDataBuilder::owner_index(const std::string& folded_wire, std::string* error) {
+  auto found = index_.find(folded_wire);
+  if (found != index_.end()) return found->second;
+  if (owners_.size() >= kNoIndex) {
+    if (error != nullptr) *error = "more than 65535 owners of local data";
+    return kNoIndex;
+  }
+  owners_.emplace_back();
+  return index_.emplace(folded_wire, static_cast<std::uint16_t>(owners_.size() - 1)).first->second;
+}
+
+std::uint16_t LocalDataBuilder::add_wildcard(const dns::RecordLine& record, std::string* error) {
+  const std::span<const std::uint8_t> owner = record.owner_wire();
+  if (!is_wildcard_owner(owner)) {
+    if (error != nullptr) *error = "not a wildcard owner (its first label is not *)";
+    return kNoIndex;
+  }
+  const std::uint16_t wildcard = add(record, error);
+  if (wildcard == kNoIndex) return kNoIndex;
+  const std::uint16_t parent = owner_index(folded(owner.subspan(2)), error);
+  if (parent != kNoIndex) wildcards_[parent] = wildcard;
+  return parent;
 }
 
 LocalData LocalDataBuilder::build() const {
@@ -78,8 +97,12 @@ LocalData LocalDataBuilder::build() const {
     const LocalData::Record& cname = data.records_[owner.first];
     const auto target =
         index_.find(folded({data.rdata_.data() + cname.rdata_offset, cname.rdata_length}));
-    if (target != index_.end()) owner.cname_target = target->second;
+    // A name that holds only a wildcard has nothing of its own to chase to.
+    if (target != index_.end() && !owners_[target->second].empty()) {
+      owner.cname_target = target->second;
+    }
   }
+  for (const auto& [parent, wildcard] : wildcards_) data.owners_[parent].wildcard = wildcard;
   return data;
 }
 

@@ -37,7 +37,9 @@ std::size_t Snapshot::answer(const Decision& decision, const dns::ClientView& cl
                              std::uint16_t qtype, std::uint16_t our_udp_size,
                              std::span<std::uint8_t> out) const {
   if (decision.data != kNoIndex) {
-    return parts_.local.answer(client, qtype, decision.data, our_udp_size, out);
+    const std::uint16_t owner =
+        decision.wildcard ? parts_.local.wildcard_of(decision.data) : decision.data;
+    return parts_.local.answer(client, qtype, owner, our_udp_size, out);
   }
   return build_block_answer(client, qtype, parts_.policies[decision.list].response, our_udp_size,
                             out);

@@ -110,6 +110,10 @@ local_records:
   - "router.lan. 300 IN A 192.168.1.1"
   - "router.lan. 300 IN AAAA fd00::1"
   - "alias.lan. 60 CNAME router.lan."
+  - "*.bench.lan. 60 IN A 192.0.2.80"
+  - "*.bench.lan. 60 IN AAAA 2001:db8::80"
+  - "exact.bench.lan. 60 IN A 192.0.2.81"
+  - '*.deep.bench.lan. 60 IN TXT "deep"'
 """
         zones = (f"  forward_zones:\n"
                  f"    - {{zone: mail.example.test, servers: [\"127.0.0.1:{cls.second_knot.port}\"]}}")
@@ -193,6 +197,22 @@ local_records:
         alias = dig_answers(self.server.dig("alias.lan", "A"))
         self.assertIn(("alias.lan.", "CNAME", "router.lan."), alias)
         self.assertIn(("router.lan.", "A", "192.168.1.1"), alias, "a local target is followed")
+
+    def test_wildcard_local_records_answer_every_name_below_their_owner(self):
+        for name in ("any.bench.lan", "A.B.C.Bench.Lan"):
+            self.assertEqual(dig_answers(self.server.dig(name, "A")),
+                             [(name.lower() + ".", "A", "192.0.2.80")], "the query's own name")
+        self.assertIn(("x.bench.lan.", "AAAA", "2001:db8::80"),
+                      dig_answers(self.server.dig("x.bench.lan", "AAAA")))
+        self.assertEqual(dig_answers(self.server.dig("exact.bench.lan", "A")),
+                         [("exact.bench.lan.", "A", "192.0.2.81")], "its own records win")
+        self.assertEqual(dig_answers(self.server.dig("x.deep.bench.lan", "TXT")),
+                         [("x.deep.bench.lan.", "TXT", '"deep"')], "the deepest wildcard")
+        nodata = self.server.dig("x.bench.lan", "MX")
+        self.assertEqual(self.status(nodata), "NOERROR")
+        self.assertIn("ANSWER: 0", nodata)
+        self.assertNotIn("192.0.2.80", self.server.dig("bench.lan", "A"),
+                         "*.bench.lan does not answer bench.lan itself")
 
     def test_a_client_group_without_lists_is_not_filtered(self):
         blocked = self.server.dig("ads.example.test")

@@ -560,6 +560,10 @@ TEST(ConfigErrors, FilterValuesAreChecked) {
                "bad IPv4 address");
   expect_error(base + "local_records: [\"lan. SOA a. b. 1 2 3 4 5\"]\n", 2, "local_records[0]",
                "not local records");
+  expect_error(base + "local_records: [\"*. A 192.0.2.1\"]\n", 2, "local_records[0]",
+               "a wildcard at the root would answer every name");
+  expect_error(base + "local_records:\n  - \"*.lan. A 192.0.2.1\"\n  - \"*.LAN. CNAME x.\"\n", 4,
+               "local_records[1]", "CNAME");
   expect_error(base +
                    "upstreams:\n  servers: [\"127.0.0.1:53\"]\n  forward_zones:\n"
                    "    - {zone: corp, servers: []}\n",

@@ -167,6 +167,37 @@ TEST(DomainTrie, LocalRecordsWinOverEveryRuleAtTheirExactName) {
   EXPECT_EQ(verdict(trie, "x.router.lan"), Verdict::Block) << "local records are exact";
 }
 
+TEST(DomainTrie, AWildcardAnswersNamesBelowItsOwnerThatNothingElseDecides) {
+  TrieBuilder builder;
+  const auto add = [&](const char* text, std::uint16_t data, bool below) {
+    const dns::NameKey name = testing::folded_key(text);
+    return below ? builder.add_local_below({name.wire, name.length}, data)
+                 : builder.add_local({name.wire, name.length}, data);
+  };
+  ASSERT_TRUE(add("bench.test", 3, true));       // *.bench.test
+  ASSERT_TRUE(add("deep.bench.test", 4, true));  // *.deep.bench.test
+  ASSERT_TRUE(add("exact.bench.test", 5, false));
+  ASSERT_TRUE(add("deep.bench.test", 4, false));  // deep.bench.test's own records
+  builder.add_text("ads.bench.test", Action::Block, Scope::Subtree, 0);
+  const DomainTrie trie = builder.build(42);
+
+  const Decision any = trie.lookup(testing::folded_key("A.B.bench.TEST"));
+  EXPECT_EQ(any.verdict, Verdict::Local);
+  EXPECT_EQ(any.data, 3);
+  EXPECT_TRUE(any.wildcard);
+  const Decision deeper = trie.lookup(testing::folded_key("x.deep.bench.test"));
+  EXPECT_EQ(deeper.data, 4) << "the deepest wildcard";
+  EXPECT_TRUE(deeper.wildcard);
+  const Decision exact = trie.lookup(testing::folded_key("exact.bench.test"));
+  EXPECT_EQ(exact.data, 5);
+  EXPECT_FALSE(exact.wildcard) << "a name's own records beat the wildcard";
+  const Decision own = trie.lookup(testing::folded_key("deep.bench.test"));
+  EXPECT_EQ(own.data, 4);
+  EXPECT_FALSE(own.wildcard) << "exact and wildcard records of one name share its data";
+  EXPECT_EQ(verdict(trie, "bench.test"), Verdict::None) << "*.name does not cover name";
+  EXPECT_EQ(verdict(trie, "tracker.ads.bench.test"), Verdict::Block) << "a rule beats it";
+}
+
 TEST(DomainTrie, TheDeepestZoneHoldsTheNameWhateverTheVerdict) {
   TrieBuilder builder;
   const dns::NameKey corp = testing::folded_key("corp.example");

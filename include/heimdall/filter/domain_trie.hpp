@@ -48,7 +48,7 @@ using ListMask = std::uint64_t;  // bit i: list i applies
 inline constexpr ListMask kAllLists = ~ListMask{0};
 
 struct Decision {
-  // Local: the operator's records for this exact name answer it.
+  // Local: the operator's records for this name (or a wildcard above it) answer it.
   enum class Verdict : std::uint8_t { None, Block, Allow, Local };
   Verdict verdict = Verdict::None;
   std::uint16_t list = 0;  // the list of the rule that decided (the deepest of its kind)
@@ -56,6 +56,8 @@ struct Decision {
   // for the list's response.
   std::uint16_t data = kNoIndex;
   std::uint16_t zone = kNoIndex;  // the deepest forwarding zone holding the name, any verdict
+  // Local: `data`'s wildcard records (`*.owner`) answer, not its own.
+  bool wildcard = false;
 };
 
 // Anonymous mmap'ed memory, released on destruction.
@@ -160,6 +162,10 @@ class TrieBuilder {
                   std::uint16_t data);
   // The operator's records for exactly `name`.
   bool add_local(std::span<const std::uint8_t> name, std::uint16_t data);
+  // The operator's wildcard records `*.name` (`data` is `name`'s owner, whose
+  // wildcard they are): they answer the names below `name` that have no records
+  // of their own and that no list's rule decides, the deepest wildcard first.
+  bool add_local_below(std::span<const std::uint8_t> name, std::uint16_t data);
   // `name` and everything below it are forwarded to `zone`'s upstreams.
   bool add_zone(std::span<const std::uint8_t> name, std::uint16_t zone);
 

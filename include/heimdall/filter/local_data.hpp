@@ -43,6 +43,11 @@ class LocalData {
   std::size_t answer(const dns::ClientView& client, std::uint16_t qtype, std::uint16_t data,
                      std::uint16_t our_udp_size, std::span<std::uint8_t> out) const;
 
+  // The owner of `data`'s wildcard records (`*.name`), or kNoIndex.
+  std::uint16_t wildcard_of(std::uint16_t data) const {
+    return data < owners_.size() ? owners_[data].wildcard : kNoIndex;
+  }
+
   std::size_t owners() const { return owners_.size(); }
   std::size_t records() const { return records_.size(); }
   std::size_t memory_bytes() const;
@@ -56,6 +61,7 @@ class LocalData {
     std::uint32_t negative_ttl;
     bool cname;
     std::uint16_t cname_target = kNoIndex;  // the owner its CNAME names, if local data
+    std::uint16_t wildcard = kNoIndex;      // the owner of `*.` this name, if local data
   };
   struct Segment {  // records [first, last) owned by one name of a CNAME chain
     std::size_t first;
@@ -78,6 +84,11 @@ class LocalData {
   std::vector<std::uint8_t> rdata_;
 };
 
+// Whether an owner name (uncompressed wire form) is a wildcard: its first label `*`.
+inline bool is_wildcard_owner(std::span<const std::uint8_t> owner) {
+  return owner.size() >= 3 && owner[0] == 1 && owner[1] == '*';
+}
+
 class LocalDataBuilder {
  public:
   // Adds a record to its owner's set and returns the owner's index: the same for
@@ -86,6 +97,12 @@ class LocalDataBuilder {
   // CNAME (RFC 1034 §3.6.2, RFC 2181 §10.1), and a new owner once 0..0xfffe are
   // taken. A record given twice is kept once.
   std::uint16_t add(const dns::RecordLine& record, std::string* error = nullptr);
+  // Adds a record of a wildcard owner `*.parent` (RFC 4592) and returns the index
+  // of `parent`'s owner, which the trie keys the wildcard by (created without
+  // records of its own if need be); the records themselves go to the owner
+  // `*.parent`, refused as add() refuses. kNoIndex with a message for an owner
+  // whose first label is not `*`.
+  std::uint16_t add_wildcard(const dns::RecordLine& record, std::string* error = nullptr);
 
   std::size_t owners() const { return owners_.size(); }
 
@@ -97,8 +114,11 @@ class LocalDataBuilder {
     std::uint32_t ttl;
     std::vector<std::uint8_t> rdata;
   };
+  std::uint16_t owner_index(const std::string& folded_wire, std::string* error);
+
   std::vector<std::vector<Pending>> owners_;
-  std::unordered_map<std::string, std::uint16_t> index_;  // folded owner wire -> index
+  std::unordered_map<std::string, std::uint16_t> index_;        // folded owner wire -> index
+  std::unordered_map<std::uint16_t, std::uint16_t> wildcards_;  // parent -> `*.parent`
 };
 
 }  // namespace heimdall::filter
