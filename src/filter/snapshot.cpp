@@ -18,10 +18,11 @@ Decision Snapshot::decide(const net::Endpoint& client, const dns::NameKey& name,
   // The regexes decide a name the trie has no verdict on; an allow regex also
   // beats a block in the trie (docs/architecture.md §10.1), so blocked names are scanned
   // when the set has allow rules.
+  // A wildcard local record answers only what no rule decides, regexes included.
+  const bool undecided = decision.verdict == Decision::Verdict::None || decision.wildcard;
   const bool consult =
-      decision.verdict == Decision::Verdict::None
-          ? regexes.size() != 0
-          : decision.verdict == Decision::Verdict::Block && regexes.has_allow_rules();
+      undecided ? regexes.size() != 0
+                : decision.verdict == Decision::Verdict::Block && regexes.has_allow_rules();
   if (!consult) return decision;
   Decision by_regex = regexes.match(name, worker, lists);
   if (by_regex.verdict == Decision::Verdict::None ||

@@ -19,11 +19,14 @@ net::Endpoint client(const char* text) {
 }
 
 // Lists: 0 `^ads\.` (regex), 1 `ads` (regex), 2 tracker.example (trie),
-// 3 allow `example\.org$` (regex). 10.0.0.0/8 gets lists 1 and 2 only.
+// 3 allow `example\.org$` (regex). 10.0.0.0/8 gets lists 1 and 2 only. A
+// wildcard local record *.example.com (its LocalData is not needed to decide).
 Snapshot make() {
   TrieBuilder trie;
   trie.add_text("tracker.example", Action::Block, Scope::Subtree, 2);
   trie.add_text("blocked.example.org", Action::Block, Scope::Exact, 2);
+  const dns::NameKey com = testing::folded_key("example.com");
+  trie.add_local_below({com.wire, com.length}, 0);  // *.example.com
   RegexSetBuilder regexes;
   EXPECT_TRUE(regexes.add("^ads\\.", Action::Block, 0));
   EXPECT_TRUE(regexes.add("ads", Action::Block, 1));
@@ -60,6 +63,17 @@ TEST(Snapshot, AnAllowRegexBeatsATrieBlockOfTheSameClient) {
       << "the allow list is not the group's";
   EXPECT_EQ(snapshot.decide(client("10.1.1.1"), testing::folded_key("x.tracker.example"), 0).list,
             2);
+}
+
+TEST(Snapshot, AWildcardLocalRecordAnswersOnlyWhatNoRegexDecides) {
+  const Snapshot snapshot = make();
+  const Decision www =
+      snapshot.decide(client("192.0.2.1"), testing::folded_key("www.example.com"), 0);
+  EXPECT_EQ(www.verdict, Verdict::Local);
+  EXPECT_TRUE(www.wildcard);
+  const Decision ads =
+      snapshot.decide(client("192.0.2.1"), testing::folded_key("ads.example.com"), 0);
+  EXPECT_EQ(ads.verdict, Verdict::Block) << "the regex decides before the wildcard";
 }
 
 }  // namespace
