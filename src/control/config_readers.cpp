@@ -138,11 +138,11 @@ filter::BlockResponse read_response(const ConfigReader& reader, const ConfigValu
 void read_list_format(const ConfigReader& reader, const ConfigValue& value,
                       FilterListConfig& list) {
   static constexpr std::string_view kFormats[] = {"auto",     "hosts", "domains", "adblock",
-                                                  "wildcard", "regex", "rpz"};
+                                                  "wildcard", "regex", "dnsmasq", "rpz"};
   static constexpr filter::ListFormat kFormatValues[] = {
       filter::ListFormat::Auto,    filter::ListFormat::Hosts,    filter::ListFormat::Domains,
       filter::ListFormat::Adblock, filter::ListFormat::Wildcard, filter::ListFormat::Regex,
-      filter::ListFormat::Auto};
+      filter::ListFormat::Dnsmasq, filter::ListFormat::Auto};
   const std::size_t index = reader.get_choice(value, kFormats);
   if (kFormats[index] == "rpz") {
     list.kind = ListKind::Rpz;

@@ -324,7 +324,7 @@ const Section& filter_list_section() {
           .string("source", &FilterListConfig::source, "a path (relative to the file) or URL")
           .required()
           .custom("format", Type::Custom,
-                  "auto | hosts | domains | adblock | wildcard | regex | rpz (a zone)",
+                  "auto | hosts | domains | adblock | wildcard | regex | dnsmasq | rpz (a zone)",
                   read_list_format)
           .choice("action", &FilterListConfig::action,
                   {{"block", filter::Action::Block}, {"allow", filter::Action::Allow}},

@@ -101,6 +101,14 @@ void FilterReloader::log_load(const FilterLoad& load, const char* why) const {
                  list.name, list.format, list.rules, list.regex_rules, list.rejected,
                  list.first_rejected.empty() ? "" : " (lines ", line_numbers(list.first_rejected),
                  list.first_rejected.empty() ? "" : ")");
+    // A list of whose lines not one was taken is almost always declared (or
+    // detected) in the wrong format, not a list that means to block nothing.
+    if (list.rules == 0 && list.regex_rules == 0 && list.rejected != 0) {
+      spdlog::warn(
+          "filter: list '{}': all {} lines rejected as {}: is its format right? "
+          "(filter.lists[].format)",
+          list.name, list.rejected, list.format);
+    }
     if (!list.first_regex_error.empty()) {
       spdlog::warn("filter: list '{}': first bad regex: {}", list.name, list.first_regex_error);
     }

@@ -175,6 +175,42 @@ class Reader {
     }
   }
 
+  // dnsmasq: `address=/a.com/b.com/0.0.0.0`, `address=/a.com/` (NXDOMAIN),
+  // `local=/a.com/`, `server=/a.com/` (answered locally: no upstream). Each name
+  // and everything below it, as dnsmasq matches; the list's response replaces
+  // dnsmasq's answer. `server=/name/ADDRESS` forwards rather than blocks: rejected.
+  void dnsmasq(std::string_view line) {
+    line = strip_comment(line);
+    const std::size_t equals = line.find('=');
+    const std::string_view key = trim(line.substr(0, equals));
+    if (equals == std::string_view::npos ||
+        (key != "address" && key != "local" && key != "server")) {
+      reject();
+      return;
+    }
+    std::string_view rest = trim(line.substr(equals + 1));
+    const std::size_t last = rest.rfind('/');
+    if (!rest.starts_with('/') || last == 0) {
+      reject();
+      return;
+    }
+    const std::string_view value = trim(rest.substr(last + 1));
+    if (key != "address" && !value.empty()) {
+      reject();
+      return;
+    }
+    bool any = false;
+    for (std::string_view names = rest.substr(1, last - 1); !names.empty();) {
+      const std::size_t slash = names.find('/');
+      const std::string_view name = names.substr(0, slash);
+      names = slash == std::string_view::npos ? std::string_view{} : names.substr(slash + 1);
+      if (name.empty()) continue;
+      any = true;
+      add(name, options_.action, Scope::Subtree);
+    }
+    if (!any) reject();
+  }
+
   // A Pi-hole style line: the regex, then perhaps a ` # comment`. Pi-hole's
   // `;querytype=`, `;invert` and `;reply=` change what the rule means, and a name
   // never holds a `;`, so they are rejected rather than compiled as text.
@@ -263,6 +299,9 @@ class Reader {
           case ListFormat::Regex:
             regex_line(line);
             break;
+          case ListFormat::Dnsmasq:
+            dnsmasq(line);
+            break;
           case ListFormat::Domains:
           case ListFormat::Auto:
             domain(line);
@@ -298,6 +337,8 @@ const char* to_string(ListFormat format) {
       return "wildcard";
     case ListFormat::Regex:
       return "regex";
+    case ListFormat::Dnsmasq:
+      return "dnsmasq";
   }
   return "unknown";
 }
@@ -317,6 +358,9 @@ ListFormat detect_format(std::string_view text) {
     ++seen;
     if (line.starts_with("||") || line.starts_with("@@||")) return ListFormat::Adblock;
     if (line.starts_with("*.")) return ListFormat::Wildcard;
+    for (const std::string_view key : {"address=/", "local=/", "server=/"}) {
+      if (line.starts_with(key)) return ListFormat::Dnsmasq;
+    }
     std::string_view rest = line;
     if (is_address(next_token(rest)) && !trim(rest).empty()) return ListFormat::Hosts;
     if (!has_regex_mark(line)) all_regex = false;

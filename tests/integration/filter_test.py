@@ -75,6 +75,13 @@ ADBLOCK = """[Adblock Plus 2.0]
 /^track[0-9]+\\./
 """
 
+DNSMASQ = """# a dnsmasq blocklist, as oisd and others ship one
+address=/dm1.example.test/0.0.0.0
+address=/dm2.example.test/dm3.example.test/
+server=/dm4.example.test/
+server=/corp.example.test/10.0.0.53
+"""
+
 RPZ = """$TTL 300
 $ORIGIN rpz.local.
 @ SOA ns.rpz.local. admin.rpz.local. ( 1 3600 600 86400 60 )
@@ -97,12 +104,15 @@ class FilterTest(unittest.TestCase):
         os.makedirs(os.path.join(cls.directory, "second"))
         cls.second_knot = Knot(os.path.join(cls.directory, "second"))
         for name, text in (("hosts.txt", HOSTS), ("adblock.txt", ADBLOCK), ("rpz.zone", RPZ),
-                           ("null.txt", "nullme.example.test\n")):
+                           ("null.txt", "nullme.example.test\n"), ("dnsmasq.conf", DNSMASQ),
+                           ("misdeclared.txt", "one.example.test\ntwo.example.test\n")):
             write(os.path.join(cls.directory, name), text)
         lists = ["{name: hosts, source: hosts.txt}",
                  "{name: adblock, source: adblock.txt}",
                  "{name: policy, source: rpz.zone, format: rpz}",
-                 "{name: nulls, source: null.txt, format: domains, response: null}"]
+                 "{name: nulls, source: null.txt, format: domains, response: null}",
+                 "{name: dnsmasq, source: dnsmasq.conf}",
+                 "{name: misdeclared, source: misdeclared.txt, format: hosts}"]
         extra = f"""  state_dir: {cls.directory}/state
   groups:
     - {{name: unfiltered, clients: [127.0.0.2/32], lists: []}}
@@ -179,6 +189,18 @@ local_records:
         self.assertNotRegex(self.server.dig("ok.wild.example.test"), r"heimdall\.invalid")
         self.assertRegex(self.server.process.output(),
                          r"list 'policy': 1 RPZ records with actions or triggers not supported")
+
+    def test_dnsmasq_files_are_detected_and_block_each_name_and_below(self):
+        for name in ("dm1.example.test", "x.dm1.example.test", "dm3.example.test",
+                     "a.b.dm4.example.test"):
+            self.assertRegex(self.server.dig(name), r"heimdall\.invalid", name)
+        log = self.server.process.output()
+        self.assertIn("filter: list 'dnsmasq' (dnsmasq): 4 rules, 0 regex rules, 1 lines rejected",
+                      log, "server=/name/ADDRESS forwards: rejected, not blocked")
+
+    def test_a_list_wholly_rejected_warns_about_its_format(self):
+        self.assertIn("filter: list 'misdeclared': all 2 lines rejected as hosts: is its format "
+                      "right?", self.server.process.output())
 
     def test_null_response_per_list(self):
         self.assertIn(("nullme.example.test.", "A", "0.0.0.0"),

@@ -99,6 +99,27 @@ TEST(ListParser, WildcardListsCoverOnlyWhatIsBelow) {
   EXPECT_EQ(p("plain.example"), Verdict::Block);
 }
 
+TEST(ListParser, DnsmasqFilesBlockEachNameAndBelow) {
+  const Parsed p = parse(
+      "# dnsmasq\n"
+      "address=/one.example/0.0.0.0\n"
+      "address=/two.example/three.example/\n"
+      "local=/four.example/  # inline comment\n"
+      "server=/five.example/\n"
+      "server=/corp.example/10.0.0.53\n"  // forwarding, not blocking
+      "address=//0.0.0.0\n"               // no name
+      "cache-size=1000\n");
+  EXPECT_EQ(p.report.format, ListFormat::Dnsmasq);
+  EXPECT_EQ(p.report.rules, 5u);
+  EXPECT_EQ(p.report.rejected, 3u);
+  for (const char* name : {"one.example", "www.one.example", "two.example", "a.b.three.example",
+                           "four.example", "five.example"}) {
+    EXPECT_EQ(p(name), Verdict::Block) << name;
+  }
+  EXPECT_EQ(p("corp.example"), Verdict::None);
+  EXPECT_EQ(p("example"), Verdict::None);
+}
+
 TEST(ListParser, AnAllowListAllows) {
   TrieBuilder builder;
   parse_list("ads.example.com\n",

@@ -1,5 +1,6 @@
 // Reading blocklists and allowlists into a TrieBuilder: hosts files, plain domain
-// lists, adblock basic syntax and wildcard lists, detected or declared per list;
+// lists, adblock basic syntax, wildcard lists and dnsmasq `address=/name/` files,
+// detected or declared per list;
 // regex rules (adblock `/…/`, Pi-hole style regex lists) go to a RegexSetBuilder.
 // Control-thread code. A malformed line is skipped and counted, with the first
 // few line numbers kept for the log; it never stops the rest of the list.
@@ -22,7 +23,7 @@ namespace heimdall::filter {
 // Regex only when it cannot be another format: every examined line carries a regex
 // mark (a leading `^` or `(`, or a backslash) that no name in the other formats can
 // hold, and none looks like a rule of another format. Otherwise declare it.
-enum class ListFormat : std::uint8_t { Auto, Hosts, Domains, Adblock, Wildcard, Regex };
+enum class ListFormat : std::uint8_t { Auto, Hosts, Domains, Adblock, Wildcard, Regex, Dnsmasq };
 
 const char* to_string(ListFormat format);
 
