@@ -12,8 +12,6 @@
 #include <malloc.h>
 #include <rte_version.h>
 #include <signal.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,6 +36,7 @@
 #include "heimdall/io/dpdk_backend.hpp"
 #endif
 #include "backend.hpp"
+#include "logging.hpp"
 #include "operations.hpp"
 #include "wiring.hpp"
 
@@ -61,48 +60,6 @@ using app::host_of;
 constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 1;
 constexpr int kExitRuntime = 3;
-
-spdlog::level::level_enum to_spdlog(control::LogLevel level) {
-  switch (level) {
-    case control::LogLevel::Trace:
-      return spdlog::level::trace;
-    case control::LogLevel::Debug:
-      return spdlog::level::debug;
-    case control::LogLevel::Info:
-      return spdlog::level::info;
-    case control::LogLevel::Warn:
-      return spdlog::level::warn;
-    case control::LogLevel::Error:
-      return spdlog::level::err;
-    case control::LogLevel::Critical:
-      return spdlog::level::critical;
-    case control::LogLevel::Off:
-      return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
-
-// Logging is asynchronous: a full queue overwrites its oldest entry rather than
-// make a thread wait (nothing on the packet path logs, but the control side must
-// not stall either). The caller owns the logging thread: see stop_logging.
-std::shared_ptr<spdlog::details::thread_pool> start_logging(control::LogLevel level) {
-  auto pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto logger = std::make_shared<spdlog::async_logger>(
-      "heimdall", sink, pool, spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_level(to_spdlog(level));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-  return pool;
-}
-
-// Joins the logging thread (after it writes what is queued) before the logger is
-// destroyed. spdlog::shutdown alone does it the other way round, destroying the
-// formatter the thread was just using (ThreadSanitizer reported it).
-void stop_logging(std::shared_ptr<spdlog::details::thread_pool> pool) {
-  pool.reset();
-  spdlog::shutdown();
-}
 
 control::Config load(const control::CommandLine& command_line) {
   // Upstreams given on the command line make /etc/resolv.conf irrelevant.
@@ -422,13 +379,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto logging_thread = start_logging(config.logging.level);
+  app::LogThread logging_thread = app::start_logging(config.logging);
   int status = kExitRuntime;
   try {
     status = serve(config, command_line.config_path);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
   }
-  stop_logging(std::move(logging_thread));
+  app::stop_logging(std::move(logging_thread));
   return status;
 }

@@ -509,6 +509,9 @@ const Section& logging_section() {
                                             {"critical", LogLevel::Critical},
                                             {"off", LogLevel::Off}},
                                            "the least severe message logged")
+                                   .choice("format", &LoggingConfig::format,
+                                           {{"text", LogFormat::Text}, {"json", LogFormat::Json}},
+                                           "text lines, or one JSON object per line")
                                    .build();
   return table;
 }

@@ -169,8 +169,11 @@ struct FilterConfig {
   std::vector<ClientGroupConfig> groups;
 };
 
+enum class LogFormat : std::uint8_t { Text, Json };
+
 struct LoggingConfig {
   LogLevel level = LogLevel::Info;
+  LogFormat format = LogFormat::Text;
 };
 
 // Who may query (acl): an empty list allows everyone.
