@@ -1,16 +1,12 @@
 #include "heimdall/engine/engine.hpp"
 
-#include <sys/random.h>
 #include <time.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
-#include <stdexcept>
 
 #include "heimdall/cache/stored_answer.hpp"
 #include "heimdall/dns/case_randomisation.hpp"
-#include "heimdall/upstream/source_ports.hpp"
 
 namespace heimdall::engine {
 namespace {
@@ -19,17 +15,30 @@ using dns::Rcode;
 using upstream::kNoSlot;
 using upstream::QuestionKey;
 
-constexpr std::uint64_t kTimerTickNs = 1'000'000;
-constexpr std::uint32_t kTimerSlots = 4096;
-// Less budget than this left: another attempt could not get an answer back in time.
-constexpr std::uint64_t kMinUsefulAttemptNs = 5'000'000;
-// An attempt that got no socket (the worker's limit, the descriptors) is tried
-// again this much later: soon enough for the client, slow enough not to spin.
-constexpr std::uint64_t kNoSocketRetryNs = 50'000'000;
-// Ports drawn for one attempt before it counts as having no socket: a draw hits a
-// port in use with the probability of the range's busy share, so a few suffice.
-constexpr int kPortDraws = 4;
-constexpr std::size_t kScratchSize = dns::kMaxMessage;
+using upstream::Outcome;
+
+upstream::AttemptsConfig attempts_config(const EngineConfig& config) {
+  return upstream::AttemptsConfig{.selector = config.selector,
+                                  .max_pending = config.max_pending,
+                                  .max_waiters = config.max_waiters,
+                                  .max_attempts = config.max_attempts,
+                                  .max_udp = config.max_udp,
+                                  .upstream_tcp = config.upstream_tcp,
+                                  .case_randomisation = config.case_randomisation};
+}
+
+upstream::AttemptCounters attempt_counters(Counters& counters) {
+  return upstream::AttemptCounters{.retries = counters.retries,
+                                   .tcp_retries = counters.tcp_retries,
+                                   .tcp_backoff = counters.tcp_backoff,
+                                   .attempts_exhausted = counters.attempts_exhausted,
+                                   .upstream_answers = counters.upstream_answers,
+                                   .upstream_timeouts = counters.upstream_timeouts,
+                                   .upstream_failures = counters.upstream_failures,
+                                   .upstream_no_socket = counters.upstream_no_socket,
+                                   .case_mismatches = counters.case_mismatches,
+                                   .case_fallbacks = counters.case_fallbacks};
+}
 
 dns::ClientView view_of(const upstream::Waiter& waiter) {
   return dns::ClientView{.id = waiter.id,
@@ -51,15 +60,6 @@ void fill_waiter(upstream::Waiter& waiter, const dns::ClientView& view,
   waiter.question_length = static_cast<std::uint16_t>(view.question.size());
   std::memcpy(waiter.question, view.question.data(), view.question.size());
 }
-
-// The CHAOS names answered locally, folded wire form.
-constexpr std::uint8_t kVersionBind[] = {7,   'v', 'e', 'r', 's', 'i', 'o',
-                                         'n', 4,   'b', 'i', 'n', 'd', 0};
-constexpr std::uint8_t kVersionServer[] = {7, 'v', 'e', 'r', 's', 'i', 'o', 'n',
-                                           6, 's', 'e', 'r', 'v', 'e', 'r', 0};
-constexpr std::uint8_t kHostnameBind[] = {8,   'h', 'o', 's', 't', 'n', 'a', 'm',
-                                          'e', 4,   'b', 'i', 'n', 'd', 0};
-constexpr std::uint8_t kIdServer[] = {2, 'i', 'd', 6, 's', 'e', 'r', 'v', 'e', 'r', 0};
 
 // RCODEs that say "this server will not answer this", not "this is the answer":
 // another upstream may do better while the budget lasts.
@@ -84,12 +84,9 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
                std::uint64_t seed, cache::Cache* cache, unsigned cache_reader,
                const rcu::Published<filter::Snapshot>* filter)
     : config_(config),
-      source_ports_(udp_source_ports.begin(), udp_source_ports.end()),
-      selector_(config.servers, config.selector, seed),
-      pending_(config.max_pending, config.max_waiters),
-      timers_(config.max_pending, kTimerTickNs, kTimerSlots),
-      random_block_(new std::uint32_t[kRandomBlock / 4]),
-      fallback_rng_(seed),
+      attempts_(attempts_config(config), config.servers, udp_source_ports, seed,
+                attempt_counters(counters_)),
+      pending_(attempts_.pending()),
       scratch_(new std::uint8_t[kScratchSize]),
       restored_(new std::uint8_t[kScratchSize]),
       cache_(cache),
@@ -100,7 +97,6 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
       hits_(new cache::Hit[kMaxBurst]),
       walks_(new filter::DomainTrie::Walk[kMaxBurst]),
       guard_(config.guard) {
-  if (source_ports_.empty()) throw std::invalid_argument("engine needs at least one source port");
   if (config.query_log != nullptr) {
     log_ring_ = config.query_log->rings.at(cache_reader).get();
     timespec wall{}, monotonic{};
@@ -109,21 +105,6 @@ Engine::Engine(const EngineConfig& config, std::span<const std::uint16_t> udp_so
     wall_clock_offset_ns_ =
         (wall.tv_sec - monotonic.tv_sec) * 1'000'000'000LL + (wall.tv_nsec - monotonic.tv_nsec);
   }
-}
-
-std::uint32_t Engine::random32() {
-  if (random_used_ == kRandomBlock / 4) {
-    const ssize_t got = getrandom(random_block_.get(), kRandomBlock, GRND_NONBLOCK);
-    if (got != static_cast<ssize_t>(kRandomBlock)) {
-      // Only before the kernel's pool is initialised at boot; still unpredictable
-      // enough for a node that has just started, and counted nowhere else.
-      for (std::size_t i = 0; i < kRandomBlock / 4; ++i) {
-        random_block_[i] = static_cast<std::uint32_t>(fallback_rng_());
-      }
-    }
-    random_used_ = 0;
-  }
-  return random_block_[random_used_++];
 }
 
 void Engine::on_queries(std::span<const ClientQuery> burst, std::uint64_t now_ns, Sink& sink) {
@@ -214,7 +195,7 @@ void Engine::on_upstream_answers(std::span<const UpstreamAnswer> burst, std::uin
 
 void Engine::on_timer(std::uint64_t now_ns, Sink& sink) {
   now_ns_ = now_ns;
-  timers_.expire(now_ns, [&](std::uint32_t slot) { on_attempt_timer(slot, now_ns, sink); });
+  attempts_.expire(now_ns, [&](std::uint32_t slot) { on_attempt_timer(slot, now_ns, sink); });
 }
 
 void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
@@ -224,36 +205,23 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
     // the refresh goes on (RFC 8767 §5, docs/architecture.md §7.5).
     query.stale_deadline_ns = 0;
     if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
-    if (now_ns < query.attempt_deadline_ns) {
-      timers_.schedule(slot, query.attempt_deadline_ns);
-      return;
-    }
+    if (attempts_.resume_after_stale(slot, now_ns)) return;
   }
-  if (query.no_socket) {
-    retry_or_fail(slot, now_ns, sink);  // our shortage, not the server's failure
-    return;
-  }
-  stats::bump(counters_.upstream_timeouts);
-  selector_.on_failure(query.server, now_ns);
-  if (query.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, false, now_ns);
-  retry_or_fail(slot, now_ns, sink);
+  if (attempts_.on_timeout(slot, now_ns, sink) == Outcome::Failed) give_up(slot, now_ns, sink);
+}
+
+void Engine::give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+  fail_waiters(slot, now_ns, sink);
+  attempts_.finish(slot, sink);
 }
 
 void Engine::on_upstream_failure(unsigned server, net::Transport transport,
                                  std::uint16_t local_port, std::uint16_t id, std::uint64_t now_ns,
                                  Sink& sink) {
   now_ns_ = now_ns;
-  const std::uint32_t slot = pending_.find_id(local_port, id);
-  if (slot == kNoSlot || pending_[slot].server != server || pending_[slot].transport != transport) {
-    return;
-  }
-  stats::bump(counters_.upstream_failures);
-  timers_.cancel(slot);
-  selector_.on_failure(server, now_ns);
-  // A refused or reset connection backs this server's TCP off: its next truncated
-  // answers fail over at once instead of reconnecting (docs/architecture.md §7.4).
-  if (transport == net::Transport::Tcp) selector_.on_tcp_result(server, false, now_ns);
-  retry_or_fail(slot, now_ns, sink);
+  const std::uint32_t slot = attempts_.attempt_of(server, transport, local_port, id);
+  if (slot == kNoSlot) return;
+  if (attempts_.on_failure(slot, now_ns, sink) == Outcome::Failed) give_up(slot, now_ns, sink);
 }
 
 bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
@@ -384,131 +352,8 @@ void Engine::prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink
 
 void Engine::launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t now_ns,
                     Sink& sink) {
-  upstream::PendingQuery& query = pending_[slot];
-  query.key = admitted.key;
-  query.question_length = static_cast<std::uint16_t>(admitted.view.question.size());
-  std::memcpy(query.question, admitted.view.question.data(), admitted.view.question.size());
-  query.query_flags = admitted.view.flags;
-  query.servers = admitted.servers;
-  query.started_ns = now_ns;
-  pending_.index_question(slot);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, 0, query.servers), now_ns, sink);
-}
-
-void Engine::end_attempt(std::uint32_t slot, Sink& sink) {
-  upstream::PendingQuery& query = pending_[slot];
-  if (query.id_registered) pending_.unregister_id(slot);
-  if (query.transport == net::Transport::Udp && query.local_port != 0) {
-    sink.close_udp_attempt(query.local_port);
-  }
-  query.local_port = 0;
-}
-
-std::uint16_t Engine::open_udp_port(unsigned server, Sink& sink) {
-  for (int draw = 0; draw < kPortDraws; ++draw) {
-    const std::uint16_t drawn = source_ports_[upstream::uniform_below(
-        random32(), static_cast<std::uint32_t>(source_ports_.size()))];
-    const Sink::UdpAttempt opened = sink.open_udp_attempt(server, drawn);
-    switch (opened.result) {
-      case Sink::PortOpen::Opened:
-        return opened.port;
-      case Sink::PortOpen::InUse:
-        continue;
-      case Sink::PortOpen::Unavailable:
-        return 0;
-    }
-  }
-  return 0;
-}
-
-void Engine::send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
-                          std::uint64_t now_ns, Sink& sink) {
-  upstream::PendingQuery& query = pending_[slot];
-  end_attempt(slot, sink);
-  query.server = static_cast<std::uint8_t>(server);
-  query.transport = transport;
-  query.tried_mask |= 1u << server;
-  ++query.attempts;
-  query.sent_ns = now_ns;
-  query.case_randomised = false;
-  query.no_socket = false;
-  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
-
-  if (transport == net::Transport::Udp) {
-    query.local_port = open_udp_port(server, sink);
-    if (query.local_port == 0) {
-      // Counted against max_attempts like any attempt, so that a worker out of
-      // sockets answers SERVFAIL after a few tries instead of looping.
-      stats::bump(counters_.upstream_no_socket);
-      query.no_socket = true;
-      query.attempt_deadline_ns = std::min(now_ns + kNoSocketRetryNs, budget_end);
-      timers_.schedule(slot, query.attempt_deadline_ns);
-      return;
-    }
-  }
-  selector_.on_attempt(server);
-  // The ID is drawn apart from the port: 16 bits of its own (RFC 5452 §4).
-  query.id = static_cast<std::uint16_t>(random32());
-  // With at most max_pending of 65536 IDs per port taken, a few draws always suffice.
-  while (pending_.id_in_use(query.local_port, query.id)) {
-    query.id = static_cast<std::uint16_t>(random32());
-  }
-  pending_.register_id(slot);
-
-  // TCP is the last resort for a truncated answer, and the last attempt the limit
-  // allows has no successor: either may use what is left (a slow server still
-  // gets its answer through).
-  const bool last = transport == net::Transport::Tcp || query.attempts >= config_.max_attempts;
-  const std::uint64_t attempt =
-      last ? budget_end - std::min(now_ns, budget_end) : selector_.attempt_timeout_ns(server);
-  query.attempt_deadline_ns = std::min(now_ns + attempt, budget_end);
-  const bool stale_first =
-      query.stale_deadline_ns > now_ns && query.stale_deadline_ns < query.attempt_deadline_ns;
-  timers_.schedule(slot, stale_first ? query.stale_deadline_ns : query.attempt_deadline_ns);
-
-  const dns::ClientView as_client{
-      .id = 0,
-      .flags = query.query_flags,
-      .question = {query.question, query.question_length},
-      .edns = true,
-      .dnssec_ok = (query.key.flags & QuestionKey::kDo) != 0,
-      .reply_limit = 0,
-  };
-  const std::size_t length = dns::build_upstream_query(as_client, query.id, config_.max_udp,
-                                                       {scratch_.get(), kScratchSize});
-  // 0x20 only over UDP: a TCP answer cannot be forged off-path. The name is
-  // rewritten in place, so only when the question holds it uncompressed.
-  const bool plain_name = query.question_length == query.key.name.length + 4u;
-  if (transport == net::Transport::Udp && config_.case_randomisation && !query.case_plain &&
-      selector_.randomises_case(server) && length != 0 && plain_name) {
-    query.case_seed = (std::uint64_t{random32()} << 32) | random32();
-    query.case_randomised = true;
-    dns::randomise_case({scratch_.get() + dns::kHeaderSize, query.key.name.length},
-                        query.case_seed);
-  }
-  sink.send_to_upstream(server, transport, query.local_port, {scratch_.get(), length});
-}
-
-void Engine::retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
-  upstream::PendingQuery& query = pending_[slot];
-  const std::uint64_t budget_end = query.started_ns + config_.selector.budget_ns;
-  std::uint32_t allowed = query.servers;
-  if (query.truncated) {
-    // Asking a server again whose TCP just failed would only bring back the same
-    // truncated answer (docs/architecture.md §7.4).
-    allowed &= selector_.all_servers() & ~query.tried_mask & ~selector_.tcp_backing_off(now_ns);
-  }
-  const bool exhausted = query.attempts >= config_.max_attempts;
-  if (exhausted || allowed == 0 || now_ns + kMinUsefulAttemptNs >= budget_end) {
-    if (exhausted) stats::bump(counters_.attempts_exhausted);
-    fail_waiters(slot, now_ns, sink);
-    end_attempt(slot, sink);
-    pending_.release(slot);
-    return;
-  }
-  stats::bump(counters_.retries);
-  send_attempt(slot, net::Transport::Udp, selector_.choose(now_ns, query.tried_mask, allowed),
-               now_ns, sink);
+  attempts_.launch(slot, admitted.key, admitted.view.question, admitted.view.flags,
+                   admitted.servers, now_ns, sink);
 }
 
 void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink) {
@@ -517,17 +362,13 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     return;
   }
   const std::uint16_t id = dns::load_u16(answer.wire.data());
-  const std::uint32_t slot = pending_.find_id(answer.local_port, id);
+  const std::uint32_t slot =
+      attempts_.answered_attempt(answer.from, answer.transport, answer.local_port, id);
   if (slot == kNoSlot) {
     stats::bump(counters_.upstream_unmatched);
     return;
   }
-  upstream::PendingQuery& query = pending_[slot];
-  if (query.transport != answer.transport ||
-      !(selector_.server(query.server).address == answer.from)) {
-    stats::bump(counters_.upstream_unmatched);
-    return;
-  }
+  const upstream::PendingQuery& query = pending_[slot];
   dns::Message msg;
   if (dns::parse_message(answer.wire, msg) != dns::ParseError::Ok || !msg.has_question) {
     // Leave the attempt running: a forged packet must not cut a real query short.
@@ -543,10 +384,12 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
   if (query.case_randomised) {
     if (!dns::echoes_case(wire.subspan(dns::kHeaderSize), query.key.name.bytes(),
                           query.case_seed)) {
-      on_case_mismatch(slot, now_ns, sink);
+      if (attempts_.on_case_mismatch(slot, now_ns, sink) == Outcome::Failed) {
+        give_up(slot, now_ns, sink);
+      }
       return;
     }
-    selector_.on_case_echoed(query.server);
+    attempts_.on_case_echoed(slot);
     // Clients and the cache see the question as the first client wrote it; the
     // records that point into it take its case too.
     std::memcpy(restored_.get(), wire.data(), wire.size());
@@ -554,37 +397,15 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     wire = {restored_.get(), wire.size()};
   }
 
-  stats::bump(counters_.upstream_answers);
-  timers_.cancel(slot);
-
-  if (msg.header.has(dns::flag::TC) && answer.transport == net::Transport::Udp &&
-      config_.upstream_tcp) {
-    // Not an answer yet: the server's failures in a row stand until TCP brings one.
-    selector_.on_truncated(query.server, now_ns - query.sent_ns);
-    query.truncated = true;
-    if (!selector_.tcp_usable(query.server, now_ns)) {
-      // Its TCP failed lately: fail over now rather than reconnect (docs/architecture.md §7.4).
-      stats::bump(counters_.tcp_backoff);
-      selector_.on_failure(query.server, now_ns);
-      retry_or_fail(slot, now_ns, sink);
-    } else if (query.attempts >= config_.max_attempts) {
-      retry_or_fail(slot, now_ns, sink);  // counted there, answered SERVFAIL or stale
-    } else {
-      stats::bump(counters_.tcp_retries);
-      send_attempt(slot, net::Transport::Tcp, query.server, now_ns, sink);
-    }
-    return;
-  }
-  selector_.on_answer(query.server, now_ns - query.sent_ns);
-  if (answer.transport == net::Transport::Tcp) selector_.on_tcp_result(query.server, true, now_ns);
-  const bool untried_left = (query.servers & selector_.all_servers() & ~query.tried_mask) != 0;
-  if ((refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0) && untried_left &&
-      query.attempts < config_.max_attempts &&
-      now_ns + kMinUsefulAttemptNs < query.started_ns + config_.selector.budget_ns) {
-    stats::bump(counters_.retries);
-    send_attempt(slot, net::Transport::Udp,
-                 selector_.choose(now_ns, query.tried_mask, query.servers), now_ns, sink);
-    return;
+  const bool refused = refusal(msg.header.rcode()) || msg.edns.extended_rcode != 0;
+  switch (attempts_.on_answer(slot, msg.header.has(dns::flag::TC), refused, now_ns, sink)) {
+    case Outcome::InFlight:
+      return;
+    case Outcome::Failed:
+      give_up(slot, now_ns, sink);
+      return;
+    case Outcome::Answered:
+      break;
   }
   if (msg.edns.extended_rcode != 0) {
     // An extended RCODE (BADVERS, BADCOOKIE) concerns our query, not the client's.
@@ -599,26 +420,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     const cache::Probe probe{cache_->digest(query.key), &query.key};
     cache_->offer(cache_reader_, probe, wire, msg, now_ns);
   }
-  end_attempt(slot, sink);
-  pending_.release(slot);
-}
-
-void Engine::on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
-  upstream::PendingQuery& query = pending_[slot];
-  stats::bump(counters_.case_mismatches);
-  if (selector_.on_case_mismatch(query.server)) stats::bump(counters_.case_fallbacks);
-  // The server answered, only not in our case: it is asked again as the client
-  // wrote the name, which counts against max_attempts like any attempt. A forger
-  // who got here had to guess the port and the ID (32 bits) first.
-  timers_.cancel(slot);
-  query.case_plain = true;
-  if (query.attempts >= config_.max_attempts ||
-      now_ns + kMinUsefulAttemptNs >= query.started_ns + config_.selector.budget_ns) {
-    retry_or_fail(slot, now_ns, sink);
-    return;
-  }
-  stats::bump(counters_.retries);
-  send_attempt(slot, net::Transport::Udp, query.server, now_ns, sink);
+  attempts_.finish(slot, sink);
 }
 
 void Engine::answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
@@ -671,55 +473,6 @@ void Engine::fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) 
     reply_error(view_of(waiter), waiter.client, Rcode::ServFail, sink);
     index = waiter.next;
   }
-}
-
-// RFC 8482: ANY is the amplifier's favourite question; it gets one small record
-// (or REFUSED, where the operator prefers), never the whole name.
-void Engine::answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink) {
-  if (guard_.config().any == AnyPolicy::Refuse) {
-    reply_error(view, to, Rcode::Refused, sink);
-    return;
-  }
-  const std::size_t length =
-      dns::build_any_minimal(view, kAnyMinimalTtl, config_.max_udp, {scratch_.get(), kScratchSize});
-  if (length == 0) {
-    reply_error(view, to, Rcode::ServFail, sink);
-    return;
-  }
-  stats::bump(counters_.any_minimal);
-  deliver(to, {scratch_.get(), length}, sink);
-  stats::bump(counters_.replies);
-}
-
-// version.bind and friends would tell anyone the upstream's software and host name:
-// CHAOS questions are answered here from the configuration, or REFUSED, as Unbound
-// and Knot do for what they do not serve.
-void Engine::answer_chaos(const dns::ClientView& view, const dns::Question& question,
-                          const net::ClientRef& to, Sink& sink) {
-  const std::string* text = nullptr;
-  if (question.qclass == dns::rrclass::CH &&
-      (question.qtype == dns::rrtype::TXT || question.qtype == dns::rrtype::ANY)) {
-    const auto bytes = question.name.bytes();
-    const auto is = [&](std::span<const std::uint8_t> name) {
-      return std::equal(bytes.begin(), bytes.end(), name.begin(), name.end());
-    };
-    if (is(kVersionBind) || is(kVersionServer)) text = &config_.chaos_version;
-    if (is(kHostnameBind) || is(kIdServer)) text = &config_.chaos_hostname;
-  }
-  if (text == nullptr || text->empty()) {
-    reply_error(view, to, Rcode::Refused, sink);
-    return;
-  }
-  const std::size_t length = dns::build_chaos_txt(
-      view, {reinterpret_cast<const std::uint8_t*>(text->data()), text->size()}, config_.max_udp,
-      {scratch_.get(), kScratchSize});
-  if (length == 0) {
-    reply_error(view, to, Rcode::ServFail, sink);
-    return;
-  }
-  stats::bump(counters_.chaos_answers);
-  deliver(to, {scratch_.get(), length}, sink);
-  stats::bump(counters_.replies);
 }
 
 // Every reply to a client leaves here: UDP replies pass response-rate limiting

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,9 +22,7 @@
 #include "heimdall/net/client_ref.hpp"
 #include "heimdall/rcu/qsbr.hpp"
 #include "heimdall/stats/counter_table.hpp"
-#include "heimdall/upstream/pending_table.hpp"
-#include "heimdall/upstream/selector.hpp"
-#include "heimdall/upstream/timer_wheel.hpp"
+#include "heimdall/upstream/attempts.hpp"
 
 namespace heimdall::engine {
 
@@ -41,33 +38,13 @@ struct UpstreamAnswer {
   std::uint16_t local_port = 0;  // the UDP port it arrived on; 0 over TCP
 };
 
-// Where the engine's output goes. The backend copies the bytes before returning
-// (into its send batch, an mbuf, a connection's buffer): the span is reused.
-class Sink {
+// Where the engine's output goes: replies to clients here, attempts to upstreams
+// through upstream::Sender (docs/architecture.md §7.6). The backend copies the bytes
+// before returning (into its send batch, an mbuf, a connection's buffer): the span
+// is reused.
+class Sink : public upstream::Sender {
  public:
-  virtual ~Sink() = default;
   virtual void send_to_client(const net::ClientRef& client, std::span<const std::uint8_t> wire) = 0;
-  // UDP: sent from the socket bound to `local_port`. TCP: a new connection to the
-  // server; its answer comes back as an UpstreamAnswer with transport Tcp.
-  virtual void send_to_upstream(unsigned server, net::Transport transport, std::uint16_t local_port,
-                                std::span<const std::uint8_t> wire) = 0;
-
-  // The local end of one UDP attempt (RFC 5452, docs/architecture.md §7.6). The engine draws
-  // `drawn` uniformly from its source ports. The socket backend sends the attempt
-  // from a socket connected to the server: a new one on `drawn`, or one opened on
-  // an earlier draw that may still carry attempts (upstreams.attempts_per_udp_socket);
-  // `port` says which. InUse: `drawn` is taken (the engine draws again).
-  // Unavailable: no socket can be had now (socket limit, descriptors): the attempt
-  // is retried shortly. A backend that owns its port space (DPDK) uses `drawn`.
-  enum class PortOpen : std::uint8_t { Opened, InUse, Unavailable };
-  struct UdpAttempt {
-    PortOpen result = PortOpen::Opened;
-    std::uint16_t port = 0;
-  };
-  virtual UdpAttempt open_udp_attempt(unsigned /*server*/, std::uint16_t drawn) {
-    return UdpAttempt{PortOpen::Opened, drawn};
-  }
-  virtual void close_udp_attempt(std::uint16_t /*local_port*/) {}
 };
 
 struct EngineConfig {
@@ -278,7 +255,7 @@ class Engine {
 
   std::uint32_t pending() const { return pending_.in_use(); }
   const Counters& counters() const { return counters_; }
-  const upstream::Selector& selector() const { return selector_; }
+  const upstream::Selector& selector() const { return attempts_.selector(); }
 
  private:
   // A query that parsed and passed validation, waiting for the burst's cache lookup.
@@ -289,6 +266,7 @@ class Engine {
     std::uint32_t servers = UINT32_MAX;  // the upstreams it may go to
   };
   static constexpr std::size_t kMaxBurst = 64;
+  static constexpr std::size_t kScratchSize = dns::kMaxMessage;
 
   void on_query_chunk(std::span<const ClientQuery> chunk, std::uint64_t now_ns, Sink& sink);
   // Answers what is malformed or refused at once; true when `admitted` is to be looked up.
@@ -299,25 +277,13 @@ class Engine {
   void handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, Sink& sink);
   void forward(const Admitted& admitted, bool stale_held, std::uint64_t now_ns, Sink& sink);
   void prefetch(const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
-  // Fills the allocated `slot` with the admitted question and sends its first attempt.
+  // Sends the first attempt of the allocated `slot` for the admitted question.
   void launch(std::uint32_t slot, const Admitted& admitted, std::uint64_t now_ns, Sink& sink);
-  void send_attempt(std::uint32_t slot, net::Transport transport, unsigned server,
-                    std::uint64_t now_ns, Sink& sink);
+  // A query's timer is up: its serve-stale deadline (§7.5) or its attempt's.
   void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
-  // The attempt in flight ends: its (port, ID) no longer matches and a UDP
-  // attempt's socket is closed.
-  void end_attempt(std::uint32_t slot, Sink& sink);
-  // Opens the local end of a UDP attempt to `server`: its port, or 0 when none
-  // could be had.
-  std::uint16_t open_udp_port(unsigned server, Sink& sink);
-  // The answer's question did not echo the 0x20 case: counted, the server moves
-  // toward its fallback, and the query is asked again without 0x20.
-  void on_case_mismatch(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
-  // The attempt in flight ended without a usable answer: the next attempt over UDP
-  // (another server first; for a truncated answer only a server not yet asked
-  // whose TCP is not backing off), or SERVFAIL (stale data when there is some)
-  // once the budget or max_attempts is spent.
-  void retry_or_fail(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  // The attempts left nothing to try (budget or max_attempts spent): SERVFAIL to
+  // the waiters, or stale data when there is some, and the slot is freed.
+  void give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   void answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
                       const dns::Message& msg, Sink& sink);
   void fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
@@ -333,20 +299,13 @@ class Engine {
   void deliver(const net::ClientRef& to, std::span<const std::uint8_t> wire, Sink& sink);
   std::span<const std::uint8_t> truncated_copy(std::span<const std::uint8_t> wire);
   void log_reply(const net::ClientRef& to, std::span<const std::uint8_t> wire);
-  std::uint32_t random32();
 
   EngineConfig config_;
-  std::vector<std::uint16_t> source_ports_;
-  upstream::Selector selector_;
-  upstream::PendingTable pending_;
-  upstream::TimerWheel timers_;
-  // Query IDs and source ports come from the kernel's CSPRNG (getrandom), drawn in
-  // blocks so the syscall is paid once per kRandomBlock/4 queries: an off-path
-  // attacker must not be able to predict them (RFC 5452 §4).
-  static constexpr std::size_t kRandomBlock = 4096;
-  std::unique_ptr<std::uint32_t[]> random_block_;
-  std::size_t random_used_ = kRandomBlock / 4;
-  std::mt19937_64 fallback_rng_;
+  Counters counters_;  // before attempts_, which bumps some of them
+  // Sending, timing out and retrying upstream attempts (docs/architecture.md §7.4).
+  upstream::Attempts attempts_;
+  // attempts_'s table: its waiters and the coalescing of questions are the engine's.
+  upstream::PendingTable& pending_;
   std::unique_ptr<std::uint8_t[]> scratch_;  // one message being built (64 KiB)
   // An answer to a 0x20 query with the first client's question put back, so that
   // the cache holds the case clients asked in (64 KiB).
@@ -366,7 +325,6 @@ class Engine {
   QueryLogRing* log_ring_ = nullptr;
   std::uint32_t log_countdown_ = 1;        // replies until the next one logged (sampling)
   std::int64_t wall_clock_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC at start
-  Counters counters_;
 };
 
 }  // namespace heimdall::engine
