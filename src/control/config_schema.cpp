@@ -379,6 +379,14 @@ const Section& filter_section() {
           .seconds(
               "ttl", [](auto& out) -> auto& { return out.response.ttl; }, 0, 86400,
               "TTL of block answers and their SOA")
+          .choice("extended_error", &FilterConfig::extended_error,
+                  {{"blocked", dns::ede::kBlocked},
+                   {"filtered", dns::ede::kFiltered},
+                   {"censored", dns::ede::kCensored},
+                   {"none", dns::ede::kNone}},
+                  "the Extended DNS Error (RFC 8914) block answers carry")
+          .boolean("extended_error_text", &FilterConfig::extended_error_text,
+                   "the blocking list's name as the error's text")
           .seconds("refresh_interval", &FilterConfig::refresh_interval_s, 0, 30 * 86400,
                    "how often every list is read again; 0: only on a trigger")
           .then([](const ConfigReader& reader, const ConfigValue& value, FilterConfig& out) {

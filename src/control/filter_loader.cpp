@@ -199,6 +199,8 @@ FilterLoad FilterLoader::load(const std::vector<bool>& in_force) const {
       .connect_timeout_ms = std::min(5000u, config_.filter.download_timeout_ms),
       .timeout_ms = config_.filter.download_timeout_ms,
       .max_bytes = config_.filter.download_max_bytes};
+  parts.extended_error = config_.filter.extended_error;
+  parts.extended_error_names_list = config_.filter.extended_error_text;
   for (std::size_t index = 0; index < config_.filter.lists.size(); ++index) {
     const FilterListConfig& list = config_.filter.lists[index];
     const Source& source = sources_[index];

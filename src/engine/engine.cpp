@@ -169,8 +169,13 @@ std::size_t Engine::apply_filter(std::size_t admitted, Sink& sink) {
       } else {
         stats::bump(counters_.local_answers);
       }
-      const std::size_t length = snapshot->answer(decision, query.view, query.key.qtype,
-                                                  config_.max_udp, {scratch_.get(), kScratchSize});
+      std::size_t length = snapshot->answer(decision, query.view, query.key.qtype, config_.max_udp,
+                                            {scratch_.get(), kScratchSize});
+      if (length != 0 && decision.verdict == filter::Decision::Verdict::Block) {
+        length =
+            dns::add_extended_error({scratch_.get(), kScratchSize}, length, query.view.reply_limit,
+                                    snapshot->extended_error(decision));
+      }
       if (length == 0) {
         stats::bump(counters_.filter_too_big);
         reply_error(query.view, query.query->from, Rcode::ServFail, sink);
@@ -207,11 +212,14 @@ void Engine::on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& si
     if (answer_waiters_stale(slot, now_ns, sink)) pending_.drop_waiters(slot);
     if (attempts_.resume_after_stale(slot, now_ns)) return;
   }
-  if (attempts_.on_timeout(slot, now_ns, sink) == Outcome::Failed) give_up(slot, now_ns, sink);
+  // An attempt that found no socket failed here, not at the server.
+  const std::uint16_t why =
+      query.no_socket ? dns::ede::kNetworkError : dns::ede::kNoReachableAuthority;
+  if (attempts_.on_timeout(slot, now_ns, sink) == Outcome::Failed) give_up(slot, now_ns, sink, why);
 }
 
-void Engine::give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
-  fail_waiters(slot, now_ns, sink);
+void Engine::give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink, std::uint16_t why) {
+  fail_waiters(slot, now_ns, sink, why);
   attempts_.finish(slot, sink);
 }
 
@@ -221,7 +229,9 @@ void Engine::on_upstream_failure(unsigned server, net::Transport transport,
   now_ns_ = now_ns;
   const std::uint32_t slot = attempts_.attempt_of(server, transport, local_port, id);
   if (slot == kNoSlot) return;
-  if (attempts_.on_failure(slot, now_ns, sink) == Outcome::Failed) give_up(slot, now_ns, sink);
+  if (attempts_.on_failure(slot, now_ns, sink) == Outcome::Failed) {
+    give_up(slot, now_ns, sink, dns::ede::kNetworkError);
+  }
 }
 
 bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
@@ -261,7 +271,7 @@ bool Engine::admit(const ClientQuery& query, Admitted& admitted, Sink& sink) {
 
   if (admission.verdict == ClientGuard::Verdict::Refuse) {
     stats::bump(counters_.acl_refused);
-    reply_error(view, query.from, Rcode::Refused, sink);
+    reply_error(view, query.from, Rcode::Refused, sink, {dns::ede::kProhibited, {}});
   } else if (msg.header.opcode() != dns::Opcode::Query) {
     reply_error(view, query.from, Rcode::NotImp, sink);
   } else if (error != dns::ParseError::Ok || !msg.has_question || msg.header.ancount != 0 ||
@@ -291,12 +301,16 @@ void Engine::reply_from_cache(const dns::ClientView& view, const net::ClientRef&
       .stale_ttl =
           hit.freshness == cache::Freshness::Stale ? cache_->config().serve_stale.ttl_s : 0,
   };
-  const std::size_t length = cache::reply_from_stored(hit.stored, view, ageing, config_.max_udp,
-                                                      {scratch_.get(), kScratchSize});
+  std::size_t length = cache::reply_from_stored(hit.stored, view, ageing, config_.max_udp,
+                                                {scratch_.get(), kScratchSize});
   if (length == 0) {
     stats::bump(counters_.drop_reply_too_big);
     reply_error(view, to, Rcode::ServFail, sink);
     return;
+  }
+  if (ageing.stale_ttl != 0) {  // RFC 8767 §6: say so
+    length = dns::add_extended_error({scratch_.get(), kScratchSize}, length, view.reply_limit,
+                                     {dns::ede::kStaleAnswer, {}});
   }
   deliver(to, {scratch_.get(), length}, sink);
   stats::bump(counters_.replies);
@@ -385,7 +399,7 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
     if (!dns::echoes_case(wire.subspan(dns::kHeaderSize), query.key.name.bytes(),
                           query.case_seed)) {
       if (attempts_.on_case_mismatch(slot, now_ns, sink) == Outcome::Failed) {
-        give_up(slot, now_ns, sink);
+        give_up(slot, now_ns, sink, dns::ede::kNoReachableAuthority);
       }
       return;
     }
@@ -401,15 +415,15 @@ void Engine::handle_answer(const UpstreamAnswer& answer, std::uint64_t now_ns, S
   switch (attempts_.on_answer(slot, msg.header.has(dns::flag::TC), refused, now_ns, sink)) {
     case Outcome::InFlight:
       return;
-    case Outcome::Failed:
-      give_up(slot, now_ns, sink);
+    case Outcome::Failed:  // every server refused, or the last one timed out
+      give_up(slot, now_ns, sink, dns::ede::kNoReachableAuthority);
       return;
     case Outcome::Answered:
       break;
   }
   if (msg.edns.extended_rcode != 0) {
     // An extended RCODE (BADVERS, BADCOOKIE) concerns our query, not the client's.
-    fail_waiters(slot, now_ns, sink);
+    fail_waiters(slot, now_ns, sink, dns::ede::kNoReachableAuthority);
   } else if (msg.header.rcode() == static_cast<std::uint8_t>(Rcode::ServFail) &&
              answer_waiters_stale(slot, now_ns, sink)) {
     // RFC 8767 §4: a failed refresh is answered from stale data when there is some.
@@ -466,11 +480,11 @@ bool Engine::answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink
   return true;
 }
 
-void Engine::fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink) {
+void Engine::fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink, std::uint16_t why) {
   if (answer_waiters_stale(slot, now_ns, sink)) return;
   for (std::uint32_t index = pending_[slot].waiters; index != kNoSlot;) {
     const upstream::Waiter& waiter = pending_.waiter(index);
-    reply_error(view_of(waiter), waiter.client, Rcode::ServFail, sink);
+    reply_error(view_of(waiter), waiter.client, Rcode::ServFail, sink, {why, {}});
     index = waiter.next;
   }
 }
@@ -541,7 +555,7 @@ std::span<const std::uint8_t> Engine::truncated_copy(std::span<const std::uint8_
 }
 
 void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, Rcode rcode,
-                         Sink& sink) {
+                         Sink& sink, const dns::ExtendedError& why) {
   switch (rcode) {
     case Rcode::FormErr:
       stats::bump(counters_.formerr);
@@ -561,9 +575,10 @@ void Engine::reply_error(const dns::ClientView& view, const net::ClientRef& to, 
     default:
       break;
   }
-  const std::size_t length =
+  std::size_t length =
       dns::build_error(view, rcode, config_.max_udp, {scratch_.get(), kScratchSize});
   if (length == 0) return;
+  length = dns::add_extended_error({scratch_.get(), kScratchSize}, length, view.reply_limit, why);
   deliver(to, {scratch_.get(), length}, sink);
   stats::bump(counters_.replies);
 }

@@ -162,6 +162,15 @@ local_records:
         log = self.server.process.output()
         self.assertRegex(log, r"list 'hosts' \(hosts\): 3 rules, 0 regex rules, 1 lines rejected \(lines 5\)")
 
+    def test_block_answers_say_why_with_an_extended_dns_error(self):
+        self.assertIn("; EDE: 15 (Blocked): (hosts)", self.server.dig("ads.example.test"))
+        self.assertIn("; EDE: 15 (Blocked): (adblock)", self.server.dig("x.adnet.example.test"))
+        self.assertNotIn("EDE", self.server.dig("www.example.test"), "only Heimdall's own answers")
+        self.assertNotIn("EDE", self.server.dig("router.lan"), "local data is not a block")
+        plain = self.server.dig("+noedns", "ads.example.test")
+        self.assertEqual(self.status(plain), "NXDOMAIN")
+        self.assertNotIn("EDE", plain, "RFC 8914 needs EDNS")
+
     def test_names_that_are_not_blocked_reach_the_upstream(self):
         self.assertIn(("www.example.test.", "A", "192.0.2.1"),
                       dig_answers(self.server.dig("www.example.test", "A")))

@@ -442,6 +442,9 @@ class UpstreamFailureTest(unittest.TestCase):
             self.assertEqual(rcode_of(reply), 2, "SERVFAIL")
             self.assertGreaterEqual(elapsed, 0.5)
             self.assertLess(elapsed, 0.6 + 0.5)
+            self.assertEqual(len(reply), len(build_query("www.example.test")),
+                             "no OPT in the query: none, and no Extended DNS Error, in the reply")
+            self.assertIn("; EDE: 22 (No Reachable Authority)", server.dig("www.example.test"))
         finally:
             self.assertEqual(server.process.stop(), 0)
 
@@ -520,7 +523,10 @@ class CacheTest(unittest.TestCase):
             self.assertIn("status: NOERROR", out)
             self.assertEqual(answers_with_ttl(out),
                              [("www.example.test.", 30, "A", "192.0.2.1")], "RFC 8767 stale TTL")
-            self.assertIn("status: SERVFAIL", plain.dig("www.example.test", "A"))
+            self.assertIn("; EDE: 3 (Stale Answer)", out, "RFC 8914 says why")
+            failed = plain.dig("www.example.test", "A")
+            self.assertIn("status: SERVFAIL", failed)
+            self.assertIn("; EDE: 22 (No Reachable Authority)", failed)
         finally:
             self.assertEqual(stale.process.stop(), 0)
             self.assertEqual(plain.process.stop(), 0)

@@ -224,6 +224,7 @@ limits:
         out = run(["dig", "@127.0.0.1", "-p", str(self.heimdall.port), "-b", "127.0.0.2",
                    "+time=2", "+tries=1", "www.example.test"]).stdout
         self.assertIn("status: REFUSED", out)
+        self.assertIn("; EDE: 18 (Prohibited)", out)
         out = run(["dig", "@127.0.0.1", "-p", str(self.heimdall.port), "-b", "127.0.0.3",
                    "+time=2", "+tries=1", "www.example.test"]).stdout
         self.assertIn("status: NOERROR", out)

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "heimdall/dns/build.hpp"
+#include "heimdall/dns/extended_error.hpp"
 #include "heimdall/dns/message.hpp"
 #include "heimdall/dns/name.hpp"
 #include "wire_builder.hpp"
@@ -670,6 +671,39 @@ TEST(Build, UdpReplyLimitFollowsTheClientWithinOurCap) {
   EXPECT_EQ(udp_reply_limit(edns, 1232), 1000);
   edns.udp_size = 4096;
   EXPECT_EQ(udp_reply_limit(edns, 1232), 1232);
+}
+
+TEST(ExtendedError, GoesIntoTheReplysOptOnlyWhenThereIsOneAndRoom) {
+  const Bytes with_opt =
+      Packet().header(0x5555, 0x0100, 1, 0, 0, 1).question("a.com").opt(1232, false).bytes;
+  const Bytes without = Packet().header(0x5555, 0x0100, 1, 0, 0, 0).question("a.com").bytes;
+  Message qmsg;
+  ASSERT_EQ(parse(with_opt, qmsg), ParseError::Ok);
+  std::uint8_t out[512];
+  const std::size_t length = build_error(client_of(with_opt, qmsg, 512), Rcode::Refused, 1232, out);
+  const std::size_t longer = add_extended_error(out, length, 512, {ede::kBlocked, "ads list"});
+  ASSERT_EQ(longer, length + 4 + 2 + 8);
+  Message msg;
+  ASSERT_EQ(parse(Bytes(out, out + longer), msg), ParseError::Ok) << "still one well-formed OPT";
+  EXPECT_TRUE(msg.edns.present);
+  EXPECT_EQ(load_u16(out + length - 2), 14) << "RDLENGTH: the option";
+  EXPECT_EQ(load_u16(out + length), kEdeOptionCode);
+  EXPECT_EQ(load_u16(out + length + 2), 10);
+  EXPECT_EQ(load_u16(out + length + 4), ede::kBlocked);
+  EXPECT_EQ(std::string(out + length + 6, out + longer), "ads list");
+
+  // No room for all of the text: cut; no room for the code: nothing added.
+  const std::size_t again = build_error(client_of(with_opt, qmsg, 512), Rcode::Refused, 1232, out);
+  EXPECT_EQ(add_extended_error(out, again, again + 9, {ede::kBlocked, "ads list"}), again + 9);
+  EXPECT_EQ(std::string(out + again + 6, out + again + 9), "ads");
+  const std::size_t third = build_error(client_of(with_opt, qmsg, 512), Rcode::Refused, 1232, out);
+  EXPECT_EQ(add_extended_error(out, third, third + 5, {ede::kBlocked, {}}), third);
+  EXPECT_EQ(add_extended_error(out, third, 512, {ede::kNone, "x"}), third);
+
+  ASSERT_EQ(parse(without, qmsg), ParseError::Ok);
+  const std::size_t bare = build_error(client_of(without, qmsg, 512), Rcode::Refused, 1232, out);
+  EXPECT_EQ(add_extended_error(out, bare, 512, {ede::kProhibited, {}}), bare)
+      << "a client that sent no OPT gets none (RFC 8914 §3)";
 }
 
 }  // namespace

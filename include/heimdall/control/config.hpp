@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "heimdall/dns/extended_error.hpp"
 #include "heimdall/engine/client_guard.hpp"
 #include "heimdall/filter/block_answer.hpp"
 #include "heimdall/filter/client_groups.hpp"
@@ -160,6 +161,8 @@ struct ClientGroupConfig {
 
 struct FilterConfig {
   filter::BlockResponse response;                     // default for every list: NXDOMAIN, TTL 300
+  std::uint16_t extended_error = dns::ede::kBlocked;  // RFC 8914 code of block answers
+  bool extended_error_text = true;                    // ... with the list's name as its text
   unsigned refresh_interval_s = 0;                    // 0: lists are read again only on a trigger
   bool watch_files = true;                            // a changed list file reloads the filter
   std::string state_dir = "/var/lib/heimdall/lists";  // last good copies of URL lists

@@ -15,6 +15,7 @@
 
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/dns/build.hpp"
+#include "heimdall/dns/extended_error.hpp"
 #include "heimdall/dns/message.hpp"
 #include "heimdall/engine/client_guard.hpp"
 #include "heimdall/engine/query_log.hpp"
@@ -282,17 +283,19 @@ class Engine {
   // A query's timer is up: its serve-stale deadline (§7.5) or its attempt's.
   void on_attempt_timer(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   // The attempts left nothing to try (budget or max_attempts spent): SERVFAIL to
-  // the waiters, or stale data when there is some, and the slot is freed.
-  void give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  // the waiters with `why` as its Extended DNS Error (dns::ede), or stale data
+  // when there is some, and the slot is freed.
+  void give_up(std::uint32_t slot, std::uint64_t now_ns, Sink& sink, std::uint16_t why);
   void answer_waiters(std::uint32_t slot, std::span<const std::uint8_t> wire,
                       const dns::Message& msg, Sink& sink);
-  void fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
+  void fail_waiters(std::uint32_t slot, std::uint64_t now_ns, Sink& sink, std::uint16_t why);
   // Answers the slot's waiters from a stale cache entry, if one is there.
   bool answer_waiters_stale(std::uint32_t slot, std::uint64_t now_ns, Sink& sink);
   void reply_from_cache(const dns::ClientView& view, const net::ClientRef& to,
                         const cache::Hit& hit, Sink& sink);
+  // `why`: an Extended DNS Error for a client that sent an OPT (RFC 8914).
   void reply_error(const dns::ClientView& view, const net::ClientRef& to, dns::Rcode rcode,
-                   Sink& sink);
+                   Sink& sink, const dns::ExtendedError& why = {});
   void answer_any(const dns::ClientView& view, const net::ClientRef& to, Sink& sink);
   void answer_chaos(const dns::ClientView& view, const dns::Question& question,
                     const net::ClientRef& to, Sink& sink);

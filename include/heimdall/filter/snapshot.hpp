@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "heimdall/dns/build.hpp"
+#include "heimdall/dns/extended_error.hpp"
 #include "heimdall/filter/block_answer.hpp"
 #include "heimdall/filter/client_groups.hpp"
 #include "heimdall/filter/domain_trie.hpp"
@@ -37,6 +38,11 @@ struct SnapshotParts {
   std::vector<Policy> policies;  // by trie list id; at most kMaxLists
   std::vector<std::string> list_names;
   std::vector<std::uint32_t> zone_servers;  // by zone: the mask of its upstream servers
+  // The Extended DNS Error of a block answer (filter.extended_error: dns::ede::
+  // kBlocked, kFiltered, kCensored or kNone), with the list's name as its text
+  // when `extended_error_names_list`.
+  std::uint16_t extended_error = dns::ede::kBlocked;
+  bool extended_error_names_list = true;
 };
 
 class Snapshot {
@@ -72,6 +78,11 @@ class Snapshot {
     return parts_.policies[decision.list].list;
   }
   const std::vector<std::string>& list_names() const { return parts_.list_names; }
+  // The Extended DNS Error (RFC 8914) a block answer carries.
+  dns::ExtendedError extended_error(const Decision& decision) const {
+    if (!parts_.extended_error_names_list) return {parts_.extended_error, {}};
+    return {parts_.extended_error, parts_.list_names[list_of(decision)]};
+  }
   const DomainTrie& trie() const { return parts_.trie; }
   const RegexSet& regexes() const { return parts_.regexes; }
   std::size_t memory_bytes() const;
