@@ -13,6 +13,7 @@
 #include "heimdall/control/cache_snapshot.hpp"
 #include "heimdall/control/config.hpp"
 #include "heimdall/control/metrics_text.hpp"
+#include "heimdall/control/process_metrics.hpp"
 #include "heimdall/dns/name.hpp"
 
 namespace heimdall::app {
@@ -29,8 +30,8 @@ void filter_metrics(MetricsText& metrics, const control::FilterReloader& filter)
   metrics.family("heimdall_filter_failed_reloads_total",
                  "Filter builds abandoned (the previous filter stayed).", Type::Counter);
   metrics.sample({}, stats.failed_reloads);
-  metrics.family("heimdall_filter_last_reload_seconds", "Duration of the last filter build.",
-                 Type::Gauge);
+  metrics.family("heimdall_filter_last_reload_duration_seconds",
+                 "Duration of the last filter build.", Type::Gauge);
   metrics.sample({}, static_cast<double>(stats.last_duration_ns) / 1e9);
   metrics.family("heimdall_filter_last_reload_timestamp_seconds",
                  "When the filter in force was published (Unix time).", Type::Gauge);
@@ -304,6 +305,7 @@ std::string render_metrics(const Serving& serving) {
   MetricsText metrics;
   metrics.family("heimdall_build_info", "Version of Heimdall and of DPDK.", Type::Gauge);
   metrics.sample({{"version", HEIMDALL_VERSION}, {"dpdk", rte_version()}}, 1);
+  control::write_process_metrics(metrics);
   counter_report(serving).write_metrics(metrics);
   upstream_metrics(metrics, serving);
   if (serving.filter != nullptr && serving.filter->active()) {

@@ -179,6 +179,22 @@ limits:
         self.assertEqual(missing, [], "in heimdallctl stats but not in /metrics")
         self.assertGreater(len(result.stdout.splitlines()), 80)
 
+    def test_process_metrics_describe_this_process(self):
+        samples = self.scrape()
+        pid = self.heimdall.process.proc.pid
+        with open(f"/proc/{pid}/status") as f:
+            rss_kb = int(next(line.split()[1] for line in f if line.startswith("VmRSS:")))
+        rss = total(samples, "process_resident_memory_bytes")
+        self.assertLess(abs(rss - rss_kb * 1024), 0.2 * rss_kb * 1024 + (8 << 20))
+        self.assertGreaterEqual(total(samples, "process_virtual_memory_bytes"), rss)
+        fds = total(samples, "process_open_fds")
+        self.assertLessEqual(abs(fds - len(os.listdir(f"/proc/{pid}/fd"))), 3)
+        self.assertGreater(total(samples, "process_max_fds"), fds)
+        started = total(samples, "process_start_time_seconds")
+        self.assertLess(abs(started - os.stat(f"/proc/{pid}").st_ctime), 5)
+        self.assertGreater(total(samples, "process_cpu_seconds_total"), 0)
+        self.assertIn("heimdall_filter_last_reload_duration_seconds", samples)
+
     def test_metrics_endpoint_refuses_other_paths(self):
         with self.assertRaises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/other", timeout=5)
