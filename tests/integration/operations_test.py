@@ -195,6 +195,34 @@ limits:
         self.assertGreater(total(samples, "process_cpu_seconds_total"), 0)
         self.assertIn("heimdall_filter_last_reload_duration_seconds", samples)
 
+    def test_dashboard_and_alert_rules_name_only_exported_metrics(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "packaging")
+        rules = os.path.join(root, "prometheus", "heimdall-alerts.yml")
+        dashboard = os.path.join(root, "grafana", "heimdall-dashboard.json")
+        checked = run(["promtool", "check", "rules", rules])
+        self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
+        tested = subprocess.run(["promtool", "test", "rules", "heimdall-alerts.test.yml"],
+                                cwd=os.path.dirname(rules), capture_output=True, text=True)
+        self.assertEqual(tested.returncode, 0, tested.stdout + tested.stderr)
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=5) as r:
+            text = r.read()
+        linted = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True)
+        self.assertEqual(linted.returncode, 0, linted.stdout + linted.stderr)
+
+        samples = parse_exposition(text.decode())
+        with open(dashboard) as f:
+            panels = json.load(f)["panels"]
+        exprs = [target["expr"] for panel in panels for target in panel["targets"]]
+        with open(rules) as f:
+            exprs.append(f.read())
+        named = set()
+        for expr in exprs:
+            named.update(re.findall(r"\b((?:heimdall|process)_[a-z0-9_]+)", expr))
+        self.assertGreater(len(named), 20)
+        self.assertEqual(sorted(name for name in named if name not in samples), [],
+                         "named by the dashboard or the alert rules, not exported")
+
     def test_metrics_endpoint_refuses_other_paths(self):
         with self.assertRaises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/other", timeout=5)
