@@ -98,6 +98,7 @@ struct Serving {
   std::vector<net::Endpoint> upstreams;
   unsigned workers = 0;
   std::string cache_snapshot;  // cache.snapshot: where `cache save` writes by default
+  bool draining = false;       // heimdallctl drain: /health and /ready answer 503
   const control::ManagementServer* management = nullptr;  // its own counters, if it runs
 };
 

@@ -3,6 +3,7 @@
 #include <rte_version.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -159,6 +160,13 @@ control::CommandResult workers_command(const Serving& serving) {
   return {true, counter_report(serving).workers_text(columns)};
 }
 
+control::CommandResult drain_command(Serving& serving, bool drain) {
+  serving.draining = drain;
+  return {true, drain ? "draining: /health and /ready answer 503 (withdrawing the node from "
+                        "anycast and load balancers); queries are still answered\n"
+                      : "not draining: /health and /ready answer as the node fares\n"};
+}
+
 control::CommandResult upstreams_command(const Serving& serving) {
   const auto engines = serving.backend->engine_counters();
   std::string text;
@@ -249,6 +257,21 @@ control::CommandResult cache_command(Serving& serving, std::span<const std::stri
 }
 
 }  // namespace
+
+std::string unready_reason(const Serving& serving) {
+  return serving.draining ? "draining (heimdallctl drain)\n" : "";
+}
+
+std::string unhealthy_reason(const Serving& serving) {
+  if (std::string reason = unready_reason(serving); !reason.empty()) return reason;
+  const std::size_t workers = serving.backend->selectors().size();
+  const std::vector<ServerTotals> totals = server_totals(serving);
+  const bool one_up = std::any_of(totals.begin(), totals.end(),
+                                  [&](const ServerTotals& t) { return t.down_workers < workers; });
+  if (one_up) return "";
+  return "no upstream answers: all " + std::to_string(totals.size()) +
+         " servers are marked down by every worker\n";
+}
 
 control::CounterReport counter_report(const Serving& serving) {
   control::CounterReport report;
@@ -342,6 +365,14 @@ void add_commands(control::ManagementServer& server, Serving& serving,
   server.add_command(
       "upstreams", "the upstream servers and their totals",
       [&serving](std::span<const std::string>) { return upstreams_command(serving); });
+  server.add_command(
+      "drain",
+      "/health and /ready answer 503 (withdraw from anycast and load "
+      "balancers); queries are still answered",
+      [&serving](std::span<const std::string>) { return drain_command(serving, true); });
+  server.add_command(
+      "undrain", "/health and /ready answer as the node fares again",
+      [&serving](std::span<const std::string>) { return drain_command(serving, false); });
   server.add_command("lists", "filter lists: rules, rejects, last reload",
                      [&serving](std::span<const std::string>) { return lists_command(serving); });
   server.add_command("reload", "check the configuration file and read the filter lists again",

@@ -22,7 +22,17 @@ std::string render_metrics(const Serving& serving);
 // `logged` remembers which servers were said; called on the control loop's tick.
 void log_case_fallbacks(const Serving& serving, std::vector<bool>& logged);
 
-// stats, workers, upstreams, lists, reload, cache flush [NAME], cache dump.
+// Why the node should take no traffic now, for /ready: "" when it may. The
+// management server opens only once the listeners are up and the first filter is
+// built, so what is left is an operator's `heimdallctl drain`.
+std::string unready_reason(const Serving& serving);
+// Why the node is not healthy, for /health (and the anycast announcement that
+// follows it, packaging/bird): not ready, or every upstream server marked down by
+// every worker. "" when healthy.
+std::string unhealthy_reason(const Serving& serving);
+
+// stats, workers, upstreams, lists, reload, cache flush [NAME], cache dump,
+// drain, undrain.
 // `config_path`: the file `reload` checks again ("" for the embedded config).
 void add_commands(control::ManagementServer& server, Serving& serving,
                   const std::string& config_path);
