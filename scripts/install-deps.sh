@@ -16,7 +16,7 @@ build_packages=(
 test_packages=(
   knot knot-dnsutils bind9-dnsutils dnsperf dnsdist
   clang libclang-rt-14-dev iproute2 ethtool iputils-ping
-  unbound python3-dnspython shellcheck systemd procps clang-format prometheus
+  unbound python3-dnspython shellcheck systemd procps clang-format prometheus bird2 curl
 )
 
 packages=("${build_packages[@]}")

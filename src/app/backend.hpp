@@ -2,8 +2,11 @@
 // start-up built around it. Shared by main and the operator's interfaces.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "heimdall/cache/cache.hpp"
@@ -99,6 +102,11 @@ struct Serving {
   unsigned workers = 0;
   std::string cache_snapshot;  // cache.snapshot: where `cache save` writes by default
   bool draining = false;       // heimdallctl drain: /health and /ready answer 503
+  // Upstream attempts sent and answers received, summed over the engines, one
+  // sample per control-loop tick (the last kUpstreamWindow): /health's evidence.
+  static constexpr std::size_t kUpstreamWindow = 6;
+  std::array<std::pair<std::uint64_t, std::uint64_t>, kUpstreamWindow> upstream_samples{};
+  std::size_t upstream_ticks = 0;
   const control::ManagementServer* management = nullptr;  // its own counters, if it runs
 };
 

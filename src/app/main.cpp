@@ -300,6 +300,7 @@ int serve(const control::Config& config, const std::string& config_path) {
       if (std::chrono::steady_clock::now() >= next_tick) {
         run.filter->tick(std::chrono::steady_clock::now());
         app::log_case_fallbacks(serving, case_fallbacks_logged);
+        app::note_upstream_progress(serving);
         next_tick = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       }
       continue;

@@ -262,15 +262,25 @@ std::string unready_reason(const Serving& serving) {
   return serving.draining ? "draining (heimdallctl drain)\n" : "";
 }
 
+void note_upstream_progress(Serving& serving) {
+  const auto engines = serving.backend->engine_counters();
+  const std::uint64_t sent = sum(engines, &engine::Counters::forwarded) +
+                             sum(engines, &engine::Counters::retries) +
+                             sum(engines, &engine::Counters::prefetches);
+  const std::uint64_t answered = sum(engines, &engine::Counters::upstream_answers);
+  serving.upstream_samples[serving.upstream_ticks++ % Serving::kUpstreamWindow] = {sent, answered};
+}
+
 std::string unhealthy_reason(const Serving& serving) {
   if (std::string reason = unready_reason(serving); !reason.empty()) return reason;
-  const std::size_t workers = serving.backend->selectors().size();
-  const std::vector<ServerTotals> totals = server_totals(serving);
-  const bool one_up = std::any_of(totals.begin(), totals.end(),
-                                  [&](const ServerTotals& t) { return t.down_workers < workers; });
-  if (one_up) return "";
-  return "no upstream answers: all " + std::to_string(totals.size()) +
-         " servers are marked down by every worker\n";
+  constexpr std::size_t kWindow = Serving::kUpstreamWindow;
+  if (serving.upstream_ticks < kWindow) return "";  // too soon to judge
+  const auto& newest = serving.upstream_samples[(serving.upstream_ticks - 1) % kWindow];
+  const auto& oldest = serving.upstream_samples[serving.upstream_ticks % kWindow];
+  const std::uint64_t sent = newest.first - oldest.first;
+  if (sent == 0 || newest.second != oldest.second) return "";
+  return "no upstream answers: " + std::to_string(sent) + " queries sent in the last " +
+         std::to_string(kWindow - 1) + " s, none answered\n";
 }
 
 control::CounterReport counter_report(const Serving& serving) {
@@ -365,6 +375,13 @@ void add_commands(control::ManagementServer& server, Serving& serving,
   server.add_command(
       "upstreams", "the upstream servers and their totals",
       [&serving](std::span<const std::string>) { return upstreams_command(serving); });
+  // For load balancers and the anycast health check (packaging/bird).
+  const auto page = [](const std::string& reason) {
+    return reason.empty() ? control::ManagementServer::Page{"200 OK", "ok\n"}
+                          : control::ManagementServer::Page{"503 Service Unavailable", reason};
+  };
+  server.add_page("/health", [&serving, page] { return page(unhealthy_reason(serving)); });
+  server.add_page("/ready", [&serving, page] { return page(unready_reason(serving)); });
   server.add_command(
       "drain",
       "/health and /ready answer 503 (withdraw from anycast and load "

@@ -27,9 +27,12 @@ void log_case_fallbacks(const Serving& serving, std::vector<bool>& logged);
 // built, so what is left is an operator's `heimdallctl drain`.
 std::string unready_reason(const Serving& serving);
 // Why the node is not healthy, for /health (and the anycast announcement that
-// follows it, packaging/bird): not ready, or every upstream server marked down by
-// every worker. "" when healthy.
+// follows it, packaging/bird): not ready, or upstream queries sent over the last
+// five ticks and not one answered. Evidence, not the selectors' down marks: a
+// withdrawn node gets no queries that could clear them. "" when healthy.
 std::string unhealthy_reason(const Serving& serving);
+// Samples the upstream attempts and answers for unhealthy_reason; once per tick.
+void note_upstream_progress(Serving& serving);
 
 // stats, workers, upstreams, lists, reload, cache flush [NAME], cache dump,
 // drain, undrain.

@@ -291,6 +291,10 @@ void ManagementServer::add_command(std::string name, std::string help, CommandHa
   commands_.emplace(std::move(name), Command{std::move(help), std::move(handler)});
 }
 
+void ManagementServer::add_page(std::string path, PageSource page) {
+  pages_.insert_or_assign(std::move(path), std::move(page));
+}
+
 void ManagementServer::poll(int timeout_ms, int wake_fd) {
   std::vector<pollfd> fds;
   for (const Connection& connection : connections_) {
@@ -466,6 +470,10 @@ void ManagementServer::respond_http(Connection& connection, std::string_view hea
     connection.out = http_error("400 Bad Request");
   } else if (request->method != "GET" && request->method != "HEAD") {
     connection.out = http_error("405 Method Not Allowed", "Allow: GET, HEAD\r\n");
+  } else if (const auto page = pages_.find(request->path); page != pages_.end()) {
+    const Page answer = page->second();
+    connection.out = http_response(answer.status, "text/plain; charset=utf-8", answer.body,
+                                   request->method == "GET");
   } else if (request->path != kMetricsPath) {
     connection.out = http_error("404 Not Found");
   } else {

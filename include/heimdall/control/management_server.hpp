@@ -154,6 +154,15 @@ class ManagementServer {
   // Handlers run on the control thread, inside poll().
   void add_command(std::string name, std::string help, CommandHandler handler);
 
+  // A plain-text page beside /metrics on the HTTP listener (/health, /ready): its
+  // status line ("200 OK", "503 Service Unavailable") and body, built per request.
+  struct Page {
+    std::string status;
+    std::string body;
+  };
+  using PageSource = std::function<Page()>;
+  void add_page(std::string path, PageSource page);
+
   // Serves what is ready: waits at most `timeout_ms` in poll(2) (0: does not wait;
   // negative: until something happens; a signal ends the wait early), then does the
   // work that is ready without blocking, and closes connections idle for too long.
@@ -208,6 +217,7 @@ class ManagementServer {
 
   ManagementLimits limits_;
   MetricsSource metrics_;
+  std::map<std::string, PageSource, std::less<>> pages_;
   std::map<std::string, Command, std::less<>> commands_;
   int metrics_fd_ = -1;
   int control_fd_ = -1;
