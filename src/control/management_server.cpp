@@ -40,22 +40,6 @@ constexpr int kStreamWaitMs = 1;
   throw std::system_error(error, std::generic_category(), what);
 }
 
-// Closes a descriptor on the way out of a failed set-up.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -79,7 +63,7 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& address) {
   if (!S_ISSOCK(status.st_mode)) {
     throw std::runtime_error("control socket " + path + ": exists and is not a socket");
   }
-  const FdGuard probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const net::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (probe.get() < 0) fail("control socket " + path + ": socket", errno);
   const int error =
       ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0
@@ -231,8 +215,8 @@ ManagementServer::~ManagementServer() { shut_down(); }
 void ManagementServer::shut_down() {
   for (Connection& connection : connections_) close(connection);
   connections_.clear();
-  if (metrics_fd_ >= 0) ::close(std::exchange(metrics_fd_, -1));
-  if (control_fd_ >= 0) ::close(std::exchange(control_fd_, -1));
+  metrics_fd_.reset();
+  control_fd_.reset();
   // Only the file this server bound: a successor may already have replaced it.
   struct stat status {};
   if (!control_path_.empty() && ::lstat(control_path_.c_str(), &status) == 0 &&
@@ -246,7 +230,7 @@ void ManagementServer::listen_metrics(const net::Endpoint& endpoint) {
   const std::string name = "metrics endpoint " + endpoint.to_string();
   sockaddr_storage address{};
   socklen_t length = endpoint.to_sockaddr(address);
-  FdGuard fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  net::UniqueFd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail(name + ": socket", errno);
   // A restart must not wait for the previous process's TIME_WAIT connections; on
   // Linux this still refuses a port another socket listens on.
@@ -261,13 +245,13 @@ void ManagementServer::listen_metrics(const net::Endpoint& endpoint) {
     fail(name + ": getsockname", errno);
   }
   metrics_port_ = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&address)).port;
-  metrics_fd_ = fd.release();
+  metrics_fd_ = std::move(fd);
 }
 
 void ManagementServer::listen_control(const std::string& path) {
   const sockaddr_un address = unix_address(path);
   remove_stale_socket(path, address);
-  FdGuard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  net::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail("control socket " + path + ": socket", errno);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     fail("control socket " + path + ": bind", errno);
@@ -280,7 +264,7 @@ void ManagementServer::listen_control(const std::string& path) {
   // Before listen(), so nobody connects while the mode still comes from the umask.
   if (::chmod(path.c_str(), 0660) != 0) fail("control socket " + path + ": chmod", errno);
   if (::listen(fd.get(), SOMAXCONN) != 0) fail("control socket " + path + ": listen", errno);
-  control_fd_ = fd.release();
+  control_fd_ = std::move(fd);
 }
 
 void ManagementServer::add_command(std::string name, std::string help, CommandHandler handler) {
@@ -303,11 +287,11 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
     } else if (connection.http || (!connection.peer_closed && !connection.close_when_sent)) {
       events = POLLIN;
     }
-    fds.push_back({connection.fd, events, 0});
+    fds.push_back({connection.fd.get(), events, 0});
   }
   const std::size_t open = fds.size();
-  if (metrics_fd_ >= 0) fds.push_back({metrics_fd_, POLLIN, 0});
-  if (control_fd_ >= 0) fds.push_back({control_fd_, POLLIN, 0});
+  if (metrics_fd_.valid()) fds.push_back({metrics_fd_.get(), POLLIN, 0});
+  if (control_fd_.valid()) fds.push_back({control_fd_.get(), POLLIN, 0});
   const std::size_t listeners_end = fds.size();
   if (wake_fd >= 0) fds.push_back({wake_fd, POLLIN, 0});
 
@@ -330,12 +314,12 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
   }
   // New connections join after the loop above: accepting may move the vector.
   for (std::size_t i = open; any_ready && i < listeners_end; ++i) {
-    if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
+    if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_.get());
   }
 
   const Clock::time_point now = Clock::now();
   for (Connection& connection : connections_) {
-    if (connection.fd < 0 || now < connection.deadline) continue;
+    if (!connection.fd.valid() || now < connection.deadline) continue;
     if (!connection.http && connection.sent < connection.out.size()) {
       ++stalled_clients_;
       spdlog::warn(
@@ -346,7 +330,7 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
     }
     close(connection);
   }
-  std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
+  std::erase_if(connections_, [](const Connection& connection) { return !connection.fd.valid(); });
 }
 
 void ManagementServer::accept_all(int listener, bool http) {
@@ -354,8 +338,8 @@ void ManagementServer::accept_all(int listener, bool http) {
       std::count_if(connections_.begin(), connections_.end(),
                     [&](const Connection& connection) { return connection.http == http; }));
   for (int refused = 0; refused < kMaxRefusalsPerPoll;) {
-    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    net::UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd.valid()) {
       // A connection reset while queued is gone; EAGAIN, EMFILE and the like end the round.
       if (errno == ECONNABORTED || errno == EINTR) continue;
       return;
@@ -365,13 +349,12 @@ void ManagementServer::accept_all(int listener, bool http) {
       const std::string busy = http ? http_error("503 Service Unavailable")
                                     : encode_response({false, "too many connections"});
       [[maybe_unused]] const ssize_t written =
-          ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
+          ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ++refused;
       continue;
     }
     Connection connection;
-    connection.fd = fd;
+    connection.fd = std::move(fd);
     connection.http = http;
     connection.deadline = Clock::now() + limits_.idle_timeout;
     connections_.push_back(std::move(connection));
@@ -394,7 +377,7 @@ bool ManagementServer::fill(Connection& connection) const {
   char buffer[kReadChunk];
   while (connection.in.size() <= limits_.max_request_bytes) {
     const std::size_t room = limits_.max_request_bytes + 1 - connection.in.size();
-    const ssize_t got = ::recv(connection.fd, buffer, std::min(room, sizeof buffer), 0);
+    const ssize_t got = ::recv(connection.fd.get(), buffer, std::min(room, sizeof buffer), 0);
     if (got > 0) {
       connection.in.append(buffer, static_cast<std::size_t>(got));
     } else if (got < 0 && errno == EINTR) {
@@ -409,7 +392,7 @@ bool ManagementServer::fill(Connection& connection) const {
 // Writes what is pending; true once all of it is out. A broken connection is closed.
 bool ManagementServer::flush(Connection& connection) {
   while (connection.sent < connection.out.size()) {
-    const ssize_t put = ::send(connection.fd, connection.out.data() + connection.sent,
+    const ssize_t put = ::send(connection.fd.get(), connection.out.data() + connection.sent,
                                connection.out.size() - connection.sent, MSG_NOSIGNAL);
     if (put > 0) {
       connection.sent += static_cast<std::size_t>(put);
@@ -432,7 +415,7 @@ void ManagementServer::read_http(Connection& connection) {
     // resetting the connection over unread input, which could destroy the answer.
     char buffer[kReadChunk];
     for (std::size_t drained = 0; drained < kMaxDrainPerPoll;) {
-      const ssize_t got = ::recv(connection.fd, buffer, sizeof buffer, 0);
+      const ssize_t got = ::recv(connection.fd.get(), buffer, sizeof buffer, 0);
       if (got > 0) {
         drained += static_cast<std::size_t>(got);
       } else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -497,7 +480,7 @@ void ManagementServer::on_writable(Connection& connection) {
   connection.in.shrink_to_fit();
   connection.out.shrink_to_fit();
   connection.draining = true;
-  ::shutdown(connection.fd, SHUT_WR);
+  ::shutdown(connection.fd.get(), SHUT_WR);
 }
 
 // Writes the pending answer and the pieces of a streamed one, then answers the next
@@ -605,7 +588,7 @@ std::string ManagementServer::known_commands() const {
 }
 
 void ManagementServer::close(Connection& connection) {
-  if (connection.fd >= 0) ::close(std::exchange(connection.fd, -1));
+  connection.fd.reset();
   connection.in.clear();
   connection.out.clear();
   connection.sent = 0;
