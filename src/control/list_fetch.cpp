@@ -18,30 +18,13 @@
 #include <optional>
 #include <utility>
 
+#include "heimdall/net/unique_fd.hpp"
+
 namespace heimdall::control {
 namespace {
 
 constexpr long kMaxRedirects = 5;
 constexpr std::size_t kReadChunk = 64 * 1024;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // close(2) can report a write error that NFS or a full disk delayed until then.
-  bool close() {
-    const int fd = std::exchange(fd_, -1);
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
 
 struct CurlEasyDeleter {
   void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
@@ -65,7 +48,7 @@ FileText fail_file(const std::string& path, int errno_value) {
 }
 
 FileText read_file(const std::string& path, std::uint64_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  net::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail_file(path, errno);
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) return fail_file(path, errno);
@@ -110,7 +93,7 @@ bool write_all(int fd, const std::string& text) {
 // Without it a crash right after the rename could lose the rename itself. Returns 0 or
 // the errno value.
 int sync_directory(const std::string& directory) {
-  Fd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  net::UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) return errno;
   return 0;
 }
@@ -123,7 +106,7 @@ std::string write_copy(const std::string& path, const std::string& text, std::in
   const std::string directory =
       target.has_parent_path() ? target.parent_path().string() : std::string(".");
   std::string temp = directory + "/." + target.filename().string() + ".XXXXXX";
-  Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  net::UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (fd.get() < 0) return path + ": " + std::strerror(errno);
   const auto fail = [&](int errno_value) {
     ::unlink(temp.c_str());

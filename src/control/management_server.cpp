@@ -1,6 +1,7 @@
 // The metrics endpoint and the control socket, served from the control thread's
-// loop with poll(2) over non-blocking sockets. HTTP is the minimum Prometheus needs:
-// one request per connection, answered and closed. The control socket runs one
+// loop with poll(2) over non-blocking sockets. HTTP is the minimum Prometheus needs
+// (its messages are parsed and written in http_message): one request per
+// connection, answered and closed. The control socket runs one
 // command at a time per connection: the next line is read only once the previous
 // answer is written, so a client that does not read cannot make the buffers grow.
 // A streamed answer (ResponseStream) is pulled a piece at a time, each once the
@@ -19,6 +20,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+
+#include "http_message.hpp"
 
 namespace heimdall::control {
 namespace {
@@ -39,22 +42,6 @@ constexpr int kStreamWaitMs = 1;
 [[noreturn]] void fail(const std::string& what, int error) {
   throw std::system_error(error, std::generic_category(), what);
 }
-
-// Closes a descriptor on the way out of a failed set-up.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un address{};
@@ -79,7 +66,7 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& address) {
   if (!S_ISSOCK(status.st_mode)) {
     throw std::runtime_error("control socket " + path + ": exists and is not a socket");
   }
-  const FdGuard probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const net::UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (probe.get() < 0) fail("control socket " + path + ": socket", errno);
   const int error =
       ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0
@@ -94,78 +81,6 @@ void remove_stale_socket(const std::string& path, const sockaddr_un& address) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     fail("control socket " + path + ": removing the stale socket", errno);
   }
-}
-
-std::string http_response(std::string_view status, std::string_view content_type,
-                          std::string_view body, bool with_body, std::string_view extra = {}) {
-  std::string out = "HTTP/1.1 ";
-  out.append(status).append("\r\nContent-Type: ").append(content_type);
-  out.append("\r\nContent-Length: ").append(std::to_string(body.size()));
-  out.append("\r\nConnection: close\r\n").append(extra).append("\r\n");
-  if (with_body) out.append(body);
-  return out;
-}
-
-std::string http_error(std::string_view status, std::string_view extra = {}) {
-  return http_response(status, "text/plain; charset=utf-8", std::string(status) + "\n", true,
-                       extra);
-}
-
-// RFC 9110 §5.6.2: tchar.
-bool is_token(std::string_view text) {
-  constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
-  return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           kSpecials.find(c) != std::string_view::npos;
-  });
-}
-
-std::string_view without_cr(std::string_view line) {
-  if (line.ends_with('\r')) line.remove_suffix(1);
-  return line;
-}
-
-// The request line and header fields of RFC 9112 §3 and §5, enough to tell a
-// well-formed request from a malformed one. Bodies are not read: nothing we serve
-// takes one, and the connection closes after the answer.
-struct RequestLine {
-  std::string_view method;
-  std::string_view path;
-};
-
-std::optional<RequestLine> parse_request(std::string_view head) {
-  const std::size_t line_end = head.find('\n');
-  const std::string_view line = without_cr(head.substr(0, line_end));
-  const std::size_t first = line.find(' ');
-  const std::size_t second = line.find(' ', first + 1);
-  if (first == std::string_view::npos || second == std::string_view::npos ||
-      line.find(' ', second + 1) != std::string_view::npos) {
-    return std::nullopt;
-  }
-  const std::string_view method = line.substr(0, first);
-  const std::string_view target = line.substr(first + 1, second - first - 1);
-  const std::string_view version = line.substr(second + 1);
-  if (!is_token(method) || !target.starts_with('/') ||
-      (version != "HTTP/1.1" && version != "HTTP/1.0")) {
-    return std::nullopt;
-  }
-  for (std::size_t start = line_end + 1; start < head.size();) {
-    const std::size_t end = head.find('\n', start);
-    const std::string_view field = without_cr(head.substr(start, end - start));
-    start = end == std::string_view::npos ? head.size() : end + 1;
-    if (field.empty()) break;
-    const std::size_t colon = field.find(':');
-    if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) return std::nullopt;
-  }
-  return RequestLine{method, target.substr(0, target.find('?'))};
-}
-
-// The end of the request head (the blank line), or npos while it has not arrived.
-std::size_t head_end(std::string_view in) {
-  const std::size_t crlf = in.find("\r\n\r\n");
-  if (crlf != std::string_view::npos) return crlf + 4;
-  const std::size_t lf = in.find("\n\n");
-  return lf == std::string_view::npos ? lf : lf + 2;
 }
 
 std::vector<std::string> split_words(std::string_view line) {
@@ -231,8 +146,8 @@ ManagementServer::~ManagementServer() { shut_down(); }
 void ManagementServer::shut_down() {
   for (Connection& connection : connections_) close(connection);
   connections_.clear();
-  if (metrics_fd_ >= 0) ::close(std::exchange(metrics_fd_, -1));
-  if (control_fd_ >= 0) ::close(std::exchange(control_fd_, -1));
+  metrics_fd_.reset();
+  control_fd_.reset();
   // Only the file this server bound: a successor may already have replaced it.
   struct stat status {};
   if (!control_path_.empty() && ::lstat(control_path_.c_str(), &status) == 0 &&
@@ -246,7 +161,7 @@ void ManagementServer::listen_metrics(const net::Endpoint& endpoint) {
   const std::string name = "metrics endpoint " + endpoint.to_string();
   sockaddr_storage address{};
   socklen_t length = endpoint.to_sockaddr(address);
-  FdGuard fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  net::UniqueFd fd(::socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail(name + ": socket", errno);
   // A restart must not wait for the previous process's TIME_WAIT connections; on
   // Linux this still refuses a port another socket listens on.
@@ -261,13 +176,13 @@ void ManagementServer::listen_metrics(const net::Endpoint& endpoint) {
     fail(name + ": getsockname", errno);
   }
   metrics_port_ = net::Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&address)).port;
-  metrics_fd_ = fd.release();
+  metrics_fd_ = std::move(fd);
 }
 
 void ManagementServer::listen_control(const std::string& path) {
   const sockaddr_un address = unix_address(path);
   remove_stale_socket(path, address);
-  FdGuard fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  net::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail("control socket " + path + ": socket", errno);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     fail("control socket " + path + ": bind", errno);
@@ -280,7 +195,7 @@ void ManagementServer::listen_control(const std::string& path) {
   // Before listen(), so nobody connects while the mode still comes from the umask.
   if (::chmod(path.c_str(), 0660) != 0) fail("control socket " + path + ": chmod", errno);
   if (::listen(fd.get(), SOMAXCONN) != 0) fail("control socket " + path + ": listen", errno);
-  control_fd_ = fd.release();
+  control_fd_ = std::move(fd);
 }
 
 void ManagementServer::add_command(std::string name, std::string help, CommandHandler handler) {
@@ -307,11 +222,11 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
     } else if (connection.http || (!connection.peer_closed && !connection.close_when_sent)) {
       events = POLLIN;
     }
-    fds.push_back({connection.fd, events, 0});
+    fds.push_back({connection.fd.get(), events, 0});
   }
   const std::size_t open = fds.size();
-  if (metrics_fd_ >= 0) fds.push_back({metrics_fd_, POLLIN, 0});
-  if (control_fd_ >= 0) fds.push_back({control_fd_, POLLIN, 0});
+  if (metrics_fd_.valid()) fds.push_back({metrics_fd_.get(), POLLIN, 0});
+  if (control_fd_.valid()) fds.push_back({control_fd_.get(), POLLIN, 0});
   const std::size_t listeners_end = fds.size();
   if (wake_fd >= 0) fds.push_back({wake_fd, POLLIN, 0});
 
@@ -334,12 +249,12 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
   }
   // New connections join after the loop above: accepting may move the vector.
   for (std::size_t i = open; any_ready && i < listeners_end; ++i) {
-    if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_);
+    if ((fds[i].revents & POLLIN) != 0) accept_all(fds[i].fd, fds[i].fd == metrics_fd_.get());
   }
 
   const Clock::time_point now = Clock::now();
   for (Connection& connection : connections_) {
-    if (connection.fd < 0 || now < connection.deadline) continue;
+    if (!connection.fd.valid() || now < connection.deadline) continue;
     if (!connection.http && connection.sent < connection.out.size()) {
       ++stalled_clients_;
       spdlog::warn(
@@ -350,7 +265,7 @@ void ManagementServer::poll(int timeout_ms, int wake_fd) {
     }
     close(connection);
   }
-  std::erase_if(connections_, [](const Connection& connection) { return connection.fd < 0; });
+  std::erase_if(connections_, [](const Connection& connection) { return !connection.fd.valid(); });
 }
 
 void ManagementServer::accept_all(int listener, bool http) {
@@ -358,8 +273,8 @@ void ManagementServer::accept_all(int listener, bool http) {
       std::count_if(connections_.begin(), connections_.end(),
                     [&](const Connection& connection) { return connection.http == http; }));
   for (int refused = 0; refused < kMaxRefusalsPerPoll;) {
-    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    net::UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd.valid()) {
       // A connection reset while queued is gone; EAGAIN, EMFILE and the like end the round.
       if (errno == ECONNABORTED || errno == EINTR) continue;
       return;
@@ -369,13 +284,12 @@ void ManagementServer::accept_all(int listener, bool http) {
       const std::string busy = http ? http_error("503 Service Unavailable")
                                     : encode_response({false, "too many connections"});
       [[maybe_unused]] const ssize_t written =
-          ::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      ::close(fd);
+          ::send(fd.get(), busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       ++refused;
       continue;
     }
     Connection connection;
-    connection.fd = fd;
+    connection.fd = std::move(fd);
     connection.http = http;
     connection.deadline = Clock::now() + limits_.idle_timeout;
     connections_.push_back(std::move(connection));
@@ -398,7 +312,7 @@ bool ManagementServer::fill(Connection& connection) const {
   char buffer[kReadChunk];
   while (connection.in.size() <= limits_.max_request_bytes) {
     const std::size_t room = limits_.max_request_bytes + 1 - connection.in.size();
-    const ssize_t got = ::recv(connection.fd, buffer, std::min(room, sizeof buffer), 0);
+    const ssize_t got = ::recv(connection.fd.get(), buffer, std::min(room, sizeof buffer), 0);
     if (got > 0) {
       connection.in.append(buffer, static_cast<std::size_t>(got));
     } else if (got < 0 && errno == EINTR) {
@@ -413,7 +327,7 @@ bool ManagementServer::fill(Connection& connection) const {
 // Writes what is pending; true once all of it is out. A broken connection is closed.
 bool ManagementServer::flush(Connection& connection) {
   while (connection.sent < connection.out.size()) {
-    const ssize_t put = ::send(connection.fd, connection.out.data() + connection.sent,
+    const ssize_t put = ::send(connection.fd.get(), connection.out.data() + connection.sent,
                                connection.out.size() - connection.sent, MSG_NOSIGNAL);
     if (put > 0) {
       connection.sent += static_cast<std::size_t>(put);
@@ -436,7 +350,7 @@ void ManagementServer::read_http(Connection& connection) {
     // resetting the connection over unread input, which could destroy the answer.
     char buffer[kReadChunk];
     for (std::size_t drained = 0; drained < kMaxDrainPerPoll;) {
-      const ssize_t got = ::recv(connection.fd, buffer, sizeof buffer, 0);
+      const ssize_t got = ::recv(connection.fd.get(), buffer, sizeof buffer, 0);
       if (got > 0) {
         drained += static_cast<std::size_t>(got);
       } else if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
@@ -505,7 +419,7 @@ void ManagementServer::on_writable(Connection& connection) {
   connection.in.shrink_to_fit();
   connection.out.shrink_to_fit();
   connection.draining = true;
-  ::shutdown(connection.fd, SHUT_WR);
+  ::shutdown(connection.fd.get(), SHUT_WR);
 }
 
 // Writes the pending answer and the pieces of a streamed one, then answers the next
@@ -613,7 +527,7 @@ std::string ManagementServer::known_commands() const {
 }
 
 void ManagementServer::close(Connection& connection) {
-  if (connection.fd >= 0) ::close(std::exchange(connection.fd, -1));
+  connection.fd.reset();
   connection.in.clear();
   connection.out.clear();
   connection.sent = 0;

@@ -30,18 +30,16 @@ void block_process_signals() {
 
 SignalInbox::SignalInbox() {
   const sigset_t set = handled_signals();
-  fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+  fd_.reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!fd_.valid()) throw std::system_error(errno, std::generic_category(), "signalfd");
 }
 
-SignalInbox::~SignalInbox() {
-  if (fd_ >= 0) close(fd_);
-}
+SignalInbox::~SignalInbox() = default;
 
 int SignalInbox::take() {
   signalfd_siginfo info{};
   for (;;) {
-    const ssize_t n = read(fd_, &info, sizeof(info));
+    const ssize_t n = read(fd_.get(), &info, sizeof(info));
     if (n == static_cast<ssize_t>(sizeof(info))) return static_cast<int>(info.ssi_signo);
     if (n < 0 && errno == EINTR) continue;
     return 0;  // EAGAIN: nothing pending
@@ -49,7 +47,7 @@ int SignalInbox::take() {
 }
 
 int SignalInbox::wait(int timeout_ms) {
-  pollfd ready{.fd = fd_, .events = POLLIN, .revents = 0};
+  pollfd ready{.fd = fd_.get(), .events = POLLIN, .revents = 0};
   while (::poll(&ready, 1, timeout_ms) < 0 && errno == EINTR) {
   }
   return take();

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/net/unique_fd.hpp"
 
 namespace heimdall::control {
 
@@ -180,7 +181,7 @@ class ManagementServer {
  private:
   using Clock = std::chrono::steady_clock;
   struct Connection {
-    int fd = -1;
+    net::UniqueFd fd;
     bool http = false;
     bool draining = false;     // HTTP: response sent, reading until the client closes
     bool peer_closed = false;  // control: no more input; close once answered
@@ -219,8 +220,8 @@ class ManagementServer {
   MetricsSource metrics_;
   std::map<std::string, PageSource, std::less<>> pages_;
   std::map<std::string, Command, std::less<>> commands_;
-  int metrics_fd_ = -1;
-  int control_fd_ = -1;
+  net::UniqueFd metrics_fd_;
+  net::UniqueFd control_fd_;
   std::uint16_t metrics_port_ = 0;
   std::string control_path_;
   std::uint64_t control_inode_ = 0;  // unlink only the file this object created

@@ -9,6 +9,8 @@
 // one pending, which is one more reload after it — never two at once, none lost.
 #pragma once
 
+#include "heimdall/net/unique_fd.hpp"
+
 namespace heimdall::control {
 
 // Blocks SIGHUP, SIGINT, SIGTERM and SIGQUIT in the calling thread and ignores
@@ -25,14 +27,14 @@ class SignalInbox {
   SignalInbox(const SignalInbox&) = delete;
   SignalInbox& operator=(const SignalInbox&) = delete;
 
-  int fd() const { return fd_; }  // readable while a signal is pending
+  int fd() const { return fd_.get(); }  // readable while a signal is pending
   // The next pending signal, or 0 when none is.
   int take();
   // Waits at most `timeout_ms` (negative: without limit) for a signal; then take().
   int wait(int timeout_ms);
 
  private:
-  int fd_ = -1;
+  net::UniqueFd fd_;
 };
 
 }  // namespace heimdall::control

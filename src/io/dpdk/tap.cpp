@@ -36,13 +36,9 @@ ifreq request_for(const std::string& name) {
 
 void ioctl_on(int family, unsigned long command, void* argument, const std::string& name,
               const std::string& step) {
-  const int control = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (control < 0) fail(name, step + " (socket)");
-  const int result = ioctl(control, command, argument);
-  const int error = errno;
-  close(control);
-  errno = error;
-  if (result < 0) fail(name, step);
+  const net::UniqueFd control(socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!control.valid()) fail(name, step + " (socket)");
+  if (ioctl(control.get(), command, argument) < 0) fail(name, step);
 }
 
 void set_ipv4(const std::string& name, const net::Interface& identity) {
@@ -71,62 +67,55 @@ void set_ipv6(const std::string& name, const net::Interface& identity) {
 
 // Best effort: a kernel without IPv6 has no such file.
 void write_sysctl(const std::string& path, const char* value) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  const ssize_t written = ::write(fd, value, std::strlen(value));
+  const net::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return;
+  const ssize_t written = ::write(fd.get(), value, std::strlen(value));
   (void)written;
-  close(fd);
 }
 
 }  // namespace
 
 Tap::Tap(const std::string& name, const net::Interface& identity) : name_(name) {
-  fd_ = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd_ < 0) fail(name, "opening /dev/net/tun");
-  try {
-    ifreq request = request_for(name);
-    request.ifr_flags = IFF_TAP | IFF_NO_PI;
-    if (ioctl(fd_, TUNSETIFF, &request) < 0) fail(name, "creating it (needs CAP_NET_ADMIN)");
+  // A member: a step below that throws closes it, and the interface goes with it.
+  fd_.reset(open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  if (!fd_.valid()) fail(name, "opening /dev/net/tun");
+  ifreq request = request_for(name);
+  request.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd_.get(), TUNSETIFF, &request) < 0) fail(name, "creating it (needs CAP_NET_ADMIN)");
 
-    ifreq hardware = request_for(name);
-    hardware.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-    std::memcpy(hardware.ifr_hwaddr.sa_data, identity.mac.bytes.data(), 6);
-    ioctl_on(AF_INET, SIOCSIFHWADDR, &hardware, name, "setting its MAC");
+  ifreq hardware = request_for(name);
+  hardware.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  std::memcpy(hardware.ifr_hwaddr.sa_data, identity.mac.bytes.data(), 6);
+  ioctl_on(AF_INET, SIOCSIFHWADDR, &hardware, name, "setting its MAC");
 
-    // The kernel behind the tap takes no orders from the link: no SLAAC address or
-    // default route from a router advertisement, no redirects. Its addresses are
-    // the port's, set below.
-    for (const char* setting : {"accept_ra", "autoconf", "accept_redirects"}) {
-      write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/" + setting, "0");
-    }
-    write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/accept_redirects", "0");
-
-    ifreq flags = request_for(name);
-    ioctl_on(AF_INET, SIOCGIFFLAGS, &flags, name, "reading its flags");
-    // NOARP also spares IPv6 duplicate address detection: the addresses are ours
-    // at once, and the fast path answers NDP for them.
-    flags.ifr_flags = static_cast<short>(flags.ifr_flags | IFF_UP | IFF_NOARP);
-    ioctl_on(AF_INET, SIOCSIFFLAGS, &flags, name, "bringing it up");
-
-    if (identity.has_ipv4) set_ipv4(name, identity);
-    if (identity.has_ipv6) set_ipv6(name, identity);
-  } catch (...) {
-    close(fd_);
-    throw;
+  // The kernel behind the tap takes no orders from the link: no SLAAC address or
+  // default route from a router advertisement, no redirects. Its addresses are
+  // the port's, set below.
+  for (const char* setting : {"accept_ra", "autoconf", "accept_redirects"}) {
+    write_sysctl("/proc/sys/net/ipv6/conf/" + name + "/" + setting, "0");
   }
+  write_sysctl("/proc/sys/net/ipv4/conf/" + name + "/accept_redirects", "0");
+
+  ifreq flags = request_for(name);
+  ioctl_on(AF_INET, SIOCGIFFLAGS, &flags, name, "reading its flags");
+  // NOARP also spares IPv6 duplicate address detection: the addresses are ours
+  // at once, and the fast path answers NDP for them.
+  flags.ifr_flags = static_cast<short>(flags.ifr_flags | IFF_UP | IFF_NOARP);
+  ioctl_on(AF_INET, SIOCSIFFLAGS, &flags, name, "bringing it up");
+
+  if (identity.has_ipv4) set_ipv4(name, identity);
+  if (identity.has_ipv6) set_ipv6(name, identity);
 }
 
-Tap::~Tap() {
-  if (fd_ >= 0) close(fd_);  // the kernel removes a non-persistent tap with its last fd
-}
+Tap::~Tap() = default;
 
 std::size_t Tap::read(std::span<std::uint8_t> buffer) {
-  const ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+  const ssize_t n = ::read(fd_.get(), buffer.data(), buffer.size());
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 bool Tap::write(std::span<const std::uint8_t> frame) {
-  return ::write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
+  return ::write(fd_.get(), frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
 }
 
 }  // namespace heimdall::io

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "heimdall/net/frame.hpp"
+#include "heimdall/net/unique_fd.hpp"
 
 namespace heimdall::io {
 
@@ -19,17 +20,17 @@ class Tap {
   // Creates the interface, sets its MAC, NOARP, up, and the identity's addresses.
   // Throws std::runtime_error naming the step (no /dev/net/tun, no CAP_NET_ADMIN).
   Tap(const std::string& name, const net::Interface& identity);
-  ~Tap();
+  ~Tap();  // the kernel removes a non-persistent tap with its last descriptor
   Tap(const Tap&) = delete;
   Tap& operator=(const Tap&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // One frame from the kernel into `buffer`, or 0 when none is waiting.
   std::size_t read(std::span<std::uint8_t> buffer);
   bool write(std::span<const std::uint8_t> frame);
 
  private:
-  int fd_ = -1;
+  net::UniqueFd fd_;
   std::string name_;
 };
 

@@ -1,7 +1,6 @@
 #include "socket_util.hpp"
 
 #include <netinet/in.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,8 +33,9 @@ std::string describe(const net::Endpoint& address, int type) {
 
 }  // namespace
 
-int open_listener(const net::Endpoint& address, int type) {
-  const int fd = socket(address.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+net::UniqueFd open_listener(const net::Endpoint& address, int type) {
+  net::UniqueFd owned(socket(address.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  const int fd = owned.get();
   if (fd < 0) fail("socket");
   // Every worker binds the same address; the kernel spreads flows over them.
   set_option(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
@@ -47,7 +47,7 @@ int open_listener(const net::Endpoint& address, int type) {
     fail("cannot listen on " + describe(address, type));
   }
   if (type == SOCK_STREAM && listen(fd, 256) != 0) fail("listen on " + address.to_string());
-  return fd;
+  return owned;
 }
 
 // SO_REUSEPORT lets any socket of the same user that also sets it join the group
@@ -70,7 +70,8 @@ int open_listener(const net::Endpoint& address, int type) {
 //   another runs (the case that matters: a second start by mistake, a stale
 //   service, a test harness) is always refused.
 void check_address_free(const net::Endpoint& address, int type) {
-  const int fd = socket(address.family, type | SOCK_CLOEXEC, 0);
+  net::UniqueFd probe(socket(address.family, type | SOCK_CLOEXEC, 0));
+  const int fd = probe.get();
   if (fd < 0) fail("socket");
   const auto option = [fd](int level, int name) {
     const int on = 1;
@@ -82,7 +83,7 @@ void check_address_free(const net::Endpoint& address, int type) {
   const socklen_t length = address.to_sockaddr(sa);
   const int result = bind(fd, reinterpret_cast<const sockaddr*>(&sa), length);
   const int error = errno;
-  close(fd);
+  probe.reset();
   if (result == 0) return;
   errno = error;
   if (error == EADDRINUSE) {

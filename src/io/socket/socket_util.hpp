@@ -8,6 +8,7 @@
 #include <string>
 
 #include "heimdall/net/endpoint.hpp"
+#include "heimdall/net/unique_fd.hpp"
 
 namespace heimdall::io {
 
@@ -30,7 +31,7 @@ net::Endpoint normalize(const sockaddr* sa);
 
 // A non-blocking listening socket on `address` (SOCK_DGRAM or SOCK_STREAM) that
 // joins this process's SO_REUSEPORT group for that address.
-int open_listener(const net::Endpoint& address, int type);
+net::UniqueFd open_listener(const net::Endpoint& address, int type);
 
 // Throws, naming the address, if another process already holds `address` for
 // `type`; see the definition for why this is needed with SO_REUSEPORT.

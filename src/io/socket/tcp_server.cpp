@@ -2,7 +2,6 @@
 
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -52,32 +51,29 @@ TcpServer::TcpServer(const SocketBackendConfig& config, SocketCounters& counters
   for (const auto& address : config.tcp_listen) {
     Listener listener;
     listener.fd = open_listener(address, SOCK_STREAM);
-    listeners_.push_back(listener);
+    listeners_.push_back(std::move(listener));
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 =
         event_tag(Kind::TcpListener, static_cast<std::uint32_t>(listeners_.size() - 1));
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener.fd, &event) != 0) fail("epoll_ctl add");
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_.back().fd.get(), &event) != 0) {
+      fail("epoll_ctl add");
+    }
   }
 }
 
-TcpServer::~TcpServer() {
-  close_listeners();
-  for (auto& client : clients_) {
-    if (client.fd >= 0) close(client.fd);
-  }
-}
+// The clients' and listeners' descriptors close with them.
+TcpServer::~TcpServer() = default;
 
 void TcpServer::close_listeners() {
   for (Listener& listener : listeners_) {
-    if (listener.fd >= 0) close(listener.fd);  // also leaves the epoll set
-    listener.fd = -1;
+    listener.fd.reset();  // also leaves the epoll set
   }
 }
 
 bool TcpServer::flushed() const {
   for (const auto& client : clients_) {
-    if (client.fd >= 0 && client.out_offset < client.out.size()) return false;
+    if (client.fd.valid() && client.out_offset < client.out.size()) return false;
   }
   return true;
 }
@@ -85,14 +81,14 @@ bool TcpServer::flushed() const {
 void TcpServer::on_listener(std::uint32_t index, std::uint64_t now_ns) {
   now_ns_ = now_ns;
   const Listener& listener = listeners_[index];
-  if (listener.fd < 0 || listener.paused_until_ns != 0) return;
+  if (!listener.fd.valid() || listener.paused_until_ns != 0) return;
   for (int accepted = 0; accepted < kAcceptsPerWakeup; ++accepted) {
     sockaddr_storage peer{};
     socklen_t peer_length = sizeof(peer);
-    const int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &peer_length,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      accept_one(fd, peer);
+    net::UniqueFd fd(accept4(listener.fd.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (fd.valid()) {
+      accept_one(std::move(fd), peer);
       continue;
     }
     switch (errno) {
@@ -123,25 +119,23 @@ void TcpServer::on_listener(std::uint32_t index, std::uint64_t now_ns) {
 
 void TcpServer::pause(std::uint32_t index) {
   Listener& listener = listeners_[index];
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd, nullptr);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener.fd.get(), nullptr);
   listener.paused_until_ns = now_ns_ + kAcceptBackoffNs;
   bump(counters_.tcp_accept_backoff);
 }
 
-void TcpServer::accept_one(int fd, const sockaddr_storage& peer) {
+void TcpServer::accept_one(net::UniqueFd fd, const sockaddr_storage& peer) {
   const net::Endpoint endpoint = normalize(reinterpret_cast<const sockaddr*>(&peer));
   const ConnectionCounts::Key key = ConnectionCounts::key_of(endpoint);
   const unsigned per_client = config_.tcp_max_connections_per_client;
   if (per_client != 0 && per_client_.count(key) >= per_client) {
     bump(counters_.tcp_refused_client_limit);
-    close(fd);
     return;
   }
   if (free_slots_.empty()) {
     const std::uint32_t victim = eviction_candidate(key);
     if (victim == UINT32_MAX) {
       bump(counters_.tcp_refused_limit);
-      close(fd);
       return;
     }
     bump(counters_.tcp_evicted);
@@ -151,18 +145,17 @@ void TcpServer::accept_one(int fd, const sockaddr_storage& peer) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = event_tag(Kind::TcpClient, slot);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd.get(), &event) != 0) {
     // Out of kernel memory or of epoll watches (fs.epoll.max_user_watches).
     bump(counters_.tcp_refused_limit);
-    close(fd);
     return;
   }
   free_slots_.pop_back();
   per_client_.add(key, 0);
   const int on = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
   Client& client = clients_[slot];
-  client.fd = fd;
+  client.fd = std::move(fd);
   ++client.generation;
   client.peer = endpoint;
   client.key = key;
@@ -182,7 +175,7 @@ std::uint32_t TcpServer::eviction_candidate(const ConnectionCounts::Key& newcome
   std::uint32_t quietest = UINT32_MAX;
   for (std::uint32_t slot = 0; slot < clients_.size(); ++slot) {
     const Client& client = clients_[slot];
-    if (client.fd < 0) continue;
+    if (!client.fd.valid()) continue;
     if (quietest == UINT32_MAX || client.last_active_ns < clients_[quietest].last_active_ns) {
       quietest = slot;
     }
@@ -198,7 +191,7 @@ std::uint32_t TcpServer::eviction_candidate(const ConnectionCounts::Key& newcome
   std::size_t hog_count = 0;
   for (std::uint32_t slot = 0; slot < clients_.size(); ++slot) {
     const Client& client = clients_[slot];
-    if (client.fd < 0 || client.key == newcomer) continue;
+    if (!client.fd.valid() || client.key == newcomer) continue;
     const std::size_t count = per_client_.count(client.key);
     if (count > hog_count ||
         (count == hog_count && client.last_active_ns < clients_[hog].last_active_ns)) {
@@ -211,23 +204,23 @@ std::uint32_t TcpServer::eviction_candidate(const ConnectionCounts::Key& newcome
 
 void TcpServer::on_client(std::uint32_t slot, std::uint32_t events, std::uint64_t now_ns) {
   now_ns_ = now_ns;
-  if (clients_[slot].fd < 0) return;
+  if (!clients_[slot].fd.valid()) return;
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read(slot);
-  if (clients_[slot].fd >= 0 && (events & EPOLLOUT)) write(slot);
+  if (clients_[slot].fd.valid() && (events & EPOLLOUT)) write(slot);
 }
 
 void TcpServer::rewatch(std::uint32_t slot, std::uint32_t events) {
   epoll_event event{};
   event.events = events;
   event.data.u64 = event_tag(Kind::TcpClient, slot);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, clients_[slot].fd, &event);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, clients_[slot].fd.get(), &event);
 }
 
 void TcpServer::read(std::uint32_t slot) {
   Client& client = clients_[slot];
   if (client.read_closed) return;
-  const ssize_t n =
-      recv(client.fd, client.in.data() + client.in_length, client.in.size() - client.in_length, 0);
+  const ssize_t n = recv(client.fd.get(), client.in.data() + client.in_length,
+                         client.in.size() - client.in_length, 0);
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) close_client(slot);
     return;
@@ -272,7 +265,7 @@ void TcpServer::read(std::uint32_t slot) {
     client.last_active_ns = now_ns_;
     engine_.on_queries({queries, count}, now_ns_, sink_);
     // The engine may have closed this connection while replying (write error).
-    if (client.fd < 0) return;
+    if (!client.fd.valid()) return;
   }
   std::memmove(client.in.data(), client.in.data() + consumed, client.in_length - consumed);
   client.in_length -= consumed;
@@ -287,7 +280,7 @@ void TcpServer::read(std::uint32_t slot) {
 void TcpServer::write(std::uint32_t slot) {
   Client& client = clients_[slot];
   while (client.out_offset < client.out.size()) {
-    const ssize_t n = ::send(client.fd, client.out.data() + client.out_offset,
+    const ssize_t n = ::send(client.fd.get(), client.out.data() + client.out_offset,
                              client.out.size() - client.out_offset, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN) break;
@@ -311,9 +304,8 @@ void TcpServer::write(std::uint32_t slot) {
 
 void TcpServer::close_client(std::uint32_t slot) {
   Client& client = clients_[slot];
-  if (client.fd < 0) return;
-  close(client.fd);  // also removes it from the epoll set
-  client.fd = -1;
+  if (!client.fd.valid()) return;
+  client.fd.reset();  // also removes it from the epoll set
   client.query_started_ns = 0;
   per_client_.remove(client.key);
   free_slots_.push_back(slot);  // never grows: reserved for every slot
@@ -325,7 +317,7 @@ void TcpServer::close_client(std::uint32_t slot) {
 
 void TcpServer::send(std::uint32_t connection, std::span<const std::uint8_t> wire) {
   const std::uint32_t slot = connection & 0xffff;
-  if (slot >= clients_.size() || clients_[slot].fd < 0 ||
+  if (slot >= clients_.size() || !clients_[slot].fd.valid() ||
       clients_[slot].generation != (connection >> 16)) {
     bump(counters_.tcp_reply_dropped);
     return;
@@ -351,7 +343,7 @@ void TcpServer::sweep(std::uint64_t now_ns) {
   const std::uint64_t half_closed_ns = config_.engine.selector.budget_ns + 100'000'000;
   for (std::uint32_t slot = 0; slot < clients_.size(); ++slot) {
     Client& client = clients_[slot];
-    if (client.fd < 0) {
+    if (!client.fd.valid()) {
       if (!client.in.empty()) std::vector<std::uint8_t>().swap(client.in);
       continue;
     }
@@ -374,13 +366,14 @@ void TcpServer::sweep(std::uint64_t now_ns) {
   }
   for (std::uint32_t index = 0; index < listeners_.size(); ++index) {
     Listener& listener = listeners_[index];
-    if (listener.fd < 0 || listener.paused_until_ns == 0 || now_ns < listener.paused_until_ns) {
+    if (!listener.fd.valid() || listener.paused_until_ns == 0 ||
+        now_ns < listener.paused_until_ns) {
       continue;
     }
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = event_tag(Kind::TcpListener, index);
-    listener.paused_until_ns = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener.fd, &event) == 0
+    listener.paused_until_ns = epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener.fd.get(), &event) == 0
                                    ? 0
                                    : now_ns + kAcceptBackoffNs;
   }

@@ -12,6 +12,7 @@
 #include "heimdall/engine/engine.hpp"
 #include "heimdall/io/connection_counts.hpp"
 #include "heimdall/io/socket_backend.hpp"
+#include "heimdall/net/unique_fd.hpp"
 
 namespace heimdall::io {
 
@@ -38,11 +39,11 @@ class TcpServer {
 
  private:
   struct Listener {
-    int fd = -1;
+    net::UniqueFd fd;
     std::uint64_t paused_until_ns = 0;  // 0: watched; else re-armed at this time
   };
   struct Client {
-    int fd = -1;
+    net::UniqueFd fd;
     std::uint16_t generation = 0;
     net::Endpoint peer;
     ConnectionCounts::Key key;
@@ -59,7 +60,7 @@ class TcpServer {
     std::uint64_t query_started_ns = 0;
   };
 
-  void accept_one(int fd, const sockaddr_storage& peer);
+  void accept_one(net::UniqueFd fd, const sockaddr_storage& peer);
   void pause(std::uint32_t listener);
   // The slot a new client from `newcomer` may take when every slot is held: the
   // connection that has made no progress the longest, if that is long enough,
