@@ -3,7 +3,7 @@
 // that an off-path forger must guess it together with the 16-bit ID: with the
 // default 1024-65535, log2(64512) = 15.98 bits more.
 //
-// Socket backend (socket_worker.cpp): attempts leave from sockets connected to
+// Socket backend (upstream_sockets.cpp): attempts leave from sockets connected to
 // their upstream, each opened on a freshly drawn port and carrying at most
 // upstreams.attempts_per_udp_socket attempts (16) within a second, then closed
 // once its last attempt ends. A connected socket takes datagrams only from its
