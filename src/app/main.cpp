@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -30,32 +31,25 @@
 #include "heimdall/control/service_manager.hpp"
 #include "heimdall/control/signals.hpp"
 #include "heimdall/filter/client_groups.hpp"
+#include "heimdall/io/backend.hpp"
 #include "heimdall/io/eal.hpp"
-#include "heimdall/io/socket_backend.hpp"
-#ifdef HEIMDALL_DPDK_BACKEND
-#include "heimdall/io/dpdk_backend.hpp"
-#endif
-#include "backend.hpp"
+#include "heimdall/io/socket_backend.hpp"  // raise_descriptor_limit
 #include "logging.hpp"
 #include "operations.hpp"
+#include "serving.hpp"
 #include "wiring.hpp"
 
 namespace {
 
 using namespace heimdall;
-using app::Backend;
 using app::build_acl;
 using app::cache_config;
+using app::describe_listeners;
 using app::eal_options;
 using app::engine_config;
+using app::join_endpoints;
 using app::reader_count;
-using app::socket_backend_config;
 using app::uses_dpdk;
-#ifdef HEIMDALL_DPDK_BACKEND
-using app::check_port_ranges;
-using app::dpdk_backend_config;
-using app::host_of;
-#endif
 
 constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 1;
@@ -72,28 +66,20 @@ control::Config load(const control::CommandLine& command_line) {
   return config;
 }
 
-std::string join_endpoints(const std::vector<net::Endpoint>& endpoints) {
-  std::string text;
-  for (const auto& endpoint : endpoints) text += (text.empty() ? "" : ", ") + endpoint.to_string();
-  return text.empty() ? "none" : text;
-}
-
 // The exit summary: every counter that moved, by section (operations.cpp's tables),
 // after a first line lab.sh and the service tests look for.
 void log_summary(const app::Serving& serving) {
   const control::CounterReport report = app::counter_report(serving);
   spdlog::info("served {} queries: {} replies", report.total("queries"), report.total("replies"));
   for (const std::string& line : report.summary_lines()) spdlog::info("{}", line);
-#ifdef HEIMDALL_DPDK_BACKEND
-  if (serving.backend->dpdk_) {
-    const io::PortStats port = serving.backend->dpdk_->port_stats();
+  if (const std::optional<io::PortStats> port_stats = serving.backend->port_stats()) {
+    const io::PortStats& port = *port_stats;
     spdlog::info(
         "port: link {}, {} frames received, {} sent, {} missed (RX queue full), {} RX errors, {} "
         "TX errors, {} without a buffer",
         port.link_up ? "up" : "down", port.rx_packets, port.tx_packets, port.rx_missed,
         port.rx_errors, port.tx_errors, port.rx_no_mbuf);
   }
-#endif
   if (serving.filter != nullptr && serving.filter->active()) {
     const control::FilterStats& stats = serving.filter->stats();
     spdlog::info("filter: {} reloads ({} abandoned)", stats.reloads, stats.failed_reloads);
@@ -102,34 +88,6 @@ void log_summary(const app::Serving& serving) {
                    report.total("filter_blocked." + list.name));
     }
   }
-}
-
-// What this build cannot run although the file is valid; empty when it can.
-std::string unsupported(const control::Config& config) {
-#ifdef HEIMDALL_DPDK_BACKEND
-  (void)config;
-  return {};
-#else
-  if (config.dataplane.backend != control::Backend::Dpdk) return {};
-  return config.source +
-         ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
-#endif
-}
-
-std::string describe_listeners(const control::Config& config) {
-#ifdef HEIMDALL_DPDK_BACKEND
-  if (uses_dpdk(config)) {
-    const control::PortConfig& port = config.dataplane.ports.front();
-    const io::DpdkBackendConfig dpdk = dpdk_backend_config(config);
-    return "DPDK port " + port.device + " (" +
-           (port.address ? host_of(*port.address, 53).to_string() : std::string()) +
-           (port.address && port.address6 ? ", " : "") +
-           (port.address6 ? host_of(*port.address6, 53).to_string() : std::string()) + "), tcp " +
-           join_endpoints(dpdk.tcp_listen) +
-           (dpdk.tap_name.empty() ? "" : " on tap " + dpdk.tap_name);
-  }
-#endif
-  return "udp " + join_endpoints(config.listen.udp) + ", tcp " + join_endpoints(config.listen.tcp);
 }
 
 bool is_loopback(const net::Endpoint& endpoint) {
@@ -193,7 +151,7 @@ struct Running {
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<control::FilterReloader> filter;
   std::unique_ptr<control::QueryLogWriter> query_log_writer;
-  Backend backend;
+  std::unique_ptr<io::Backend> backend;
   app::Serving serving;  // what the management server's commands read
   std::unique_ptr<control::ManagementServer> management;
 };
@@ -235,25 +193,12 @@ int serve(const control::Config& config, const std::string& config_path) {
       // Before any worker runs, so the first query can be a hit (docs/architecture.md §8.6).
       if (!config.cache.snapshot.empty()) control::restore_cache(*run.cache, config.cache.snapshot);
     }
-#ifdef HEIMDALL_DPDK_BACKEND
-    if (uses_dpdk(config)) {
-      check_port_ranges(config);
-      io::DpdkBackendConfig dpdk = dpdk_backend_config(config, run.acl.get());
-      dpdk.engine.query_log = run.query_log.get();
-      dpdk.filter = published;
-      dpdk.cache = run.cache.get();
-      run.backend.dpdk_ = std::make_unique<io::DpdkBackend>(dpdk);
-    }
-#endif
-    if (!uses_dpdk(config)) {
-      io::SocketBackendConfig socket = socket_backend_config(config, run.acl.get());
-      socket.engine.query_log = run.query_log.get();
-      socket.filter = published;
-      socket.cache = run.cache.get();
-      run.backend.socket_ = std::make_unique<io::SocketBackend>(socket);
-    }
-    run.backend.start();
-    serving = app::Serving{.backend = &run.backend,
+    run.backend = app::make_backend(config, {.acl = run.acl.get(),
+                                             .query_log = run.query_log.get(),
+                                             .filter = published,
+                                             .cache = run.cache.get()});
+    run.backend->start();
+    serving = app::Serving{.backend = run.backend.get(),
                            .cache = run.cache.get(),
                            .filter = run.filter.get(),
                            .query_log = run.query_log_writer.get(),
@@ -325,8 +270,8 @@ int serve(const control::Config& config, const std::string& config_path) {
   serving.management = nullptr;
   run.management.reset();
   save_cache_for_restart(config, run.cache.get());
-  run.backend.request_stop();
-  run.backend.join();
+  run.backend->request_stop();
+  run.backend->join();
   log_summary(serving);
   return 0;  // `run` tears down the rest
 }
@@ -366,7 +311,7 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
   io::raise_descriptor_limit();
-  if (const std::string problem = unsupported(config); !problem.empty()) {
+  if (const std::string problem = app::unsupported(config); !problem.empty()) {
     std::fprintf(stderr, "heimdall: %s\n", problem.c_str());
     return kExitConfig;
   }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,10 +42,26 @@ void filter_metrics(MetricsText& metrics, const control::FilterReloader& filter)
   for (const auto& list : stats.lists) metrics.sample({{"list", list.name}}, list.rules);
 }
 
-#ifdef HEIMDALL_DPDK_BACKEND
-// The port's own counters (rte_eth_stats), read from the port, not a worker.
-void port_metrics(MetricsText& metrics, const io::DpdkBackend& dpdk) {
-  const io::PortStats port = dpdk.port_stats();
+// Every engine's counters, in the backend's worker order.
+std::vector<const engine::Counters*> engine_counters_of(const io::Backend& backend) {
+  std::vector<const engine::Counters*> counters;
+  backend.visit_engines([&](const engine::Counters& engine, const upstream::Selector&) {
+    counters.push_back(&engine);
+  });
+  return counters;
+}
+
+// Every engine's upstream selector, in the order of engine_counters_of().
+std::vector<const upstream::Selector*> selectors_of(const io::Backend& backend) {
+  std::vector<const upstream::Selector*> selectors;
+  backend.visit_engines([&](const engine::Counters&, const upstream::Selector& selector) {
+    selectors.push_back(&selector);
+  });
+  return selectors;
+}
+
+// The port's own counters, read from the port, not a worker.
+void port_metrics(MetricsText& metrics, const io::PortStats& port) {
   metrics.family("heimdall_port_link_up", "Whether the port's link is up.", Type::Gauge);
   metrics.sample({}, port.link_up ? 1 : 0);
   metrics.family("heimdall_port_rx_packets_total", "Packets the port received.", Type::Counter);
@@ -61,7 +78,6 @@ void port_metrics(MetricsText& metrics, const io::DpdkBackend& dpdk) {
   metrics.sample({{"direction", "rx"}}, port.rx_errors);
   metrics.sample({{"direction", "tx"}}, port.tx_errors);
 }
-#endif
 
 // Per upstream server, summed over the workers (each keeps its own view).
 struct ServerTotals {
@@ -74,7 +90,7 @@ struct ServerTotals {
 
 std::vector<ServerTotals> server_totals(const Serving& serving) {
   std::vector<ServerTotals> totals(serving.upstreams.size());
-  for (const upstream::Selector* selector : serving.backend->selectors()) {
+  for (const upstream::Selector* selector : selectors_of(*serving.backend)) {
     for (unsigned i = 0; i < selector->size() && i < totals.size(); ++i) {
       const upstream::ServerCounters& c = selector->exported(i);
       ServerTotals& t = totals[i];
@@ -154,7 +170,8 @@ control::CommandResult stats_command(const Serving& serving) {
 // counter that moved on any of them.
 control::CommandResult workers_command(const Serving& serving) {
   std::vector<std::string> columns;
-  for (std::size_t i = 0; i < serving.backend->engine_counters().size(); ++i) {
+  const std::size_t engines = engine_counters_of(*serving.backend).size();
+  for (std::size_t i = 0; i < engines; ++i) {
     columns.push_back("worker " + std::to_string(i) + (i >= serving.workers ? " (TCP)" : ""));
   }
   return {true, counter_report(serving).workers_text(columns)};
@@ -168,10 +185,10 @@ control::CommandResult drain_command(Serving& serving, bool drain) {
 }
 
 control::CommandResult upstreams_command(const Serving& serving) {
-  const auto engines = serving.backend->engine_counters();
+  const auto engines = engine_counters_of(*serving.backend);
   std::string text;
   const std::vector<ServerTotals> totals = server_totals(serving);
-  const std::size_t workers = serving.backend->selectors().size();
+  const std::size_t workers = selectors_of(*serving.backend).size();
   for (std::size_t i = 0; i < serving.upstreams.size(); ++i) {
     const ServerTotals& t = totals[i];
     const std::uint64_t srtt_us = t.srtt_samples == 0 ? 0 : t.srtt_sum_ns / t.srtt_samples / 1000;
@@ -263,7 +280,7 @@ std::string unready_reason(const Serving& serving) {
 }
 
 void note_upstream_progress(Serving& serving) {
-  const auto engines = serving.backend->engine_counters();
+  const auto engines = engine_counters_of(*serving.backend);
   const std::uint64_t sent = sum(engines, &engine::Counters::forwarded) +
                              sum(engines, &engine::Counters::retries) +
                              sum(engines, &engine::Counters::prefetches);
@@ -289,7 +306,7 @@ control::CounterReport counter_report(const Serving& serving) {
   if (serving.filter != nullptr && serving.filter->active()) {
     for (const auto& list : serving.filter->stats().lists) lists.push_back(list.name);
   }
-  report.add({"engine", ""}, engine::kCounterTable, serving.backend->engine_counters(), 0, lists);
+  report.add({"engine", ""}, engine::kCounterTable, engine_counters_of(*serving.backend), 0, lists);
   if (serving.cache != nullptr) {
     // Every reader: the workers, and the DPDK exception path's TCP worker after them.
     std::vector<const cache::ReaderCounters*> readers;
@@ -304,7 +321,7 @@ control::CounterReport counter_report(const Serving& serving) {
     report.add({"cache", "cache_"}, cache::kShardCounterTable, shards);
   }
   // Each upstream server as every worker counts it, summed by server.
-  const std::vector<const upstream::Selector*> selectors = serving.backend->selectors();
+  const std::vector<const upstream::Selector*> selectors = selectors_of(*serving.backend);
   for (std::size_t server = 0; server < serving.upstreams.size(); ++server) {
     std::vector<const upstream::ServerCounters*> sets;
     for (const upstream::Selector* selector : selectors) {
@@ -313,24 +330,8 @@ control::CounterReport counter_report(const Serving& serving) {
     report.add_labelled({"upstreams", "upstream_server_"}, upstream::kServerCounterTable, sets,
                         "server", serving.upstreams[server].to_string());
   }
-  const auto add_sockets = [&](const io::SocketBackend& backend, std::size_t first_worker) {
-    std::vector<const io::SocketCounters*> sets;
-    for (std::size_t i = 0; i < backend.worker_count(); ++i) {
-      sets.push_back(&backend.socket_counters(i));
-    }
-    report.add({"sockets", "worker_"}, io::kSocketCounterTable, sets, first_worker);
-  };
-  if (serving.backend->socket_) add_sockets(*serving.backend->socket_, 0);
-#ifdef HEIMDALL_DPDK_BACKEND
-  if (const io::DpdkBackend* dpdk = serving.backend->dpdk_.get()) {
-    std::vector<const io::DpdkCounters*> sets;
-    for (std::size_t i = 0; i < dpdk->worker_count(); ++i) sets.push_back(&dpdk->dpdk_counters(i));
-    report.add({"dpdk", "worker_"}, io::kDpdkCounterTable, sets);
-    report.add_single({"exception path", "exception_"}, io::kExceptionCounterTable,
-                      dpdk->exception_counters());
-    if (const io::SocketBackend* tcp = dpdk->tcp_backend()) add_sockets(*tcp, dpdk->worker_count());
-  }
-#endif
+  // The backend's own: its sockets, or its port's workers and exception path.
+  serving.backend->visit_counters([&](const stats::CounterSets& sets) { report.add(sets); });
   return report;
 }
 
@@ -344,9 +345,9 @@ std::string render_metrics(const Serving& serving) {
   if (serving.filter != nullptr && serving.filter->active()) {
     filter_metrics(metrics, *serving.filter);
   }
-#ifdef HEIMDALL_DPDK_BACKEND
-  if (serving.backend->dpdk_) port_metrics(metrics, *serving.backend->dpdk_);
-#endif
+  if (const std::optional<io::PortStats> port = serving.backend->port_stats()) {
+    port_metrics(metrics, *port);
+  }
   if (serving.query_log != nullptr) {
     metrics.family("heimdall_query_log_written_total", "Query log lines written.", Type::Counter);
     metrics.sample({}, serving.query_log->written());
@@ -406,7 +407,7 @@ void add_commands(control::ManagementServer& server, Serving& serving,
 
 void log_case_fallbacks(const Serving& serving, std::vector<bool>& logged) {
   logged.resize(serving.upstreams.size(), false);
-  for (const upstream::Selector* selector : serving.backend->selectors()) {
+  for (const upstream::Selector* selector : selectors_of(*serving.backend)) {
     for (unsigned i = 0; i < selector->size() && i < logged.size(); ++i) {
       if (logged[i] || stats::read(selector->exported(i).case_fallback) == 0) continue;
       logged[i] = true;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "backend.hpp"
 #include "heimdall/control/counter_report.hpp"
 #include "heimdall/control/management_server.hpp"
+#include "serving.hpp"
 
 namespace heimdall::app {
 

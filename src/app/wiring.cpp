@@ -7,6 +7,10 @@
 #include <string>
 
 #include "heimdall/control/filter_loader.hpp"
+#include "heimdall/io/socket_backend.hpp"
+#ifdef HEIMDALL_DPDK_BACKEND
+#include "heimdall/io/dpdk_backend.hpp"
+#endif
 
 namespace heimdall::app {
 namespace {
@@ -24,41 +28,6 @@ engine::GuardConfig guard_config(const control::Config& config, const filter::Cl
   guard.slip = static_cast<std::uint8_t>(limits.slip);
   guard.any = limits.any;
   return guard;
-}
-
-}  // namespace
-
-// The access list as one LPM pair (docs/architecture.md §6.1): allowed networks map to bit 0.
-// Null when every client is allowed.
-std::unique_ptr<filter::ClientGroups> build_acl(const control::AclConfig& acl) {
-  if (acl.allow.empty()) return nullptr;
-  filter::ClientGroupsBuilder builder;
-  const unsigned allowed = builder.add_group(1);
-  for (const filter::Prefix& prefix : acl.allow) builder.add_prefix(allowed, prefix);
-  return std::make_unique<filter::ClientGroups>(builder.build(0));
-}
-
-engine::EngineConfig engine_config(const control::Config& config, const filter::ClientGroups* acl) {
-  engine::EngineConfig engine;
-  engine.guard = guard_config(config, acl);
-  engine.servers = control::all_upstream_servers(config.upstreams);
-  engine.default_servers = control::default_server_mask(config.upstreams);
-  engine.max_udp = config.edns.max_udp;
-  engine.selector = upstream::SelectorConfig{
-      .strategy = config.upstreams.strategy,
-      .max_failures = config.upstreams.max_failures,
-      .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
-      .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
-  };
-  engine.max_attempts = config.upstreams.max_attempts;
-  engine.case_randomisation = config.upstreams.case_randomisation;
-  engine.ttl = cache::TtlPolicy{.min_ttl = config.cache.min_ttl,
-                                .max_ttl = config.cache.max_ttl,
-                                .negative_ttl_max = config.cache.negative_ttl_max,
-                                .servfail_ttl = config.cache.servfail_ttl};
-  engine.chaos_version = config.chaos.version;
-  engine.chaos_hostname = config.chaos.hostname;
-  return engine;
 }
 
 io::SocketBackendConfig socket_backend_config(const control::Config& config,
@@ -80,6 +49,7 @@ io::SocketBackendConfig socket_backend_config(const control::Config& config,
 }
 
 #ifdef HEIMDALL_DPDK_BACKEND
+// A port address's host with `port` (the port's DNS service, its gateway...).
 net::Endpoint host_of(const filter::Prefix& prefix, std::uint16_t port) {
   net::Endpoint endpoint = prefix.address;
   endpoint.port = port;
@@ -87,7 +57,7 @@ net::Endpoint host_of(const filter::Prefix& prefix, std::uint16_t port) {
 }
 
 io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
-                                          const filter::ClientGroups* acl) {
+                                          const filter::ClientGroups* acl = nullptr) {
   const control::PortConfig& port = config.dataplane.ports.front();
   io::DpdkBackendConfig backend;
   backend.workers = config.dataplane.workers;
@@ -126,6 +96,7 @@ io::DpdkBackendConfig dpdk_backend_config(const control::Config& config,
   return backend;
 }
 
+// Throws when dataplane.upstream_ports overlaps the kernel's ip_local_port_range.
 // docs/architecture.md §12.4: the kernel's sockets behind the tap must never be given one of
 // the fast path's upstream source ports, or their answers would go to a worker.
 void check_port_ranges(const control::Config& config) {
@@ -142,6 +113,41 @@ void check_port_ranges(const control::Config& config) {
   }
 }
 #endif
+
+}  // namespace
+
+// The access list as one LPM pair (docs/architecture.md §6.1): allowed networks map to bit 0.
+// Null when every client is allowed.
+std::unique_ptr<filter::ClientGroups> build_acl(const control::AclConfig& acl) {
+  if (acl.allow.empty()) return nullptr;
+  filter::ClientGroupsBuilder builder;
+  const unsigned allowed = builder.add_group(1);
+  for (const filter::Prefix& prefix : acl.allow) builder.add_prefix(allowed, prefix);
+  return std::make_unique<filter::ClientGroups>(builder.build(0));
+}
+
+engine::EngineConfig engine_config(const control::Config& config, const filter::ClientGroups* acl) {
+  engine::EngineConfig engine;
+  engine.guard = guard_config(config, acl);
+  engine.servers = control::all_upstream_servers(config.upstreams);
+  engine.default_servers = control::default_server_mask(config.upstreams);
+  engine.max_udp = config.edns.max_udp;
+  engine.selector = upstream::SelectorConfig{
+      .strategy = config.upstreams.strategy,
+      .max_failures = config.upstreams.max_failures,
+      .probe_interval_ns = std::uint64_t{config.upstreams.probe_interval_ms} * 1'000'000,
+      .budget_ns = std::uint64_t{config.upstreams.timeout_ms} * 1'000'000,
+  };
+  engine.max_attempts = config.upstreams.max_attempts;
+  engine.case_randomisation = config.upstreams.case_randomisation;
+  engine.ttl = cache::TtlPolicy{.min_ttl = config.cache.min_ttl,
+                                .max_ttl = config.cache.max_ttl,
+                                .negative_ttl_max = config.cache.negative_ttl_max,
+                                .servfail_ttl = config.cache.servfail_ttl};
+  engine.chaos_version = config.chaos.version;
+  engine.chaos_hostname = config.chaos.hostname;
+  return engine;
+}
 
 cache::CacheConfig cache_config(const control::CacheSettings& settings) {
   cache::CacheConfig cache;
@@ -211,6 +217,61 @@ io::EalOptions eal_options(const control::Config& config) {
   }
 #endif
   return eal;
+}
+
+std::unique_ptr<io::Backend> make_backend(const control::Config& config,
+                                          const BackendInputs& inputs) {
+#ifdef HEIMDALL_DPDK_BACKEND
+  if (uses_dpdk(config)) {
+    check_port_ranges(config);
+    io::DpdkBackendConfig dpdk = dpdk_backend_config(config, inputs.acl);
+    dpdk.engine.query_log = inputs.query_log;
+    dpdk.filter = inputs.filter;
+    dpdk.cache = inputs.cache;
+    return std::make_unique<io::DpdkBackend>(dpdk);
+  }
+#else
+  // main refuses such a configuration before start-up; this keeps the promise here.
+  if (uses_dpdk(config)) throw std::runtime_error(unsupported(config));
+#endif
+  io::SocketBackendConfig socket = socket_backend_config(config, inputs.acl);
+  socket.engine.query_log = inputs.query_log;
+  socket.filter = inputs.filter;
+  socket.cache = inputs.cache;
+  return std::make_unique<io::SocketBackend>(socket);
+}
+
+std::string unsupported(const control::Config& config) {
+#ifdef HEIMDALL_DPDK_BACKEND
+  (void)config;
+  return {};
+#else
+  if (!uses_dpdk(config)) return {};
+  return config.source +
+         ": dataplane.backend: dpdk: this build has no DPDK backend (-Ddpdk_backend=disabled)";
+#endif
+}
+
+std::string join_endpoints(const std::vector<net::Endpoint>& endpoints) {
+  std::string text;
+  for (const auto& endpoint : endpoints) text += (text.empty() ? "" : ", ") + endpoint.to_string();
+  return text.empty() ? "none" : text;
+}
+
+std::string describe_listeners(const control::Config& config) {
+#ifdef HEIMDALL_DPDK_BACKEND
+  if (uses_dpdk(config)) {
+    const control::PortConfig& port = config.dataplane.ports.front();
+    const io::DpdkBackendConfig dpdk = dpdk_backend_config(config);
+    return "DPDK port " + port.device + " (" +
+           (port.address ? host_of(*port.address, 53).to_string() : std::string()) +
+           (port.address && port.address6 ? ", " : "") +
+           (port.address6 ? host_of(*port.address6, 53).to_string() : std::string()) + "), tcp " +
+           join_endpoints(dpdk.tcp_listen) +
+           (dpdk.tap_name.empty() ? "" : " on tap " + dpdk.tap_name);
+  }
+#endif
+  return "udp " + join_endpoints(config.listen.udp) + ", tcp " + join_endpoints(config.listen.tcp);
 }
 
 }  // namespace heimdall::app

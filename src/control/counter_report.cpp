@@ -20,6 +20,46 @@ std::string CounterReport::Entry::name() const {
   return text;
 }
 
+void CounterReport::add(const stats::CounterSets& sets,
+                        std::span<const std::string> runtime_labels) {
+  for (std::size_t r = 0; r < sets.row_count(); ++r) {
+    const stats::RowInfo row = sets.row(r);
+    if (row.kind == stats::Kind::Derived) continue;  // its caller exports it
+    const auto add_entry = [&](std::string_view label_value, std::size_t element) {
+      Entry& entry = entries_.emplace_back(Entry{sets.section().name,
+                                                 sets.section().prefix,
+                                                 row.metric,
+                                                 row.help,
+                                                 row.kind,
+                                                 row.split,
+                                                 row.label.name,
+                                                 std::string(label_value),
+                                                 {},
+                                                 {},
+                                                 {},
+                                                 sets.first_worker(),
+                                                 sets.per_worker()});
+      for (std::size_t set = 0; set < sets.set_count(); ++set) {
+        entry.values.push_back(sets.read(r, element, set));
+      }
+    };
+    if (row.elements == 0) {
+      add_entry(row.label.value, 0);
+      continue;
+    }
+    for (std::size_t i = 0; i < row.elements; ++i) {
+      std::string_view label;
+      if (row.label_of != nullptr) {
+        label = row.label_of(i);
+      } else if (i < runtime_labels.size()) {
+        label = runtime_labels[i];
+      }
+      if (label.empty()) continue;  // never counted, or no list of that number
+      add_entry(label, i);
+    }
+  }
+}
+
 // A family's entries may come from several add() calls (one per upstream server):
 // each family is written once, at its first entry, with all of its samples.
 void CounterReport::write_metrics(MetricsText& metrics) const {

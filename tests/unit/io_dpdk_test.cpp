@@ -359,6 +359,47 @@ TEST(DpdkBackend, DropsAnUpstreamQueryWithoutANextHopAndCountsIt) {
   EXPECT_EQ(backend.dpdk_counters(0).no_neighbour.load(), 1u);
 }
 
+// What the control thread reads through io::Backend: each worker's engine once, in
+// worker order, and the backend's own tables with the values the workers counted.
+TEST(DpdkBackend, ShowsItsEnginesAndCountersThroughTheBackendInterface) {
+  RingPort port(2, "visit");
+  const Backend& backend = port.backend();
+  port.receive(udp_frame(kClientMac, kOurMac, kClient, kOurAddress,
+                         query(6, "seen.example.com", dns::rrtype::A)),
+               1);
+  port.backend().poll_worker_once(1, kSecond);
+
+  std::vector<const engine::Counters*> engines;
+  std::vector<const upstream::Selector*> selectors;
+  backend.visit_engines([&](const engine::Counters& counters, const upstream::Selector& selector) {
+    engines.push_back(&counters);
+    selectors.push_back(&selector);
+  });
+  ASSERT_EQ(engines.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(engines[i], &port.backend().engine_counters(i));
+    EXPECT_EQ(selectors[i], &port.backend().selector(i));
+  }
+
+  std::vector<std::string> sections;
+  std::uint64_t no_neighbour[2] = {9, 9};
+  backend.visit_counters([&](const stats::CounterSets& sets) {
+    sections.emplace_back(sets.section().name);
+    if (sets.section().name != "dpdk") return;
+    EXPECT_TRUE(sets.per_worker());
+    EXPECT_EQ(sets.first_worker(), 0u);
+    ASSERT_EQ(sets.set_count(), 2u);
+    for (std::size_t row = 0; row < sets.row_count(); ++row) {
+      if (sets.row(row).metric != "heimdall_worker_no_neighbour_total") continue;
+      for (std::size_t set = 0; set < 2; ++set) no_neighbour[set] = sets.read(row, 0, set);
+    }
+  });
+  EXPECT_EQ(sections, (std::vector<std::string>{"dpdk", "exception path"}));  // no TCP worker
+  EXPECT_EQ(no_neighbour[0], 0u);
+  EXPECT_EQ(no_neighbour[1], 1u);
+  EXPECT_TRUE(backend.port_stats().has_value());
+}
+
 // The fast path cannot open TCP to an upstream: a truncated answer goes to the
 // client, which asks again over TCP (through the exception path).
 TEST(DpdkBackend, PassesATruncatedAnswerToTheClient) {

@@ -1,7 +1,7 @@
 // Every counter the operator can see, read once from the counter tables
-// (stats/counter_table.hpp) and rendered four ways: the /metrics families, the
-// totals of `heimdallctl stats`, the per-worker columns of `heimdallctl workers`,
-// and the exit summary. A counter's name in the text forms is its metric's, without
+// (stats/counter_table.hpp; a backend's through stats/counter_sets.hpp) and rendered four ways: the
+// /metrics families, the totals of `heimdallctl stats`, the per-worker columns of `heimdallctl
+// workers`, and the exit summary. A counter's name in the text forms is its metric's, without
 // "heimdall_" and "_total", and with ".label" for a labelled one
 // (heimdall_dropped_queries_total{reason="short"} is dropped_queries.short).
 // Built by the control thread with relaxed loads; never on a worker.
@@ -15,18 +15,14 @@
 #include <vector>
 
 #include "heimdall/control/metrics_text.hpp"
+#include "heimdall/stats/counter_sets.hpp"
 #include "heimdall/stats/counter_table.hpp"
 
 namespace heimdall::control {
 
 class CounterReport {
  public:
-  // A group of tables in the text forms: its name, and the prefix its names lose
-  // in the summary ("cache: 12 hits", not "cache: 12 cache hits").
-  struct Section {
-    std::string_view name;
-    std::string_view prefix;
-  };
+  using Section = stats::Section;
 
   // One table's counter sets, one per worker numbered from `first_worker`.
   // `runtime_labels` name the elements of an array row whose labels are known only
@@ -35,15 +31,18 @@ class CounterReport {
   void add(Section section, const std::array<stats::Row<Set>, N>& table,
            const std::vector<const Set*>& sets, std::size_t first_worker = 0,
            std::span<const std::string> runtime_labels = {}) {
-    add_table(section, table, sets, first_worker, runtime_labels, true);
+    add(stats::CounterSets(section, table, sets, first_worker), runtime_labels);
   }
+  // The same, from sets whose type their owner has erased (a backend's:
+  // io::Backend::visit_counters).
+  void add(const stats::CounterSets& sets, std::span<const std::string> runtime_labels = {});
   // One table's sets of one thing every worker counts apart (an upstream server),
   // one per worker: each of its samples has the label `name`="value" too.
   template <typename Set, std::size_t N>
   void add_labelled(Section section, const std::array<stats::Row<Set>, N>& table,
                     const std::vector<const Set*>& sets, std::string_view name, std::string value) {
     const std::size_t first = entries_.size();
-    add_table(section, table, sets, 0, {}, true);
+    add(stats::CounterSets(section, table, sets));
     for (std::size_t i = first; i < entries_.size(); ++i) {
       entries_[i].set_label_name = name;
       entries_[i].set_label_value = value;
@@ -52,7 +51,7 @@ class CounterReport {
   // A set no worker owns (the exception thread's): left out of `workers`.
   template <typename Set, std::size_t N>
   void add_single(Section section, const std::array<stats::Row<Set>, N>& table, const Set& set) {
-    add_table(section, table, std::vector<const Set*>{&set}, 0, {}, false);
+    add(stats::CounterSets::single(section, table, set));
   }
 
   void write_metrics(MetricsText& metrics) const;
@@ -87,47 +86,6 @@ class CounterReport {
     std::uint64_t total() const;
     std::string name() const;
   };
-
-  template <typename Set, std::size_t N>
-  void add_table(Section section, const std::array<stats::Row<Set>, N>& table,
-                 const std::vector<const Set*>& sets, std::size_t first_worker,
-                 std::span<const std::string> runtime_labels, bool per_worker) {
-    for (const stats::Row<Set>& row : table) {
-      if (row.kind == stats::Kind::Derived) continue;  // its caller exports it
-      const auto add_entry = [&](std::string_view label_value, auto counter_of) {
-        Entry& entry = entries_.emplace_back(Entry{section.name,
-                                                   section.prefix,
-                                                   row.metric,
-                                                   row.help,
-                                                   row.kind,
-                                                   row.split,
-                                                   row.label.name,
-                                                   std::string(label_value),
-                                                   {},
-                                                   {},
-                                                   {},
-                                                   first_worker,
-                                                   per_worker});
-        for (const Set* set : sets) entry.values.push_back(stats::read(counter_of(*set)));
-      };
-      if (row.counter != nullptr) {
-        add_entry(row.label.value,
-                  [&](const Set& set) -> const stats::Counter& { return set.*row.counter; });
-        continue;
-      }
-      for (std::size_t i = 0; i < row.elements; ++i) {
-        std::string_view label;
-        if (row.label_of != nullptr) {
-          label = row.label_of(i);
-        } else if (i < runtime_labels.size()) {
-          label = runtime_labels[i];
-        }
-        if (label.empty()) continue;  // never counted, or no list of that number
-        add_entry(label,
-                  [&](const Set& set) -> const stats::Counter& { return row.array(set)[i]; });
-      }
-    }
-  }
 
   std::vector<Entry> entries_;
 };

@@ -16,6 +16,7 @@
 
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/engine/engine.hpp"
+#include "heimdall/io/backend.hpp"
 #include "heimdall/io/socket_backend.hpp"
 #include "heimdall/net/frame.hpp"
 #include "heimdall/rcu/qsbr.hpp"
@@ -173,30 +174,18 @@ inline constexpr std::array kExceptionCounterTable = {
 };
 static_assert(stats::covers_every_member(kExceptionCounterTable));
 
-// The port's own counters (rte_eth_stats), read by the control thread.
-struct PortStats {
-  bool link_up = false;
-  std::uint32_t link_speed_mbps = 0;
-  std::uint64_t rx_packets = 0;
-  std::uint64_t tx_packets = 0;
-  std::uint64_t rx_missed = 0;  // dropped by the port: its RX queue was full
-  std::uint64_t rx_errors = 0;
-  std::uint64_t tx_errors = 0;
-  std::uint64_t rx_no_mbuf = 0;
-};
-
 class DpdkWorker;
 class ExceptionPath;
 struct DpdkShared;
 
-class DpdkBackend {
+class DpdkBackend final : public Backend {
  public:
   // Sets up the port (queues, pool, link), the exception path and its tap, and
   // the workers, but starts nothing. Throws std::runtime_error naming the port
   // and the step that failed. The EAL must be running with enough worker lcores
   // for start(); tests drive the workers with poll_once instead.
   explicit DpdkBackend(const DpdkBackendConfig& config);
-  ~DpdkBackend();
+  ~DpdkBackend() override;
   DpdkBackend(const DpdkBackend&) = delete;
 
   // EAL heap bytes the packet buffers of such a backend take (docs/architecture.md §5.2).
@@ -205,11 +194,16 @@ class DpdkBackend {
 
   // Launches a worker on each of the first `workers` worker lcores, the exception
   // thread and the TCP worker. Throws if the EAL has too few worker lcores.
-  void start();
+  void start() override;
   // Stops taking queries; in-flight ones are answered (or SERVFAIL) before the
   // workers return, bounded by the upstream budget. join() waits for that.
-  void request_stop();
-  void join();
+  void request_stop() override;
+  void join() override;
+  // The fast-path workers, then the TCP worker.
+  void visit_engines(const EngineVisitor& visit) const override;
+  // The workers' DpdkCounters, the exception path's, then the TCP worker's sockets.
+  void visit_counters(const CounterVisitor& visit) const override;
+  std::optional<PortStats> port_stats() const override;
 
   // Tests, in place of start(): one loop iteration of worker `worker` or of the
   // exception thread, in the calling thread. Returns the frames it handled.
@@ -223,7 +217,6 @@ class DpdkBackend {
   const upstream::Selector& selector(std::size_t worker) const;
   const DpdkCounters& dpdk_counters(std::size_t worker) const;
   const ExceptionCounters& exception_counters() const;
-  PortStats port_stats() const;
   const SocketBackend* tcp_backend() const { return tcp_.get(); }
 
  private:

@@ -13,6 +13,7 @@
 
 #include "heimdall/cache/cache.hpp"
 #include "heimdall/engine/engine.hpp"
+#include "heimdall/io/backend.hpp"
 #include "heimdall/net/endpoint.hpp"
 #include "heimdall/rcu/qsbr.hpp"
 #include "heimdall/stats/counter_table.hpp"
@@ -145,21 +146,26 @@ void raise_descriptor_limit();
 // upstream source ports in DPDK mode, apart from the fast path's (docs/architecture.md §12.4).
 upstream::PortRange kernel_ephemeral_ports();
 
-class SocketBackend {
+class SocketBackend final : public Backend {
  public:
   // Opens every socket (so that a busy port, one held by another process included,
   // a bad address or too low a descriptor limit fails start-up with a clear
   // std::runtime_error) but starts no thread.
   explicit SocketBackend(const SocketBackendConfig& config);
-  ~SocketBackend();
+  ~SocketBackend() override;
   SocketBackend(const SocketBackend&) = delete;
   SocketBackend& operator=(const SocketBackend&) = delete;
 
-  void start();
+  void start() override;
   // Stops accepting queries; in-flight ones are answered (or SERVFAIL) before the
   // workers exit, bounded by the upstream budget. join() waits for that.
-  void request_stop();
-  void join();
+  void request_stop() override;
+  void join() override;
+  void visit_engines(const EngineVisitor& visit) const override;
+  void visit_counters(const CounterVisitor& visit) const override;
+  // The workers' SocketCounters, numbered from `first_worker` (the DPDK backend's
+  // TCP worker follows its fast-path workers).
+  stats::CounterSets socket_counter_sets(std::size_t first_worker) const;
 
   std::size_t worker_count() const { return workers_.size(); }
   const engine::Counters& engine_counters(std::size_t worker) const;

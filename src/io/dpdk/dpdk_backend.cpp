@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "../loop_support.hpp"
 #include "dpdk_worker.hpp"
@@ -388,7 +390,22 @@ const DpdkCounters& DpdkBackend::dpdk_counters(std::size_t worker) const {
 }
 const ExceptionCounters& DpdkBackend::exception_counters() const { return exception_->counters(); }
 
-PortStats DpdkBackend::port_stats() const {
+void DpdkBackend::visit_engines(const EngineVisitor& visit) const {
+  for (const auto& worker : workers_)
+    visit(worker->engine().counters(), worker->engine().selector());
+  if (tcp_) tcp_->visit_engines(visit);
+}
+
+void DpdkBackend::visit_counters(const CounterVisitor& visit) const {
+  std::vector<const DpdkCounters*> sets;
+  for (const auto& worker : workers_) sets.push_back(&worker->counters());
+  visit(stats::CounterSets({"dpdk", "worker_"}, kDpdkCounterTable, std::move(sets)));
+  visit(stats::CounterSets::single({"exception path", "exception_"}, kExceptionCounterTable,
+                                   exception_->counters()));
+  if (tcp_) visit(tcp_->socket_counter_sets(workers_.size()));
+}
+
+std::optional<PortStats> DpdkBackend::port_stats() const {
   PortStats stats;
   rte_eth_link link{};
   if (rte_eth_link_get_nowait(shared_->port_id, &link) == 0) {

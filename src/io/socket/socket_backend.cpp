@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 #include "descriptors.hpp"
 #include "socket_util.hpp"
@@ -57,6 +58,21 @@ void SocketBackend::join() {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+}
+
+void SocketBackend::visit_engines(const EngineVisitor& visit) const {
+  for (const auto& worker : workers_) visit(worker->engine_counters(), worker->selector());
+}
+
+void SocketBackend::visit_counters(const CounterVisitor& visit) const {
+  visit(socket_counter_sets(0));
+}
+
+stats::CounterSets SocketBackend::socket_counter_sets(std::size_t first_worker) const {
+  std::vector<const SocketCounters*> sets;
+  for (const auto& worker : workers_) sets.push_back(&worker->counters());
+  return stats::CounterSets({"sockets", "worker_"}, kSocketCounterTable, std::move(sets),
+                            first_worker);
 }
 
 const engine::Counters& SocketBackend::engine_counters(std::size_t worker) const {
