@@ -40,6 +40,9 @@ while (($#)); do
   esac
 done
 
+# Whole or fractional seconds (10, 2.5) to milliseconds.
+hold_down_ms=$(awk -v s="$hold_down" 'BEGIN { printf "%d", s * 1000 }')
+
 birdc_run() {  # birdc_run enable|disable: true when BIRD did it (or it was so already)
   local out
   out=$(birdc "${socket_args[@]}" "$1" "$protocol" 2>&1)
@@ -49,7 +52,7 @@ birdc_run() {  # birdc_run enable|disable: true when BIRD did it (or it was so a
 }
 
 announced=""     # unknown until the first decision
-healthy_since=0  # seconds (monotonic enough: date +%s) since health came back
+healthy_since=0  # when health came back, in ms since the epoch; 0 while unhealthy
 
 while :; do
   # The status code on the last line; the body (503: why) before it.
@@ -57,9 +60,9 @@ while :; do
   status=${response##*$'\n'}
   reason=${response%$'\n'*}
   if [[ "$status" == 200 ]]; then
-    now=$(date +%s)
+    now=$(($(date +%s%N) / 1000000))
     if ((healthy_since == 0)); then healthy_since=$now; fi
-    if [[ "$announced" != yes ]] && ((now - healthy_since >= hold_down)); then
+    if [[ "$announced" != yes ]] && ((now - healthy_since >= hold_down_ms)); then
       if birdc_run enable; then
         echo "heimdall-health: healthy for ${hold_down}s: announcing ($protocol enabled)" >&2
         announced=yes
