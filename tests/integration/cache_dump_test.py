@@ -66,16 +66,22 @@ def with_wildcard(write_zone):
     return write
 
 
+def wildcard_knot(directory):
+    """knotd with the forwarding tests' zone plus *.fill, so that any number of
+    names under fill.example.test are answered."""
+    original = forwarding_test.write_zone
+    forwarding_test.write_zone = with_wildcard(original)
+    try:
+        return Knot(directory)
+    finally:
+        forwarding_test.write_zone = original
+
+
 class CacheDumpTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="heimdall-dump-")
-        original = forwarding_test.write_zone
-        forwarding_test.write_zone = with_wildcard(original)
-        try:
-            cls.knot = Knot(cls.dir)
-        finally:
-            forwarding_test.write_zone = original
+        cls.knot = wildcard_knot(cls.dir)
         cls.metrics_port = free_port()
         cls.socket_path = os.path.join(cls.dir, "control.sock")
         cls.heimdall = Heimdall(cls.dir, "dump", [cls.knot.port], extra=f"""management:

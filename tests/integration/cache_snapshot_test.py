@@ -14,9 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import forwarding_test  # noqa: E402
-from cache_dump_test import fill_cache, with_wildcard  # noqa: E402
-from forwarding_test import Heimdall, Knot, dig_answers, run  # noqa: E402
+from cache_dump_test import fill_cache, wildcard_knot  # noqa: E402
+from forwarding_test import Heimdall, dig_answers, run  # noqa: E402
 
 CTL = os.environ.get("HEIMDALLCTL_BIN", "")
 NAMES = 2000
@@ -38,12 +37,7 @@ class CacheSnapshotTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="heimdall-snapshot-")
-        original = forwarding_test.write_zone
-        forwarding_test.write_zone = with_wildcard(original)
-        try:
-            cls.knot = Knot(cls.dir)
-        finally:
-            forwarding_test.write_zone = original
+        cls.knot = wildcard_knot(cls.dir)
         cls.snapshot = os.path.join(cls.dir, "cache.snap")
         cls.socket_path = os.path.join(cls.dir, "control.sock")
         cls.names = [f"n{i}.fill.example.test" for i in range(NAMES)]
