@@ -31,7 +31,7 @@ std::size_t add_extended_error(std::span<std::uint8_t> message, std::size_t leng
   store_u16(option, kEdeOptionCode);
   store_u16(option + 2, static_cast<std::uint16_t>(option_length));
   store_u16(option + 4, error.code);
-  std::memcpy(option + kOptionHeader + kInfoCode, error.text.data(), text);
+  if (text != 0) std::memcpy(option + kOptionHeader + kInfoCode, error.text.data(), text);
   store_u16(opt + 9, static_cast<std::uint16_t>(kOptionHeader + option_length));
   return length + kOptionHeader + option_length;
 }
