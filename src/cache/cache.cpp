@@ -424,7 +424,7 @@ void Cache::maintain(unsigned owner, std::uint64_t now_ns) {
 
 bool Cache::has_requests(unsigned owner) const {
   const DumpState& dump = dump_[owner];
-  if ((dump.request.load(std::memory_order_relaxed) >> 1) !=
+  if ((dump.request.load(std::memory_order_relaxed) >> DumpState::kSequenceShift) !=
       dump.done.load(std::memory_order_relaxed)) {
     return true;
   }

@@ -24,11 +24,12 @@ static_assert(DumpWalk::kChunkAnswerBytes >= EntryPool::kLargestBlock,
 void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
   DumpState& dump = dump_[owner];
   const std::uint64_t request = dump.request.load(std::memory_order_acquire);
-  const std::uint64_t sequence = request >> 1;
+  const std::uint64_t sequence = request >> DumpState::kSequenceShift;
+  const bool with_answers = (request & DumpState::kWithAnswers) != 0;
   if (sequence == dump.done.load(std::memory_order_relaxed)) return;
   dump.count = 0;
   dump.answer_bytes = 0;
-  if ((request & 1) != 0) dump.cursor = 0;
+  if ((request & DumpState::kRestart) != 0) dump.cursor = 0;
   const std::uint32_t generation = generation_.load(std::memory_order_acquire);
   const std::uint64_t stale_window_ns = config_.serve_stale.window_ns();
   const bool finished =
@@ -38,12 +39,11 @@ void Cache::step_dump(unsigned owner, std::uint64_t now_ns) {
         if (entry.generation != generation || now_ns >= entry.expires_ns() + stale_window_ns) {
           return true;
         }
-        if (dump.with_answers &&
-            dump.answer_bytes + entry.stored_length > DumpWalk::kChunkAnswerBytes) {
+        if (with_answers && dump.answer_bytes + entry.stored_length > DumpWalk::kChunkAnswerBytes) {
           return false;  // the next chunk starts with it
         }
         DumpRecord& record = dump.chunk[dump.count++];
-        if (dump.with_answers) {
+        if (with_answers) {
           record.inserted_ns = entry.inserted_ns;
           record.ttl_s = entry.ttl_s;
           record.answer_offset = static_cast<std::uint32_t>(dump.answer_bytes);
@@ -88,8 +88,10 @@ DumpWalk::DumpWalk(Cache& cache, DumpContent content)
     DumpState& state = cache_.dump_[shard];
     // Set out once, before the first request: the owner reads it only after one.
     if (!state.chunk) state.chunk = std::make_unique<DumpRecord[]>(kChunkEntries);
-    state.with_answers = content_ == DumpContent::WithAnswers;
-    if (state.with_answers && !state.answers) {
+    // Only a request WithAnswers makes an owner use it, and none was made while
+    // it was null: an owner still on an abandoned walk's last request never
+    // sees it change.
+    if (content_ == DumpContent::WithAnswers && !state.answers) {
       state.answers = std::make_unique<std::uint8_t[]>(kChunkAnswerBytes);
     }
     ask(shard, true);
@@ -101,8 +103,11 @@ DumpWalk::~DumpWalk() { cache_.dump_running_.store(false, std::memory_order_rele
 void DumpWalk::ask(unsigned shard, bool restart) {
   std::atomic<std::uint64_t>& request = cache_.dump_[shard].request;
   // The control thread is the only writer of `request`.
-  sequences_[shard] = (request.load(std::memory_order_relaxed) >> 1) + 1;
-  request.store((sequences_[shard] << 1) | (restart ? 1 : 0), std::memory_order_release);
+  sequences_[shard] = (request.load(std::memory_order_relaxed) >> DumpState::kSequenceShift) + 1;
+  request.store((sequences_[shard] << DumpState::kSequenceShift) |
+                    (content_ == DumpContent::WithAnswers ? DumpState::kWithAnswers : 0) |
+                    (restart ? DumpState::kRestart : 0),
+                std::memory_order_release);
   shards_[shard] = Progress::Asked;
 }
 

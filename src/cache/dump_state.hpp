@@ -15,8 +15,13 @@
 namespace heimdall::cache {
 
 struct alignas(64) DumpState {
-  // (sequence << 1) | restart: the control thread's release store, the owner's
-  // acquire load. Restart starts the walk over at the shard's first slot.
+  // (sequence << kSequenceShift) | kWithAnswers? | kRestart?: the control
+  // thread's release store, the owner's acquire load; everything the owner needs
+  // to know of a request travels in it, since an owner may still be taking up an
+  // abandoned walk's last request while the next walk is set out. Restart starts
+  // the walk over at the shard's first slot; WithAnswers copies stored answers.
+  static constexpr std::uint64_t kRestart = 1, kWithAnswers = 2;
+  static constexpr unsigned kSequenceShift = 2;
   std::atomic<std::uint64_t> request{0};
   // The sequence of the last chunk filled: the owner's release store.
   std::atomic<std::uint64_t> done{0};
@@ -26,8 +31,6 @@ struct alignas(64) DumpState {
   std::unique_ptr<DumpRecord[]> chunk;
   // DumpWalk::kChunkAnswerBytes, set out like `chunk` by the first walk WithAnswers.
   std::unique_ptr<std::uint8_t[]> answers;
-  // Whether the walk copies stored answers: written with `request`, before it.
-  bool with_answers = false;
   std::size_t count = 0;         // records filled
   std::size_t answer_bytes = 0;  // of `answers` filled
   bool finished = false;         // the walk reached the shard's end with this chunk
