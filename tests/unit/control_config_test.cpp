@@ -528,7 +528,8 @@ TEST(ConfigErrors, FilterValuesAreChecked) {
   expect_error(base + "filter:\n  lists:\n    - {source: a.txt}\n", 4, "filter.lists[0]",
                "missing key 'name'");
   expect_error(base + "filter:\n  lists:\n    - {name: a, source: a.txt, format: csv}\n", 4,
-               "filter.lists[0].format", "hosts | domains | adblock | wildcard | regex | dnsmasq | rpz");
+               "filter.lists[0].format",
+               "hosts | domains | adblock | wildcard | regex | dnsmasq | rpz");
   expect_error(base + "filter:\n  lists:\n    - {name: a, source: a}\n    - {name: a, source: b}\n",
                5, "filter.lists[1]", "list name given twice: a");
   expect_error(base + "filter:\n  lists:\n    - {name: z, source: z, format: rpz, match: exact}\n",
