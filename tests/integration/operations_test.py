@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -227,6 +228,56 @@ limits:
         with self.assertRaises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/other", timeout=5)
         self.assertEqual(caught.exception.code, 404)
+
+    def page(self, path, port=None):
+        """(status, body) of a management page."""
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port or self.metrics_port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def test_health_and_ready_follow_drain_and_undrain(self):
+        self.assertEqual(self.page("/health"), (200, "ok\n"))
+        self.assertEqual(self.page("/ready"), (200, "ok\n"))
+        try:
+            result = self.ctl("drain")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("queries are still answered", result.stdout)
+            for path in ("/health", "/ready"):
+                status, body = self.page(path)
+                self.assertEqual(status, 503)
+                self.assertIn("draining", body)
+            self.assertEqual(rcode_of(udp_exchange(self.heimdall.port,
+                                                   build_query("www.example.test"))), 0,
+                             "a drained node still answers")
+        finally:
+            self.assertEqual(self.ctl("undrain").returncode, 0)
+        self.assertEqual(self.page("/health"), (200, "ok\n"))
+
+    def test_health_fails_when_upstream_queries_go_unanswered(self):
+        dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+        dead.bind(("127.0.0.1", 0))
+        port = free_port()
+        server = Heimdall(self.dir, "unhealthy", [dead.getsockname()[1]], timeout_ms=300,
+                          extra=f"management: {{metrics_listen: 127.0.0.1:{port}}}")
+        try:
+            self.assertEqual(self.page("/health", port), (200, "ok\n"), "idle: no evidence")
+            deadline = time.time() + 15
+            status, body = 200, ""
+            while time.time() < deadline and status == 200:
+                udp_exchange(server.port, build_query(f"n{int(time.time() * 10)}.example.test"),
+                             timeout=0.5)
+                status, body = self.page("/health", port)
+            self.assertEqual(status, 503)
+            self.assertRegex(body, r"no upstream answers: \d+ queries sent in the last 5 s, "
+                                   r"none answered")
+            self.assertEqual(self.page("/ready", port), (200, "ok\n"),
+                             "ready: it still answers (SERVFAIL), a load balancer may keep it")
+        finally:
+            server.process.stop()
+            dead.close()
 
     def test_control_commands_round_trip(self):
         result = self.ctl("stats")
