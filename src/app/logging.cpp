@@ -6,6 +6,8 @@
 
 #include <string_view>
 
+#include "heimdall/control/json_string.hpp"
+
 namespace heimdall::app {
 namespace {
 
@@ -62,25 +64,14 @@ class LevelFlag : public spdlog::custom_flag_formatter {
   }
 };
 
-// %& : the message as the inside of a JSON string (RFC 8259 §7): quotes,
-// backslashes and control characters escaped; other bytes as logged.
+// %& : the message as the inside of a JSON string; UTF-8 bytes as logged.
 class JsonMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& message, const std::tm&,
               spdlog::memory_buf_t& out) override {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char c : std::string_view(message.payload.data(), message.payload.size())) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out.push_back('\\');
-        out.push_back(c);
-      } else if (byte < 0x20) {
-        const char escaped[] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 15]};
-        out.append(escaped, escaped + sizeof(escaped));
-      } else {
-        out.push_back(c);
-      }
-    }
+    control::append_json_escaped(out,
+                                 std::string_view(message.payload.data(), message.payload.size()),
+                                 control::HighBytes::Keep);
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonMessageFlag>();

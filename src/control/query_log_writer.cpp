@@ -8,6 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "heimdall/control/json_string.hpp"
 #include "heimdall/dns/name.hpp"
 #include "heimdall/stats/counter_table.hpp"
 
@@ -24,23 +25,10 @@ std::FILE* open_for_append(const std::string& path) {
   return file;
 }
 
-// JSON strings need quotes, backslashes and control characters escaped; a name
-// may hold any byte.
+// A name may hold any byte: everything but printable ASCII is escaped.
 void append_json_string(std::string& out, const char* text) {
   out += '"';
-  for (const char* c = text; *c != 0; ++c) {
-    const auto byte = static_cast<unsigned char>(*c);
-    if (byte == '"' || byte == '\\') {
-      out += '\\';
-      out += *c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\u%04x", byte);
-      out += escaped;
-    } else {
-      out += *c;
-    }
-  }
+  append_json_escaped(out, text, HighBytes::Escape);
   out += '"';
 }
 
