@@ -14,8 +14,8 @@
 #   up      build it, start knotd, both nodes (Heimdall, BIRD, health check) and the
 #           router's BIRD; wait until both nodes are announced
 #   test    up, the checks (PASS/FAIL lines with the figures), then down (always).
-#           Exit status: 0 passed, 1 a check failed, 77 skipped (not root, no
-#           network namespaces, or a missing tool)
+#           Exit status: 0 passed, 1 a check failed or a tool is missing, 77
+#           skipped (not root, or no network namespaces)
 #   down    stop everything, delete the namespaces and the work directory
 #   status  what exists now
 #
@@ -97,9 +97,12 @@ preflight() {
   for tool in ip bird birdc knotd knotc kdig curl python3; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # Skipped only without root or namespaces: scripts/install-deps.sh installs the
+  # tools, so one missing is a failure to see, not a reason to pass.
   if ((${#missing[@]})); then
-    echo "skipped: missing tools: ${missing[*]} (Debian: iproute2 bird2 knot knot-dnsutils curl)"
-    exit $SKIP
+    echo "FAIL  missing tools: ${missing[*]} (Debian: iproute2 bird2 knot knot-dnsutils curl;" \
+      "scripts/install-deps.sh test installs them)"
+    exit 1
   fi
   [[ -x $HEIMDALL_BIN ]] || { echo "anycast-lab: no heimdall at $HEIMDALL_BIN" >&2; exit 1; }
 }
